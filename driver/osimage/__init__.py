@@ -1,0 +1,1 @@
+"""osimage: the thin driver of the osimage.builder collection."""

@@ -1,0 +1,154 @@
+"""The osimage command: validate a request, build it with the collection's playbook, prove it boots."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import uuid
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from osimage import collection, playbook
+
+EXIT_BAD_INPUT = 2
+
+
+def load_request(path):
+    """The request mapping in a YAML file; {} (the default image) when no file is given."""
+    if path is None:
+        return {}
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = yaml.safe_load(f)
+    except OSError as exc:
+        raise SystemExit(_bad('cannot read request %s: %s' % (path, exc.strerror)))
+    except yaml.YAMLError as exc:
+        raise SystemExit(_bad('request %s is not valid YAML: %s' % (path, exc)))
+    return {} if data is None else data
+
+
+def _bad(message):
+    Console(stderr=True).print('[bold red]error:[/] %s' % message, highlight=False, markup=True)
+    return EXIT_BAD_INPUT
+
+
+def checked_request(args):
+    """Load, apply the command-line overrides and validate; exit 2 naming every bad key."""
+    req_mod = collection.request_module()
+    request = load_request(args.request)
+    if isinstance(request, dict):
+        if args.output:
+            request['output_dir'] = os.path.abspath(args.output)
+        if getattr(args, 'no_boot_test', False):
+            request.setdefault('boot_test', {})['enabled'] = False
+    try:
+        resolved = req_mod.resolve(request)
+    except req_mod.RequestError as exc:
+        raise SystemExit(_bad('the request is not valid:\n  ' + '\n  '.join(
+            "%s: %s" % err for err in exc.errors)))
+    return req_mod, request, resolved
+
+
+def cmd_validate(args, console):
+    req_mod, _request, resolved = checked_request(args)
+    console.print_json(json.dumps(req_mod.redact(resolved)))
+    return 0
+
+
+def cmd_build(args, console):
+    req_mod, request, resolved = checked_request(args)
+    if os.geteuid() != 0:
+        raise SystemExit(_bad('osimage build must run as root (it bootstraps, chroots and mounts)'))
+    output_dir = resolved['output_dir']
+    os.makedirs(output_dir, exist_ok=True)
+    extravars = dict(req_mod.hash_secrets(request), output_dir=output_dir,
+                     osimage_build_id=uuid.uuid4().hex[:12])
+    console.print('building [bold]%s[/] (%s %s) into %s' % (resolved['name'], resolved['distro'],
+                                                          resolved['release'], output_dir))
+    ok, progress = playbook.run('build.yml', extravars, console, log_path=os.path.join(output_dir, 'build.log'))
+    if not ok:
+        console.print('[bold red]build failed[/] in stage %s: %s' % (progress.stage, progress.failure))
+        console.print('full log: %s' % os.path.join(output_dir, 'build.log'))
+        return 1
+    summarize(console, output_dir, progress.elapsed())
+    return 0
+
+
+def cmd_boot_test(args, console):
+    image = os.path.abspath(args.image)
+    if not os.path.isfile(image):
+        raise SystemExit(_bad('image %s does not exist' % image))
+    output_dir = os.path.abspath(args.output or os.path.dirname(image))
+    os.makedirs(output_dir, exist_ok=True)
+    extravars = {'boot_test_image': image, 'boot_test_output_dir': output_dir, 'boot_test_accel': args.accel,
+                 'boot_test_timeout': args.timeout, 'boot_test_name': 'osimage-boot-%s' % uuid.uuid4().hex[:8]}
+    ok, progress = playbook.run('boot_test.yml', extravars, console)
+    report = _read_json(os.path.join(output_dir, 'boot-report.json'))
+    if not ok:
+        console.print('[bold red]boot test failed[/]: %s' % (progress.failure or report.get('message')))
+        return 1
+    console.print('[green]passed[/]: login prompt after %s s under %s; report %s'
+                  % (report.get('seconds_to_login'), report.get('accel'),
+                     os.path.join(output_dir, 'boot-report.json')))
+    return 0
+
+
+def _read_json(path):
+    try:
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def summarize(console, output_dir, seconds):
+    manifest = _read_json(os.path.join(output_dir, 'manifest.json'))
+    report = _read_json(os.path.join(output_dir, 'boot-report.json'))
+    table = Table(title='%s built in %.0f s' % (manifest.get('name', '?'), seconds))
+    for col in ('file', 'format', 'MiB', 'sha256'):
+        table.add_column(col)
+    for image in manifest.get('images', []):
+        table.add_row(os.path.basename(image['dest']), image['format'], '%.1f' % (image['bytes'] / 2 ** 20),
+                      image['sha256'][:16])
+    console.print(table)
+    stages = manifest.get('stages', {})
+    console.print('stages: ' + ', '.join('%s %.1fs' % kv for kv in stages.items()))
+    console.print('packages: %d, manifest: %s' % (len(manifest.get('packages', [])),
+                                                   os.path.join(output_dir, 'manifest.json')))
+    if report:
+        console.print('boot test: [green]%s[/] (login after %s s, %s)' % (report.get('outcome'),
+                                                                         report.get('seconds_to_login'),
+                                                                         report.get('accel')))
+
+
+def parser():
+    p = argparse.ArgumentParser(prog='osimage', description='Build bootable Linux disk images and prove they boot.')
+    sub = p.add_subparsers(dest='command', required=True)
+    build = sub.add_parser('build', help='build an image from a request (the default image without one)')
+    build.add_argument('request', nargs='?', help='request YAML file')
+    build.add_argument('-o', '--output', help='output directory (default: output/NAME)')
+    build.add_argument('--no-boot-test', action='store_true', help='skip the boot test')
+    build.set_defaults(func=cmd_build)
+    val = sub.add_parser('validate', help='validate a request and print it resolved (secrets redacted)')
+    val.add_argument('request', nargs='?', help='request YAML file')
+    val.set_defaults(func=cmd_validate, output=None)
+    boot = sub.add_parser('boot-test', help='boot any disk image and wait for its login prompt')
+    boot.add_argument('image', help='disk image (raw, qcow2, vmdk, ...)')
+    boot.add_argument('-o', '--output', help='directory for boot-report.json and console.log (default: beside the image)')
+    boot.add_argument('--timeout', type=int, default=300, help='seconds to wait for the login prompt')
+    boot.add_argument('--accel', choices=['auto', 'kvm', 'tcg'], default='auto')
+    boot.set_defaults(func=cmd_boot_test)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    return args.func(args, Console(highlight=False))
+
+
+if __name__ == '__main__':
+    sys.exit(main())

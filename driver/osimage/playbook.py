@@ -1,0 +1,76 @@
+"""Run a playbook of the collection through ansible-runner, turning its events into progress."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+
+import ansible_runner
+
+from osimage import collection
+
+STAGE_RE = re.compile(r'^Stage (\w+)$')
+
+
+class Progress:
+    """Follows runner events: announces each build stage and remembers the first failure."""
+
+    def __init__(self, console):
+        self.console = console
+        self.started = time.monotonic()
+        self.stage = None
+        self.failure = None
+
+    def __call__(self, event):
+        data = event.get('event_data', {})
+        kind = event.get('event')
+        if kind == 'playbook_on_task_start':
+            name = data.get('task', '')
+            match = STAGE_RE.match(name)
+            if match:
+                self.stage = match.group(1)
+                self.console.print('[bold cyan]%6.1fs[/] stage [bold]%s[/]' % (self.elapsed(), self.stage))
+            elif name == 'Boot the image and wait for its login prompt':
+                self.stage = 'prove'
+                self.console.print('[bold cyan]%6.1fs[/] stage [bold]prove[/] (boot test)' % self.elapsed())
+        elif kind == 'runner_on_failed' and not data.get('ignore_errors') and self.failure is None:
+            res = data.get('res', {})
+            self.failure = '%s: %s' % (data.get('task', '?'), res.get('msg') or res.get('stderr') or 'failed')
+        return True
+
+    def elapsed(self):
+        return time.monotonic() - self.started
+
+
+def run(playbook, extravars, console, log_path=None):
+    """Run ``playbook`` with ``extravars``; return (ok, progress). The runner's files never outlive the run."""
+    private = tempfile.mkdtemp(prefix='osimage-runner-')
+    progress = Progress(console)
+    env = {
+        'ANSIBLE_CONFIG': collection.CONFIG,
+        'ANSIBLE_COLLECTIONS_PATH': collection.COLLECTIONS,
+        'PATH': os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''),
+        'ANSIBLE_FORCE_COLOR': '0',
+        'ANSIBLE_NOCOLOR': '1',
+    }
+    try:
+        result = ansible_runner.run(
+            private_data_dir=private,
+            playbook=os.path.join(collection.PLAYBOOKS, playbook),
+            inventory=collection.INVENTORY,
+            extravars=extravars,
+            envvars=env,
+            event_handler=progress,
+            quiet=True,
+            suppress_env_files=True,
+        )
+        if log_path:
+            with open(log_path, 'w', encoding='utf-8') as log:
+                shutil.copyfileobj(result.stdout, log)
+        return result.status == 'successful' and result.rc == 0, progress
+    finally:
+        shutil.rmtree(private, ignore_errors=True)

@@ -1,0 +1,52 @@
+# -*- coding: utf-8 -*-
+# Copyright: osimage developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Validate an osimage build request on the controller and resolve it into the build's facts."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible.utils.vars import load_extra_vars
+from ansible_collections.osimage.builder.plugins.module_utils import request as req
+
+
+def plain(value):
+    """Turn Ansible's tagged, lazy or vaulted values into plain Python data."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+class ActionModule(ActionBase):
+    """Action plugin for osimage.builder.validate_request."""
+
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(('request', 'build_id'))
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        args = self._task.args
+        if 'request' in args:
+            request = plain(self._templar.template(args['request']))
+        else:
+            request = {k: plain(self._templar.template(task_vars[k])) for k in req.KEYS if k in task_vars}
+            unknown = req.unknown_keys(load_extra_vars(self._loader))
+            if unknown:
+                raise AnsibleActionFail('\n'.join(
+                    "request key '%s': unknown key; valid keys are: %s" % (k, ', '.join(req.KEYS)) for k in unknown))
+        build_id = args.get('build_id') or task_vars.get('osimage_build_id')
+        try:
+            resolved = req.resolve(request, cwd=os.getcwd(), build_id=build_id and str(build_id))
+        except req.RequestError as exc:
+            raise AnsibleActionFail(str(exc)) from exc
+        result.update(changed=False, ansible_facts={'osimage': resolved, 'osimage_public': req.redact(resolved)})
+        return result

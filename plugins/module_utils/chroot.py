@@ -1,0 +1,96 @@
+# -*- coding: utf-8 -*-
+# Copyright: osimage developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The API file systems of a build chroot: what to mount, what is mounted, and how to undo it.
+
+Every mount carries the source name ``osimage-<build id>``, so a later cleanup can tell the
+mounts of a killed build from anything else on the host.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+# (path in the tree, type, options), mounted in this order and unmounted in reverse.
+API_MOUNTS = (
+    ('proc', 'proc', 'nosuid,nodev,noexec'),
+    ('sys', 'sysfs', 'ro,nosuid,nodev,noexec'),
+    ('dev', 'tmpfs', 'mode=755,nosuid,size=16m'),
+    ('dev/pts', 'devpts', 'newinstance,ptmxmode=0666,mode=620,gid=5,nosuid,noexec'),
+    ('dev/shm', 'tmpfs', 'mode=1777,nosuid,nodev'),
+    ('run', 'tmpfs', 'mode=755,nosuid,nodev'),
+)
+# A private /dev: only these devices exist in the chroot, never the host's disks.
+DEVICES = (('null', 1, 3), ('zero', 1, 5), ('full', 1, 7), ('random', 1, 8), ('urandom', 1, 9), ('tty', 5, 0))
+DEV_LINKS = (('fd', '/proc/self/fd'), ('stdin', '/proc/self/fd/0'), ('stdout', '/proc/self/fd/1'),
+             ('stderr', '/proc/self/fd/2'), ('ptmx', 'pts/ptmx'))
+TAG = 'osimage-'
+
+
+def _unescape(field):
+    return field.replace('\\040', ' ').replace('\\011', '\t').replace('\\012', '\n').replace('\\134', '\\')
+
+
+def mounts():
+    """[(mount point, source, fstype)] of this mount namespace, in mount order."""
+    found = []
+    with open('/proc/self/mountinfo', encoding='utf-8', errors='surrogateescape') as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index('-')
+            found.append((_unescape(fields[4]), _unescape(fields[sep + 2]), fields[sep + 1]))
+    return found
+
+
+def mounts_under(root):
+    """Mount points at or below ``root``, deepest first."""
+    root = os.path.realpath(root)
+    inside = [m for m, _src, _t in mounts() if m == root or m.startswith(root + '/')]
+    return sorted(set(inside), key=lambda m: (m.count('/'), m), reverse=True)
+
+
+def pids_in(root):
+    """PIDs of processes whose root directory is ``root`` or below it."""
+    root = os.path.realpath(root)
+    found = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            proc_root = os.readlink('/proc/%s/root' % entry)
+        except OSError:
+            continue
+        if proc_root == root or proc_root.startswith(root + '/'):
+            found.append(int(entry))
+    return found
+
+
+def kill_processes(root, grace=5.0):
+    """Stop every process running inside ``root``: SIGTERM, then SIGKILL after ``grace`` seconds."""
+    pids = pids_in(root)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        while pids and time.monotonic() < deadline:
+            time.sleep(0.1)
+            pids = pids_in(root)
+        if not pids:
+            break
+    return pids
+
+
+def populate_dev(dev_fd):
+    """Create the device nodes and links of a private /dev (``dev_fd`` is an fd of the new tmpfs)."""
+    for name, major, minor in DEVICES:
+        os.mknod(name, 0o666 | 0o020000, os.makedev(major, minor), dir_fd=dev_fd)
+        os.chmod(name, 0o666, dir_fd=dev_fd)
+    for name, target in DEV_LINKS:
+        os.symlink(target, name, dir_fd=dev_fd)
+    for name in ('pts', 'shm'):
+        os.mkdir(name, 0o755, dir_fd=dev_fd)

@@ -1,0 +1,303 @@
+# -*- coding: utf-8 -*-
+# Copyright: osimage developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The build request: one schema for the driver, the playbook's extra vars and an AWX survey.
+
+``validate`` names every bad key with what would be valid; ``resolve`` turns a valid request into
+the fully specified build (defaults, partition layout with UUIDs, absolute directories, passwords
+hashed). Runs on the controller only; nothing here touches the host.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import uuid
+
+from ansible_collections.osimage.builder.plugins.module_utils.disk import LayoutError, parse_size
+
+try:
+    import jsonschema
+    HAS_JSONSCHEMA = True
+except ImportError:
+    HAS_JSONSCHEMA = False
+
+try:
+    from passlib.hash import sha512_crypt
+    HAS_PASSLIB = True
+except ImportError:
+    HAS_PASSLIB = False
+
+# Keys the controller may add to extra vars that are not request keys.
+INTERNAL_PREFIXES = ('ansible_', 'osimage_', 'awx_', 'tower_', 'molecule_')
+SECRET_KEYS = ('root_password', 'password')
+REDACTED = '********'
+
+DISTROS = {
+    'debian': {
+        'family': 'debian',
+        'releases': {'bookworm': '12', 'trixie': '13'},
+        'mirror': 'http://deb.debian.org/debian',
+        'arches': ['amd64'],
+    },
+}
+
+PACKAGE_RE = r'^[a-z0-9][a-z0-9+.-]+$'
+USER_RE = r'^[a-z_][a-z0-9_-]{0,31}$'
+HOST_RE = r'^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$'
+SIZE_SCHEMA = {'type': ['string', 'integer'], 'x-hint': 'a size such as 4GiB or 512MiB'}
+MIN_DISK = 1024 ** 3
+MAX_DISK = 2 * 1024 ** 4
+
+
+def _list(item, hint, **extra):
+    return dict({'type': 'array', 'items': item, 'x-hint': hint}, **extra)
+
+
+USER_SCHEMA = {
+    'type': 'object',
+    'additionalProperties': False,
+    'required': ['name'],
+    'properties': {
+        'name': {'type': 'string', 'pattern': USER_RE,
+                 'x-hint': 'a user name of lower-case letters, digits, _ and -, starting with a letter or _'},
+        'uid': {'type': 'integer', 'minimum': 1000, 'maximum': 60000, 'x-hint': 'a uid from 1000 to 60000'},
+        'password': {'type': 'string', 'minLength': 1, 'x-hint': 'a plain-text password (use Ansible Vault)'},
+        'password_hash': {'type': 'string', 'pattern': r'^\$[0-9a-z]+\$', 'x-hint': 'a crypt(3) hash such as $6$...'},
+        'ssh_authorized_keys': _list({'type': 'string', 'pattern': r'^(ssh|ecdsa|sk)-[a-z0-9@.-]+ [A-Za-z0-9+/=]+'},
+                                     'a list of OpenSSH public keys', default=[]),
+        'sudo': {'type': 'boolean', 'default': False},
+        'groups': _list({'type': 'string', 'pattern': USER_RE}, 'a list of group names', default=[]),
+        'shell': {'type': 'string', 'pattern': r'^/[A-Za-z0-9/._-]+$', 'default': '/bin/bash',
+                  'x-hint': 'an absolute path such as /bin/bash'},
+    },
+}
+
+SCHEMA = {
+    '$schema': 'https://json-schema.org/draft/2020-12/schema',
+    'title': 'osimage build request',
+    'type': 'object',
+    'additionalProperties': False,
+    'properties': {
+        'name': {'type': 'string', 'pattern': r'^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$',
+                 'x-hint': 'a file name of letters, digits, ., _ and - (no slashes)'},
+        'distro': {'enum': sorted(DISTROS), 'default': 'debian'},
+        'release': {'type': 'string', 'default': 'bookworm'},
+        'arch': {'enum': ['amd64'], 'default': 'amd64'},
+        'mirror': {'type': 'string', 'pattern': r'^(https?|file)://[^\s]+$',
+                   'x-hint': 'an http://, https:// or file:// URL'},
+        'bootstrap': {
+            'type': 'object', 'additionalProperties': False, 'default': {},
+            'properties': {
+                'tool': {'enum': ['mmdebstrap', 'debootstrap'], 'default': 'mmdebstrap'},
+                'variant': {'enum': ['apt', 'minbase', 'required', 'important', 'standard'], 'default': 'apt'},
+            },
+        },
+        'packages': {
+            'type': 'object', 'additionalProperties': False, 'default': {},
+            'properties': {
+                'install': _list({'type': 'string', 'pattern': PACKAGE_RE}, 'a list of package names', default=[]),
+                'remove': _list({'type': 'string', 'pattern': PACKAGE_RE}, 'a list of package names', default=[]),
+            },
+        },
+        'hostname': {'type': 'string', 'pattern': HOST_RE, 'default': 'localhost',
+                     'x-hint': 'a host name of letters, digits and hyphens'},
+        'root_password': {'type': 'string', 'minLength': 1, 'x-hint': 'a plain-text password (use Ansible Vault)'},
+        'root_password_hash': {'type': 'string', 'pattern': r'^\$[0-9a-z]+\$', 'x-hint': 'a crypt(3) hash such as $6$...'},
+        'users': _list(USER_SCHEMA, 'a list of users, each with at least a name', default=[]),
+        'kernel_cmdline': _list({'type': 'string', 'pattern': r'^[^\s;|&`$]+$'},
+                                'a list of kernel arguments without spaces', default=[]),
+        'serial_console': {'type': 'boolean', 'default': True},
+        'disk': {
+            'type': 'object', 'additionalProperties': False, 'default': {},
+            'properties': {
+                'size': dict(SIZE_SCHEMA, default='3GiB'),
+                'table': {'enum': ['gpt', 'mbr'], 'default': 'gpt'},
+            },
+        },
+        'formats': _list({'enum': ['raw', 'qcow2', 'vmdk', 'vhdx', 'vpc', 'vdi']},
+                         'a list of formats: raw, qcow2, vmdk, vhdx, vpc, vdi',
+                         minItems=1, uniqueItems=True, default=['qcow2']),
+        'compress': {'type': 'boolean', 'default': False},
+        'output_dir': {'type': 'string', 'minLength': 1},
+        'work_dir': {'type': 'string', 'minLength': 1, 'default': '/var/tmp/osimage'},
+        'cache_dir': {'type': 'string', 'minLength': 1, 'default': '/var/cache/osimage'},
+        'boot_test': {
+            'type': 'object', 'additionalProperties': False, 'default': {},
+            'properties': {
+                'enabled': {'type': 'boolean', 'default': True},
+                'timeout': {'type': 'integer', 'minimum': 10, 'maximum': 7200, 'default': 300,
+                            'x-hint': 'seconds from 10 to 7200'},
+                'accel': {'enum': ['auto', 'kvm', 'tcg'], 'default': 'auto'},
+                'memory_mib': {'type': 'integer', 'minimum': 256, 'maximum': 65536, 'default': 1024},
+                'vcpus': {'type': 'integer', 'minimum': 1, 'maximum': 64, 'default': 2},
+            },
+        },
+    },
+}
+KEYS = tuple(SCHEMA['properties'])
+
+
+class RequestError(ValueError):
+    """A request that cannot be built; ``errors`` lists (key, message) pairs."""
+
+    def __init__(self, errors):
+        self.errors = errors
+        super().__init__('\n'.join("request key '%s': %s" % e for e in errors))
+
+
+def _key(path):
+    key = ''
+    for part in path:
+        key += '[%d]' % part if isinstance(part, int) else ('.' if key else '') + str(part)
+    return key or '(top level)'
+
+
+def _schema_errors(request):
+    errors = []
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    for err in sorted(validator.iter_errors(request), key=lambda e: list(map(str, e.absolute_path))):
+        key = _key(err.absolute_path)
+        if err.validator == 'additionalProperties':
+            known = sorted(err.schema.get('properties', {}))
+            extra = sorted(set(err.instance) - set(known))
+            for name in extra:
+                errors.append((_key(list(err.absolute_path) + [name]),
+                               'unknown key; valid keys here are: %s' % ', '.join(known)))
+            continue
+        if err.validator == 'required':
+            errors.append((key, err.message.replace("is a required property", "is required")))
+            continue
+        value = err.instance
+        shown = '********' if any(str(p) in SECRET_KEYS for p in err.absolute_path) else repr(value)
+        if err.validator == 'enum':
+            errors.append((key, '%s is not valid; choose one of: %s'
+                           % (shown, ', '.join(map(str, err.validator_value)))))
+        elif 'x-hint' in err.schema:
+            errors.append((key, '%s is not valid: expected %s' % (shown, err.schema['x-hint'])))
+        else:
+            errors.append((key, err.message if shown == repr(value) else 'is not valid'))
+    return errors
+
+
+def _semantic_errors(request):
+    errors = []
+    distro = DISTROS.get(request.get('distro', 'debian'))
+    release = request.get('release', 'bookworm')
+    if distro and release not in distro['releases']:
+        errors.append(('release', "'%s' is not a release of %s; choose one of: %s"
+                       % (release, request.get('distro', 'debian'), ', '.join(distro['releases']))))
+    if 'size' in request.get('disk', {}):
+        try:
+            size = parse_size(request['disk']['size'])
+            if not MIN_DISK <= size <= MAX_DISK:
+                errors.append(('disk.size', '%r is out of range: use 1GiB to 2TiB' % (request['disk']['size'],)))
+        except LayoutError as exc:
+            errors.append(('disk.size', str(exc)))
+    if 'root_password' in request and 'root_password_hash' in request:
+        errors.append(('root_password', 'give root_password or root_password_hash, not both'))
+    names = set()
+    for i, user in enumerate(request.get('users', [])):
+        if 'password' in user and 'password_hash' in user:
+            errors.append(('users[%d].password' % i, 'give password or password_hash, not both'))
+        if user.get('name') in names or user.get('name') == 'root':
+            errors.append(('users[%d].name' % i, "'%s' is given twice or is root" % user.get('name')))
+        names.add(user.get('name'))
+    for key in ('output_dir', 'work_dir', 'cache_dir'):
+        if key in request and os.path.normpath(request[key]) in ('/', '/etc', '/usr', '/var', '/root', '/home'):
+            errors.append((key, "'%s' is a system directory; use a directory of its own" % request[key]))
+    return errors
+
+
+def validate(request):
+    """Raise RequestError naming every bad key; return None when the request is valid."""
+    if not HAS_JSONSCHEMA:
+        raise RequestError([('(top level)', 'the jsonschema Python library is required on the controller')])
+    if not isinstance(request, dict):
+        raise RequestError([('(top level)', 'a request is a mapping of keys to values, not %s'
+                             % type(request).__name__)])
+    errors = _schema_errors(request)
+    if not errors:
+        errors = _semantic_errors(request)
+    if errors:
+        raise RequestError(errors)
+
+
+def unknown_keys(variables):
+    """Top-level names in ``variables`` that are neither request keys nor internal variables."""
+    return sorted(k for k in variables if k not in KEYS and not k.startswith(INTERNAL_PREFIXES))
+
+
+def apply_defaults(schema, value):
+    """Fill in the schema's defaults, recursively, without touching the given values."""
+    if schema.get('type') == 'object' and isinstance(value, dict):
+        for key, sub in schema.get('properties', {}).items():
+            if key not in value and 'default' in sub:
+                value[key] = copy.deepcopy(sub['default'])
+            if key in value:
+                value[key] = apply_defaults(sub, value[key])
+    elif schema.get('type') == 'array' and isinstance(value, list) and isinstance(schema.get('items'), dict):
+        value = [apply_defaults(schema['items'], v) for v in value]
+    return value
+
+
+def hash_secrets(request):
+    """Return a copy whose plain-text passwords are replaced by sha512-crypt hashes (passlib)."""
+    out = copy.deepcopy(request)
+    if 'root_password' in out or any('password' in u for u in out.get('users', [])):
+        if not HAS_PASSLIB:
+            raise RequestError([('root_password', 'the passlib Python library is required to hash passwords')])
+    if 'root_password' in out:
+        out['root_password_hash'] = sha512_crypt.hash(out.pop('root_password'))
+    for user in out.get('users', []):
+        if 'password' in user:
+            user['password_hash'] = sha512_crypt.hash(user.pop('password'))
+    return out
+
+
+def redact(request):
+    """A copy with every secret replaced, for manifests and logs."""
+    out = copy.deepcopy(request)
+    for key in ('root_password', 'root_password_hash'):
+        if key in out:
+            out[key] = REDACTED
+    for user in out.get('users', []):
+        for key in ('password', 'password_hash'):
+            if key in user:
+                user[key] = REDACTED
+    return out
+
+
+def disk_layout(table, root_uuid):
+    """The default partition layout: a BIOS boot partition (GPT only) and an ext4 root taking the rest."""
+    parts = []
+    if table == 'gpt':
+        parts.append({'name': 'bios', 'type': 'bios_boot', 'size': '1MiB', 'filesystem': 'none'})
+    parts.append({'name': 'root', 'type': 'root_x86_64' if table == 'gpt' else 'linux', 'size': 'rest',
+                  'filesystem': 'ext4', 'mountpoint': '/', 'label': 'root', 'uuid': root_uuid,
+                  'bootable': table == 'mbr'})
+    return parts
+
+
+def resolve(request, cwd=None, build_id=None):
+    """Validate and return the fully specified build for ``request``."""
+    validate(request)
+    req = apply_defaults(SCHEMA, hash_secrets(request))
+    distro = DISTROS[req['distro']]
+    cwd = cwd or os.getcwd()
+    build_id = build_id or uuid.uuid4().hex[:12]
+    if not re.match(r'^[a-z0-9]{4,32}$', build_id):
+        raise RequestError([('osimage_build_id', "'%s' is not 4 to 32 lower-case letters and digits" % build_id)])
+    req.setdefault('name', '%s-%s' % (req['distro'], req['release']))
+    req.setdefault('mirror', distro['mirror'])
+    req.setdefault('output_dir', os.path.join('output', req['name']))
+    for key in ('output_dir', 'work_dir', 'cache_dir'):
+        req[key] = os.path.normpath(os.path.join(cwd, req[key]))
+    req['disk']['size_bytes'] = parse_size(req['disk']['size'])
+    req['disk']['partitions'] = disk_layout(req['disk']['table'], str(uuid.uuid4()))
+    req['family'] = distro['family']
+    req['version'] = distro['releases'][req['release']]
+    req['build_id'] = build_id
+    req['build_dir'] = os.path.join(req['work_dir'], build_id)
+    return req

@@ -1,0 +1,54 @@
+# -*- coding: utf-8 -*-
+# Copyright: osimage developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Stamps that make modules idempotent: a fingerprint of a step's inputs kept beside its output."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+
+def fingerprint(inputs):
+    """sha256 of a JSON-serialisable value, independent of key order."""
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode('utf-8')).hexdigest()
+
+
+def tree_fingerprint(root):
+    """Cheap fingerprint of a directory tree: every entry's path, type, size, mode, owner and mtime."""
+    digest = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(dirnames + filenames):
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            digest.update(('%s\0%o\0%d\0%d\0%d\0%d\n' % (os.path.relpath(path, root), st.st_mode, st.st_size,
+                                                         st.st_uid, st.st_gid, st.st_mtime_ns)).encode('utf-8',
+                                                                                                       'surrogateescape'))
+    return digest.hexdigest()
+
+
+def read(path):
+    """The stamp stored at ``path``, or None."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def write(path, data):
+    """Store a stamp atomically."""
+    tmp = '%s.tmp-%d' % (path, os.getpid())
+    with open(tmp, 'w', encoding='utf-8') as f:
+        json.dump(data, f, sort_keys=True, indent=2)
+    os.replace(tmp, path)
+
+
+def sha256_file(path, chunk=4 * 1024 * 1024):
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(chunk), b''):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,281 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: osimage developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Bootstrap a Debian-family root tree with mmdebstrap or debootstrap."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: debian_bootstrap
+short_description: Bootstrap a Debian or Ubuntu root tree with mmdebstrap or debootstrap
+version_added: 0.1.0
+description:
+  - Creates a root file system tree for a Debian-family release in O(path), ready to be customized in a chroot.
+  - The tree is built next to O(path) and renamed into place only when complete, so a failed run never leaves
+    a half-made tree at O(path).
+  - A stamp of the inputs is kept beside the tree; running again with the same inputs changes nothing.
+  - With O(cache_dir), downloaded packages are kept between builds and the finished tree is cached, so the
+    next build with the same inputs copies the tree instead of installing it again.
+  - Files that the tools copy from the build host (C(/etc/resolv.conf), C(/etc/hostname)) are removed from the tree.
+author: osimage developers
+options:
+  path:
+    description: Directory of the root tree to create. Its parent must exist.
+    type: path
+    required: true
+  suite:
+    description: Release code name, for example V(bookworm) or V(trixie).
+    type: str
+    required: true
+  mirror:
+    description: Package mirror URL.
+    type: str
+    default: http://deb.debian.org/debian
+  architecture:
+    description: Debian architecture of the tree.
+    type: str
+    default: amd64
+  variant:
+    description:
+      - Package selection to start from.
+      - V(apt) is the essential set plus apt. With O(tool=debootstrap), V(apt) and V(minbase) both map to
+        debootstrap's C(minbase), and the others to its default.
+    type: str
+    choices: [apt, minbase, required, important, standard]
+    default: apt
+  tool:
+    description: Bootstrap tool.
+    type: str
+    choices: [mmdebstrap, debootstrap]
+    default: mmdebstrap
+  include:
+    description: Extra packages installed while bootstrapping.
+    type: list
+    elements: str
+    default: []
+  extra_sources:
+    description:
+      - More one-line apt sources the bootstrap installs from, for example the release's updates and
+        security suites, so the tree is current. mmdebstrap only; debootstrap takes one mirror.
+    type: list
+    elements: str
+    default: []
+  components:
+    description: Archive components.
+    type: list
+    elements: str
+    default: [main]
+  keyring:
+    description: Keyring file or directory used to verify the mirror. The host's keyrings are used when omitted.
+    type: path
+  cache_dir:
+    description:
+      - Directory for downloaded packages (C(debs/)) and finished trees (C(trees/)). No caching when omitted.
+    type: path
+  tree_cache_max_age:
+    description: Seconds a cached tree is reused before it is built afresh. V(0) turns the tree cache off.
+    type: int
+    default: 86400
+notes:
+  - Runs as root on the build host. Supports check mode.
+requirements:
+  - mmdebstrap or debootstrap on the build host
+'''
+
+EXAMPLES = r'''
+- name: Bootstrap Debian 12 with a kernel and SSH
+  osimage.builder.debian_bootstrap:
+    path: /var/tmp/osimage/build1/root
+    suite: bookworm
+    include: [linux-image-amd64, systemd-sysv, openssh-server]
+    cache_dir: /var/cache/osimage
+'''
+
+RETURN = r'''
+path:
+  description: The root tree.
+  returned: always
+  type: str
+  sample: /var/tmp/osimage/build1/root
+cached:
+  description: Whether the tree was copied from the tree cache instead of being bootstrapped.
+  returned: success
+  type: bool
+  sample: false
+fingerprint:
+  description: sha256 of the inputs that made the tree.
+  returned: always
+  type: str
+cmd:
+  description: The bootstrap command that ran, when one ran.
+  returned: when a bootstrap ran
+  type: list
+  elements: str
+'''
+
+import os
+import shutil
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.osimage.builder.plugins.module_utils import stamp
+from ansible_collections.osimage.builder.plugins.module_utils import tree
+from ansible_collections.osimage.builder.plugins.module_utils.cachelock import CacheLock
+from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
+
+DEBOOTSTRAP_VARIANTS = {'apt': 'minbase', 'minbase': 'minbase'}
+# Copy cached .debs in before the download, and new ones out after it. Paths come through the
+# environment, never through the hook's shell text; files appear in the cache by atomic rename.
+HOOK_IN = ('mkdir -p "$1/var/cache/apt/archives" && '
+           'find "$OSIMAGE_DEB_CACHE" -maxdepth 1 -name "*.deb" -exec cp -t "$1/var/cache/apt/archives/" {} +')
+HOOK_OUT = ('for f in "$1"/var/cache/apt/archives/*.deb; do [ -e "$f" ] || continue; b=${f##*/}; '
+            '[ -e "$OSIMAGE_DEB_CACHE/$b" ] || { cp "$f" "$OSIMAGE_DEB_CACHE/.$b.tmp" && '
+            'mv "$OSIMAGE_DEB_CACHE/.$b.tmp" "$OSIMAGE_DEB_CACHE/$b"; }; done')
+HOST_COPIES = ('etc/resolv.conf', 'etc/hostname')
+
+
+def inputs_of(params):
+    keys = ('suite', 'mirror', 'architecture', 'variant', 'tool', 'components', 'keyring', 'extra_sources')
+    inputs = {k: params[k] for k in keys}
+    inputs['include'] = sorted(set(params['include']))
+    return inputs
+
+
+def bootstrap_argv(params, target, deb_cache):
+    """The mmdebstrap or debootstrap command line that builds ``target``."""
+    include = ','.join(sorted(set(params['include'])))
+    if params['tool'] == 'mmdebstrap':
+        argv = ['mmdebstrap', '--mode=root', '--format=directory', '--variant=%s' % params['variant'],
+                '--architectures=%s' % params['architecture'],
+                '--components=%s' % ','.join(params['components'])]
+        if include:
+            argv.append('--include=%s' % include)
+        if params['keyring']:
+            argv.append('--keyring=%s' % params['keyring'])
+        if deb_cache:
+            argv += ['--skip=essential/unlink', '--setup-hook=' + HOOK_IN, '--customize-hook=' + HOOK_OUT]
+        return argv + [params['suite'], target, params['mirror']] + params['extra_sources']
+    argv = ['debootstrap', '--arch=%s' % params['architecture'], '--components=%s' % ','.join(params['components'])]
+    if params['variant'] in DEBOOTSTRAP_VARIANTS:
+        argv.append('--variant=%s' % DEBOOTSTRAP_VARIANTS[params['variant']])
+    if include:
+        argv.append('--include=%s' % include)
+    if params['keyring']:
+        argv.append('--keyring=%s' % params['keyring'])
+    if deb_cache:
+        argv.append('--cache-dir=%s' % deb_cache)
+    return argv + [params['suite'], target, params['mirror']]
+
+
+def remove_host_copies(root):
+    """Drop the host's resolver and hostname that the bootstrap tools copy in (not a package's own file)."""
+    for rel in HOST_COPIES:
+        saved = tree.snapshot(root, rel)
+        try:
+            with open('/' + rel, encoding='latin-1') as f:
+                host = f.read()
+        except OSError:
+            host = None
+        if saved['kind'] == 'file' and saved['content'] == host:
+            tree.remove(root, rel)
+
+
+def remove_tree(runner, path):
+    """Remove a tree we made; refuse when something is still mounted inside it."""
+    if not os.path.lexists(path):
+        return
+    prefix = os.path.realpath(path) + '/'
+    with open('/proc/self/mountinfo', encoding='utf-8') as f:
+        for line in f:
+            mnt = line.split()[4]
+            if mnt.startswith(prefix):
+                runner.module.fail_json(msg="'%s' still has '%s' mounted; run chroot_env state=absent first"
+                                            % (path, mnt))
+    shutil.rmtree(path)
+
+
+def copy_tree(runner, src, dest):
+    runner.run(['cp', '-a', '--reflink=auto', src, dest], what='copying the root tree')
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type='path', required=True),
+            suite=dict(type='str', required=True),
+            mirror=dict(type='str', default='http://deb.debian.org/debian'),
+            architecture=dict(type='str', default='amd64'),
+            variant=dict(type='str', default='apt', choices=['apt', 'minbase', 'required', 'important', 'standard']),
+            tool=dict(type='str', default='mmdebstrap', choices=['mmdebstrap', 'debootstrap']),
+            include=dict(type='list', elements='str', default=[]),
+            extra_sources=dict(type='list', elements='str', default=[]),
+            components=dict(type='list', elements='str', default=['main']),
+            keyring=dict(type='path'),
+            cache_dir=dict(type='path'),
+            tree_cache_max_age=dict(type='int', default=86400),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    runner = Runner(module)
+    path = os.path.abspath(params['path'])
+    stamp_path = path + '.osimage-bootstrap.json'
+    inputs = inputs_of(params)
+    key = stamp.fingerprint(inputs)
+    result = dict(changed=False, path=path, fingerprint=key, cached=False)
+
+    old = stamp.read(stamp_path)
+    if old and old.get('fingerprint') == key and os.path.isdir(path):
+        module.exit_json(**result)
+    if os.path.lexists(path) and not old and os.listdir(path):
+        module.fail_json(msg="'%s' exists and was not made by debian_bootstrap; remove it or choose another path"
+                             % path)
+    result['changed'] = True
+    if module.check_mode:
+        module.exit_json(**result)
+
+    runner.which(params['tool'])
+    partial = path + '.partial'
+    remove_tree(runner, partial)
+    cache = params['cache_dir']
+    deb_cache = os.path.join(cache, 'debs', '%s-%s' % (params['suite'], params['architecture'])) if cache else None
+    trees = os.path.join(cache, 'trees') if cache else None
+    for d in (deb_cache, trees):
+        if d:
+            os.makedirs(d, exist_ok=True)
+    cached_tree = os.path.join(trees, key) if trees and params['tree_cache_max_age'] > 0 else None
+
+    try:
+        with CacheLock(cached_tree + '.lock' if cached_tree else None):
+            cached_stamp = stamp.read(cached_tree + '.json') if cached_tree else None
+            if cached_stamp and time.time() - cached_stamp['created'] < params['tree_cache_max_age'] \
+                    and os.path.isdir(cached_tree):
+                copy_tree(runner, cached_tree, partial)
+                result['cached'] = True
+            else:
+                argv = bootstrap_argv(params, partial, deb_cache)
+                env = {'OSIMAGE_DEB_CACHE': deb_cache} if deb_cache else {}
+                runner.run(argv, environ_update=env, what=params['tool'])
+                result['cmd'] = argv
+                remove_host_copies(partial)
+                if cached_tree:
+                    remove_tree(runner, cached_tree + '.partial')
+                    copy_tree(runner, partial, cached_tree + '.partial')
+                    remove_tree(runner, cached_tree)
+                    os.rename(cached_tree + '.partial', cached_tree)
+                    stamp.write(cached_tree + '.json', dict(inputs, created=time.time(), fingerprint=key))
+        if os.path.lexists(stamp_path):
+            os.unlink(stamp_path)
+        remove_tree(runner, path)
+        os.rename(partial, path)
+        stamp.write(stamp_path, dict(inputs, fingerprint=key))
+    finally:
+        if os.path.lexists(partial):
+            remove_tree(runner, partial)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,246 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: osimage developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Partition a raw disk image and write each partition's file system into it."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: disk_image
+short_description: Partition a raw disk image and fill its file systems from directory trees
+version_added: 0.1.0
+description:
+  - Creates a sparse raw disk image at O(path) with a GPT or MBR partition table, every partition
+    aligned to 1 MiB, and makes each partition's file system directly at its offset in the image,
+    populated from a directory tree.
+  - Needs no loop device, no kernel partition scanning, no device-mapper and no mount, so it works in
+    containers and CI runners that have none of these.
+  - The image is written under a temporary name and renamed into place only when complete; a failure
+    never touches an existing image at O(path).
+  - The partition table is read back with C(sfdisk --json) and checked against the plan.
+  - A stamp of the inputs (including a fingerprint of each source tree) is kept beside the image;
+    running again with the same inputs changes nothing.
+author: osimage developers
+options:
+  path:
+    description: The raw image file to create.
+    type: path
+    required: true
+  size:
+    description: Virtual size of the disk, in bytes or with a unit such as V(4GiB).
+    type: raw
+    required: true
+  table:
+    description: Partition table type.
+    type: str
+    choices: [gpt, mbr]
+    default: gpt
+  root:
+    description:
+      - The image's root tree. Each partition with a file system and a O(partitions[].mountpoint) but no
+        O(partitions[].source) is filled from the tree's directory at that mount point.
+    type: path
+  partitions:
+    description: The partitions, in disk order.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Partition name (GPT) and a key in the result.
+        type: str
+        required: true
+      type:
+        description: What the partition is for.
+        type: str
+        choices: [bios_boot, esp, linux, root_x86_64, swap, lvm]
+        default: linux
+      size:
+        description: Size in bytes or with a unit, or V(rest) for the remaining space (one partition at most).
+        type: raw
+        required: true
+      filesystem:
+        description: File system made in the partition.
+        type: str
+        choices: [ext4, none]
+        default: none
+      uuid:
+        description: File system UUID. A random one is used when omitted.
+        type: str
+      label:
+        description: File system label.
+        type: str
+      source:
+        description: Directory whose content fills the file system (ext4 via C(mke2fs -d)).
+        type: path
+      mountpoint:
+        description: Where the file system is mounted in the image; with O(root), where its content comes from.
+        type: str
+      bootable:
+        description: Set the legacy boot flag (MBR only).
+        type: bool
+        default: false
+notes:
+  - Supports check mode, which reports the planned layout.
+requirements:
+  - sfdisk (util-linux) and mke2fs (e2fsprogs) on the build host
+'''
+
+EXAMPLES = r'''
+- name: A GPT disk with a BIOS boot partition and an ext4 root
+  osimage.builder.disk_image:
+    path: /var/tmp/osimage/build1/disk.raw
+    size: 3GiB
+    partitions:
+      - {name: bios, type: bios_boot, size: 1MiB}
+      - {name: root, type: root_x86_64, size: rest, filesystem: ext4, mountpoint: /,
+         uuid: 6f1d0c6e-3c1a-4d55-9d7b-3f8e3c7b2a10}
+    root: /var/tmp/osimage/build1/root
+'''
+
+RETURN = r'''
+path:
+  description: The image.
+  returned: always
+  type: str
+size:
+  description: Virtual size in bytes.
+  returned: always
+  type: int
+table:
+  description: The partition table as read back by C(sfdisk --json) (planned table in check mode).
+  returned: always
+  type: dict
+partitions:
+  description: Each partition with its C(start) and C(sectors), file system and UUID.
+  returned: always
+  type: list
+  elements: dict
+'''
+
+import json
+import os
+import uuid
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.osimage.builder.plugins.module_utils import disk
+from ansible_collections.osimage.builder.plugins.module_utils import stamp
+from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
+
+
+def make_ext4(runner, image, part):
+    argv = ['mke2fs', '-q', '-F', '-t', 'ext4', '-U', part['uuid'],
+            '-E', 'offset=%d' % (part['start'] * disk.SECTOR)]
+    if part.get('label'):
+        argv += ['-L', part['label']]
+    if part.get('source'):
+        argv += ['-d', part['source']]
+    argv += [image, '%dk' % (part['sectors'] * disk.SECTOR // 1024)]
+    runner.run(argv, what='making the ext4 file system of %s' % part['name'])
+
+
+MAKERS = {'ext4': make_ext4}
+
+
+def read_table(runner, image):
+    _rc, out, _err = runner.run(['sfdisk', '--json', image], what='reading the partition table back')
+    return json.loads(out)['partitiontable']
+
+
+def clean_table(table, path):
+    """The table as read back, named after the image rather than the temporary file it was made in."""
+    parts = [{k: v for k, v in p.items() if k != 'node'} for p in table.get('partitions', [])]
+    return dict(table, device=path, partitions=parts)
+
+
+def check_table(module, table, placed):
+    found = table.get('partitions', [])
+    if len(found) != len(placed):
+        module.fail_json(msg='the partition table read back has %d partitions, %d were planned'
+                             % (len(found), len(placed)), table=table)
+    for got, want in zip(found, placed):
+        if (got['start'], got['size']) != (want['start'], want['sectors']):
+            module.fail_json(msg="partition '%s' was written at %s+%s, planned at %s+%s"
+                                 % (want['name'], got['start'], got['size'], want['start'], want['sectors']),
+                             table=table)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type='path', required=True),
+            size=dict(type='raw', required=True),
+            root=dict(type='path'),
+            table=dict(type='str', default='gpt', choices=['gpt', 'mbr']),
+            partitions=dict(type='list', elements='dict', required=True, options=dict(
+                name=dict(type='str', required=True),
+                type=dict(type='str', default='linux', choices=sorted(disk.TYPES)),
+                size=dict(type='raw', required=True),
+                filesystem=dict(type='str', default='none', choices=['ext4', 'none']),
+                uuid=dict(type='str'),
+                label=dict(type='str'),
+                source=dict(type='path'),
+                mountpoint=dict(type='str'),
+                bootable=dict(type='bool', default=False),
+            )),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    runner = Runner(module)
+    path = os.path.abspath(params['path'])
+    try:
+        size = disk.parse_size(params['size'])
+        parts = [dict(p, size=p['size'] if p['size'] == 'rest' else disk.parse_size(p['size']))
+                 for p in params['partitions']]
+        placed = disk.plan(size, params['table'], parts)
+    except disk.LayoutError as exc:
+        module.fail_json(msg=str(exc))
+    for part in placed:
+        if params['root'] and part['filesystem'] != 'none' and part.get('mountpoint') and not part.get('source'):
+            part['source'] = os.path.join(params['root'], part['mountpoint'].lstrip('/'))
+        if part.get('source') and not os.path.isdir(part['source']):
+            module.fail_json(msg="source '%s' of partition '%s' is not a directory" % (part['source'], part['name']))
+    inputs = {'size': size, 'table': params['table'], 'partitions': placed,
+              'sources': {p['name']: stamp.tree_fingerprint(p['source']) for p in placed if p.get('source')}}
+    key = stamp.fingerprint(inputs)
+    for part in placed:
+        if part['filesystem'] != 'none' and not part.get('uuid'):
+            part['uuid'] = str(uuid.uuid4())
+    stamp_path = path + '.osimage-disk.json'
+    result = dict(changed=False, path=path, size=size, partitions=placed)
+    old = stamp.read(stamp_path)
+    if old and old.get('fingerprint') == key and os.path.isfile(path):
+        result.update(partitions=old['partitions'], table=clean_table(read_table(runner, path), path))
+        module.exit_json(**result)
+    result['changed'] = True
+    if module.check_mode:
+        result['table'] = {'label': params['table'], 'partitions': placed}
+        module.exit_json(**result)
+
+    tmp = '%s.tmp-%d' % (path, os.getpid())
+    try:
+        with open(tmp, 'wb') as f:
+            f.truncate(size)
+        runner.run(['sfdisk', '--quiet', '--no-reread', '--no-tell-kernel', tmp],
+                   data=disk.sfdisk_script(params['table'], placed).encode('ascii'),
+                   what='writing the partition table')
+        table = read_table(runner, tmp)
+        check_table(module, table, placed)
+        for got, part in zip(table['partitions'], placed):
+            part['partuuid'] = got.get('uuid')
+            if part['filesystem'] in MAKERS:
+                MAKERS[part['filesystem']](runner, tmp, part)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    stamp.write(stamp_path, {'fingerprint': key, 'partitions': placed})
+    result['table'] = clean_table(table, path)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

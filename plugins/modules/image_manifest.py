@@ -1,0 +1,155 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: osimage developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Write the manifest of a built image: what is inside it and how it was made."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: image_manifest
+short_description: Write an image's manifest.json
+version_added: 0.1.0
+description:
+  - Records the resolved request, distribution, every installed package with its version (read from the
+    image tree's package database without entering it), the partition table and file system UUIDs, each
+    output image with its size and sha256, and how many seconds each build stage took.
+  - Written atomically; C(changed) is false when the file already holds the same content.
+  - Secrets are never written; pass the request through the redaction of the validate_request action.
+author: osimage developers
+options:
+  path:
+    description: The manifest file to write.
+    type: path
+    required: true
+  root:
+    description: The image root tree, whose package database is read.
+    type: path
+    required: true
+  package_manager:
+    description: Package database format of the image.
+    type: str
+    choices: [dpkg]
+    default: dpkg
+  request:
+    description: The resolved request, secrets redacted.
+    type: dict
+    required: true
+  disk:
+    description: The result of M(osimage.builder.disk_image).
+    type: dict
+    required: true
+  images:
+    description: The results of M(osimage.builder.image_convert), one per format.
+    type: list
+    elements: dict
+    required: true
+  stages:
+    description:
+      - Stage start marks, each a two-item list of name and UNIX time, in build order.
+      - A stage lasts until the next mark; the last one until now.
+    type: list
+    elements: list
+    default: []
+notes:
+  - Supports check mode.
+'''
+
+EXAMPLES = r'''
+- name: Write the manifest
+  osimage.builder.image_manifest:
+    path: /srv/images/debian/manifest.json
+    root: /var/tmp/osimage/build1/root
+    request: "{{ osimage_public }}"
+    disk: "{{ disk_result }}"
+    images: "{{ convert_results.results }}"
+    stages: "{{ osimage_stage_marks }}"
+'''
+
+RETURN = r'''
+manifest:
+  description: The manifest as written.
+  returned: always
+  type: dict
+'''
+
+import json
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
+
+FORMAT = '${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n'
+
+
+def dpkg_packages(runner, root):
+    _rc, out, _err = runner.run(['dpkg-query', '--admindir=%s' % os.path.join(root, 'var/lib/dpkg'),
+                                 '-W', '-f', FORMAT], what='listing the image packages')
+    packages = []
+    for line in out.splitlines():
+        status, name, version, arch = line.split('\t')
+        if status.startswith('ii'):
+            packages.append({'name': name, 'version': version, 'arch': arch})
+    return sorted(packages, key=lambda p: p['name'])
+
+
+def stage_seconds(marks, now):
+    ends = [m[1] for m in marks[1:]] + [now]
+    return {name: round(end - start, 1) for (name, start), end in zip(marks, ends)}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type='path', required=True),
+            root=dict(type='path', required=True),
+            package_manager=dict(type='str', default='dpkg', choices=['dpkg']),
+            request=dict(type='dict', required=True),
+            disk=dict(type='dict', required=True),
+            images=dict(type='list', elements='dict', required=True),
+            stages=dict(type='list', elements='list', default=[]),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    runner = Runner(module)
+    req, disk = params['request'], params['disk']
+    manifest = {
+        'osimage_manifest': 1,
+        'name': req.get('name'),
+        'build_id': req.get('build_id'),
+        'distro': {'name': req.get('distro'), 'release': req.get('release'), 'version': req.get('version'),
+                   'arch': req.get('arch')},
+        'request': req,
+        'packages': dpkg_packages(runner, params['root']),
+        'disk': {
+            'size': disk.get('size'),
+            'table': disk.get('table'),
+            'partitions': [{k: p.get(k) for k in ('name', 'type', 'start', 'sectors', 'filesystem', 'uuid',
+                                                   'partuuid', 'label', 'mountpoint')}
+                           for p in disk.get('partitions', [])],
+        },
+        'images': [{k: i.get(k) for k in ('format', 'dest', 'bytes', 'virtual_size', 'sha256')}
+                   for i in params['images']],
+        'stages': stage_seconds([(str(n), float(t)) for n, t in params['stages']], time.time()),
+    }
+    text = json.dumps(manifest, indent=2, sort_keys=True) + '\n'
+    old = None
+    if os.path.isfile(params['path']):
+        with open(params['path'], encoding='utf-8') as f:
+            old = json.load(f)
+    # Stage times differ on every run; only the image's content decides whether anything changed.
+    changed = old is None or {k: v for k, v in old.items() if k != 'stages'} != \
+        {k: v for k, v in json.loads(text).items() if k != 'stages'}
+    if changed and not module.check_mode:
+        tmp = '%s.tmp-%d' % (params['path'], os.getpid())
+        with open(tmp, 'w', encoding='utf-8') as f:
+            f.write(text)
+        os.replace(tmp, params['path'])
+    module.exit_json(changed=changed, manifest=manifest)
+
+
+if __name__ == '__main__':
+    main()

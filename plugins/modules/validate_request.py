@@ -1,0 +1,54 @@
+# -*- coding: utf-8 -*-
+# Copyright: osimage developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation of the validate_request action plugin (it runs on the controller only)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: validate_request
+short_description: Validate an osimage build request and resolve it into facts
+version_added: 0.1.0
+description:
+  - Checks a build request against the request schema (the same one the C(osimage) driver uses) before
+    anything touches the host, and fails naming every bad key with what would be valid.
+  - Without O(request), the request is read from the play's variables (the keys of C(-e @request.yml) or
+    of an AWX survey); an extra variable that is not a request key is reported as unknown.
+  - Sets the fact C(osimage), the resolved build (defaults filled in, partition layout with UUIDs, absolute
+    directories, passwords hashed with passlib so no plain-text password is kept), and C(osimage_public),
+    the same with every password hash redacted, for manifests and logs.
+author: osimage developers
+options:
+  request:
+    description: The request as a mapping. Read from the play's variables when omitted.
+    type: dict
+  build_id:
+    description: Build identifier (lower-case letters and digits). Random when omitted, or taken from C(osimage_build_id).
+    type: str
+attributes:
+  action:
+    support: full
+    description: Runs on the controller.
+notes:
+  - Needs the jsonschema and passlib Python libraries on the controller.
+'''
+
+EXAMPLES = r'''
+- name: Validate the request given as extra variables
+  osimage.builder.validate_request:
+
+- name: Validate an inline request
+  osimage.builder.validate_request:
+    request:
+      distro: debian
+      release: trixie
+      formats: [qcow2, vmdk]
+'''
+
+RETURN = r'''
+ansible_facts:
+  description: The facts C(osimage) and C(osimage_public).
+  returned: success
+  type: dict
+'''
