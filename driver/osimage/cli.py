@@ -32,7 +32,7 @@ def load_request(path):
 
 
 def _bad(message):
-    Console(stderr=True).print('[bold red]error:[/] %s' % message, highlight=False, markup=True)
+    print('error: %s' % message, file=sys.stderr)
     return EXIT_BAD_INPUT
 
 
@@ -115,8 +115,7 @@ def summarize(console, output_dir, seconds):
         table.add_row(os.path.basename(image['dest']), image['format'], '%.1f' % (image['bytes'] / 2 ** 20),
                       image['sha256'][:16])
     console.print(table)
-    stages = manifest.get('stages', {})
-    console.print('stages: ' + ', '.join('%s %.1fs' % kv for kv in stages.items()))
+    console.print('stages: ' + ', '.join('%(name)s %(seconds).1fs' % s for s in manifest.get('stages', [])))
     console.print('packages: %d, manifest: %s' % (len(manifest.get('packages', [])),
                                                    os.path.join(output_dir, 'manifest.json')))
     if report:
@@ -147,7 +146,7 @@ def parser():
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    return args.func(args, Console(highlight=False))
+    return args.func(args, Console(highlight=False, soft_wrap=True))
 
 
 if __name__ == '__main__':

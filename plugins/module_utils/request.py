@@ -47,11 +47,15 @@ PACKAGE_RE = r'^[a-z0-9][a-z0-9+.-]+$'
 USER_RE = r'^[a-z_][a-z0-9_-]{0,31}$'
 HOST_RE = r'^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$'
 SIZE_SCHEMA = {'type': ['string', 'integer'], 'x-hint': 'a size such as 4GiB or 512MiB'}
+SYSTEM_DIRS = ('/', '/etc', '/usr', '/var', '/root', '/home', '/boot')
 MIN_DISK = 1024 ** 3
 MAX_DISK = 2 * 1024 ** 4
 
 
 def _list(item, hint, **extra):
+    """An array schema; items without a hint of their own get the list's."""
+    if 'x-hint' not in item and 'enum' not in item and item.get('type') != 'object':
+        item = dict(item, **{'x-hint': 'items of ' + hint})
     return dict({'type': 'array', 'items': item, 'x-hint': hint}, **extra)
 
 
@@ -182,30 +186,33 @@ def _schema_errors(request):
 
 
 def _semantic_errors(request):
+    """Checks a schema cannot express; each guards its own types, so it runs beside the schema's."""
     errors = []
-    distro = DISTROS.get(request.get('distro', 'debian'))
+    distro = DISTROS.get(request.get('distro', 'debian')) if isinstance(request.get('distro', 'debian'), str) else None
     release = request.get('release', 'bookworm')
-    if distro and release not in distro['releases']:
+    if distro and isinstance(release, str) and release not in distro['releases']:
         errors.append(('release', "'%s' is not a release of %s; choose one of: %s"
                        % (release, request.get('distro', 'debian'), ', '.join(distro['releases']))))
-    if 'size' in request.get('disk', {}):
+    disk = request.get('disk')
+    if isinstance(disk, dict) and isinstance(disk.get('size'), (str, int)) and not isinstance(disk['size'], bool):
         try:
-            size = parse_size(request['disk']['size'])
+            size = parse_size(disk['size'])
             if not MIN_DISK <= size <= MAX_DISK:
-                errors.append(('disk.size', '%r is out of range: use 1GiB to 2TiB' % (request['disk']['size'],)))
+                errors.append(('disk.size', '%r is out of range: use 1GiB to 2TiB' % (disk['size'],)))
         except LayoutError as exc:
             errors.append(('disk.size', str(exc)))
     if 'root_password' in request and 'root_password_hash' in request:
         errors.append(('root_password', 'give root_password or root_password_hash, not both'))
     names = set()
-    for i, user in enumerate(request.get('users', [])):
+    users = request.get('users') if isinstance(request.get('users'), list) else []
+    for i, user in enumerate(u for u in users if isinstance(u, dict)):
         if 'password' in user and 'password_hash' in user:
             errors.append(('users[%d].password' % i, 'give password or password_hash, not both'))
         if user.get('name') in names or user.get('name') == 'root':
             errors.append(('users[%d].name' % i, "'%s' is given twice or is root" % user.get('name')))
         names.add(user.get('name'))
     for key in ('output_dir', 'work_dir', 'cache_dir'):
-        if key in request and os.path.normpath(request[key]) in ('/', '/etc', '/usr', '/var', '/root', '/home'):
+        if isinstance(request.get(key), str) and os.path.normpath(request[key]) in SYSTEM_DIRS:
             errors.append((key, "'%s' is a system directory; use a directory of its own" % request[key]))
     return errors
 
@@ -218,8 +225,8 @@ def validate(request):
         raise RequestError([('(top level)', 'a request is a mapping of keys to values, not %s'
                              % type(request).__name__)])
     errors = _schema_errors(request)
-    if not errors:
-        errors = _semantic_errors(request)
+    seen = {key for key, _msg in errors}
+    errors += [e for e in _semantic_errors(request) if e[0] not in seen]
     if errors:
         raise RequestError(errors)
 

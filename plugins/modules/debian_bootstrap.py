@@ -22,7 +22,7 @@ description:
 author: osimage developers
 options:
   path:
-    description: Directory of the root tree to create. Its parent must exist.
+    description: Directory of the root tree to create. Missing parent directories are created.
     type: path
     required: true
   suite:
@@ -237,6 +237,7 @@ def main():
         module.exit_json(**result)
 
     runner.which(params['tool'])
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
     partial = path + '.partial'
     remove_tree(runner, partial)
     cache = params['cache_dir']

@@ -96,8 +96,9 @@ def dpkg_packages(runner, root):
 
 
 def stage_seconds(marks, now):
+    """[{name, seconds}] in build order: each stage lasts until the next mark, the last until now."""
     ends = [m[1] for m in marks[1:]] + [now]
-    return {name: round(end - start, 1) for (name, start), end in zip(marks, ends)}
+    return [{'name': name, 'seconds': round(end - start, 1)} for (name, start), end in zip(marks, ends)]
 
 
 def main():

@@ -46,4 +46,4 @@ def test_sfdisk_script():
     placed = disk.plan(GIB, 'mbr', [{'name': 'root', 'type': 'linux', 'size': 'rest', 'bootable': True}])
     script = disk.sfdisk_script('mbr', placed)
     assert script.splitlines() == ['label: dos', 'unit: sectors',
-                                   'start=2048, size=%d, type=83, bootable' % (GIB // 512 - 4096)]
+                                   'start=2048, size=%d, type=83, bootable' % (GIB // 512 - 2048)]

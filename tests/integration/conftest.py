@@ -1,0 +1,24 @@
+"""Integration fixtures: the default image is built once per test run and shared by every test."""
+
+import os
+
+import pytest
+
+from osimage_testlib import BIN, Built, run
+
+
+@pytest.fixture(scope='session')
+def default_build(tmp_path_factory):
+    """`osimage build` of the default request (Debian 12, qcow2), boot test included."""
+    out = str(tmp_path_factory.mktemp('default'))
+    proc = run([os.path.join(BIN, 'osimage'), 'build', '-o', out], timeout=1800)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return Built(out, proc)
+
+
+@pytest.fixture(scope='session')
+def default_raw(default_build, tmp_path_factory):
+    """The default qcow2 converted back to raw, to inspect the bytes a user gets."""
+    raw = str(tmp_path_factory.mktemp('raw') / 'disk.raw')
+    run(['qemu-img', 'convert', '-O', 'raw', default_build.image(), raw], check=True)
+    return raw

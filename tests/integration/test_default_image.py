@@ -1,0 +1,94 @@
+"""The default image, built once with `osimage build`: its disk, contents, manifest and boot proof."""
+
+import glob
+import hashlib
+import json
+import os
+
+from osimage_testlib import run
+
+SECTOR = 512
+
+
+def debugfs(raw, offset, command):
+    return run(['debugfs', '-R', command, '%s?offset=%d' % (raw, offset)]).stdout
+
+
+def root_partition(raw):
+    table = json.loads(run(['sfdisk', '--json', raw], check=True).stdout)['partitiontable']
+    return table, table['partitions'][-1]
+
+
+def test_the_image_boots_to_a_login_prompt(default_build):
+    report = default_build.report
+    assert report['outcome'] == 'passed'
+    assert report['accel'] in ('kvm', 'tcg') and report['accel_reason']
+    assert 0 < report['seconds_to_login'] < report['timeout']
+    with open(report['console_log'], 'rb') as f:
+        console = f.read()
+    assert b'login:' in console and b'Linux version' in console
+    assert 'boot test: passed' in default_build.proc.stdout
+
+
+def test_partition_table_reads_back_as_planned(default_raw, default_build):
+    table, root = root_partition(default_raw)
+    assert table['label'] == 'gpt'
+    bios, _ = table['partitions']
+    assert bios['type'] == '21686148-6E6F-744E-6565-6446656E6549' and bios['start'] == 2048
+    assert root['type'] == '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709' and root['start'] % 2048 == 0
+    assert os.path.getsize(default_raw) == 3 * 1024 ** 3
+    planned = {p['name']: p for p in default_build.manifest['disk']['partitions']}
+    assert (planned['root']['start'], planned['root']['sectors']) == (root['start'], root['size'])
+
+
+def test_fstab_and_grub_find_root_by_its_uuid(default_raw):
+    _table, root = root_partition(default_raw)
+    offset = root['start'] * SECTOR
+    uuid = run(['blkid', '-p', '-O', str(offset), '-s', 'UUID', '-o', 'value', default_raw], check=True).stdout.strip()
+    assert len(uuid) == 36
+    fstab = debugfs(default_raw, offset, 'cat /etc/fstab')
+    assert 'UUID=%s\t/\text4' % uuid in fstab
+    grub = debugfs(default_raw, offset, 'cat /boot/grub/grub.cfg')
+    assert 'root=UUID=%s' % uuid in grub and 'console=ttyS0' in grub
+    assert 'core.img' in debugfs(default_raw, offset, 'ls /boot/grub/i386-pc')
+
+
+def test_image_hygiene_on_the_image_file(default_raw):
+    _table, root = root_partition(default_raw)
+    offset = root['start'] * SECTOR
+    assert 'Size: 0' in debugfs(default_raw, offset, 'stat /etc/machine-id')
+    assert 'ssh_host_' not in debugfs(default_raw, offset, 'ls /etc/ssh')
+    assert 'stub-resolv.conf' in debugfs(default_raw, offset, 'stat /etc/resolv.conf')
+    assert debugfs(default_raw, offset, 'cat /etc/hostname').strip() == 'localhost'
+    for gone in ('/usr/sbin/policy-rc.d', '/root/.ansible'):
+        assert 'File not found' in run(['debugfs', '-R', 'stat ' + gone,
+                                        '%s?offset=%d' % (default_raw, offset)]).stderr
+    lists = debugfs(default_raw, offset, 'ls /var/lib/apt/lists').split()
+    assert not [name for name in lists if name.endswith('_Packages')]
+
+
+def test_manifest_describes_the_image(default_build):
+    manifest = default_build.manifest
+    assert manifest['distro'] == {'name': 'debian', 'release': 'bookworm', 'version': '12', 'arch': 'amd64'}
+    packages = {p['name']: p['version'] for p in manifest['packages']}
+    for name in ('linux-image-amd64', 'systemd', 'openssh-server', 'grub-pc-bin', 'python3'):
+        assert packages.get(name), name
+    [image] = manifest['images']
+    with open(image['dest'], 'rb') as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    assert image['sha256'] == digest and image['bytes'] == os.path.getsize(image['dest'])
+    with open(image['dest'] + '.sha256', encoding='utf-8') as f:
+        assert f.read().split()[0] == digest
+    assert [s['name'] for s in manifest['stages']] == ['bootstrap', 'customize', 'assemble', 'bootloader',
+                                                       'convert', 'manifest']
+    assert os.path.getsize(os.path.join(default_build.dir, 'build.log')) > 0
+
+
+def test_nothing_is_left_on_the_host(default_build):
+    with open('/proc/self/mountinfo', encoding='utf-8') as f:
+        assert ' osimage-' not in f.read()
+    assert run(['losetup', '-a']).stdout == ''
+    domains = run(['virsh', '-c', 'qemu:///system', 'list', '--all', '--name']).stdout.split()
+    assert not [d for d in domains if d.startswith('osimage-')]
+    assert not glob.glob('/var/tmp/osimage/%s' % default_build.manifest['build_id'])
+    assert not glob.glob(os.path.join(default_build.dir, '*.tmp*'))

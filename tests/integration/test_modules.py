@@ -1,0 +1,16 @@
+"""The modules run twice through Ansible: changed the first time, unchanged the second."""
+
+import os
+
+from osimage_testlib import ROOT, playbook, run
+
+
+def test_modules_are_idempotent_and_never_write_through_symlinks(tmp_path):
+    work = str(tmp_path / 'work')
+    proc = playbook(os.path.join(ROOT, 'tests/integration/playbooks/modules.yml'), '-e', 'osimage_test_dir=' + work)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    assert 'All assertions passed' in proc.stdout
+    assert not os.path.exists(work)
+    with open('/proc/self/mountinfo', encoding='utf-8') as f:
+        assert work not in f.read()
+    assert run(['losetup', '-a']).stdout == ''

@@ -1,0 +1,52 @@
+"""The osimage command's handling of bad input: exit 2 and the bad key named, before any build step."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+OSIMAGE = os.path.join(os.path.dirname(sys.executable), 'osimage')
+
+
+def osimage(*args, cwd=None):
+    return subprocess.run([OSIMAGE, *args], capture_output=True, text=True, cwd=cwd, timeout=60)
+
+
+def test_validate_prints_the_resolved_default_request_without_secrets(tmp_path):
+    request = tmp_path / 'r.yml'
+    request.write_text('root_password: hunter2\nhostname: web1\n')
+    out = osimage('validate', str(request))
+    assert out.returncode == 0, out.stderr
+    resolved = json.loads(out.stdout)
+    assert resolved['hostname'] == 'web1' and resolved['root_password_hash'] == '********'
+    assert 'hunter2' not in out.stdout
+
+
+@pytest.mark.parametrize('text,words', [
+    ('colour: red\n', "colour: unknown key"),
+    ('release: sid\n', "release: 'sid' is not a release of debian"),
+    ('users: [{name: "Bad User"}]\n', 'users[0].name'),
+    ('formats: qcow2\n', "formats: 'qcow2' is not valid: expected a list of formats"),
+    ('distro: [debian\n', 'not valid YAML'),
+    ('- debian\n', 'a request is a mapping'),
+])
+def test_build_rejects_bad_requests_before_touching_the_host(tmp_path, text, words):
+    request = tmp_path / 'r.yml'
+    request.write_text(text)
+    out = osimage('build', str(request), '-o', str(tmp_path / 'out'))
+    assert out.returncode == 2
+    assert words in out.stderr
+    assert not (tmp_path / 'out').exists()
+
+
+def test_missing_request_file_is_a_clear_error(tmp_path):
+    out = osimage('build', str(tmp_path / 'nope.yml'))
+    assert out.returncode == 2 and 'cannot read request' in out.stderr
+
+
+def test_boot_test_of_a_missing_image_is_a_clear_error(tmp_path):
+    out = osimage('boot-test', str(tmp_path / 'nope.qcow2'))
+    assert out.returncode == 2 and 'does not exist' in out.stderr
