@@ -67,8 +67,8 @@ def cmd_build(args, console):
     os.makedirs(output_dir, exist_ok=True)
     extravars = dict(req_mod.hash_secrets(request), output_dir=output_dir,
                      osimage_build_id=uuid.uuid4().hex[:12])
-    console.print('building [bold]%s[/] (%s %s) into %s' % (resolved['name'], resolved['distro'],
-                                                          resolved['release'], output_dir))
+    console.print('building [bold]%s[/] (%s %s) into %s'
+                  % (resolved['name'], resolved['distro'], resolved['release'], output_dir))
     ok, progress = playbook.run('build.yml', extravars, console, log_path=os.path.join(output_dir, 'build.log'))
     if not ok:
         console.print('[bold red]build failed[/] in stage %s: %s' % (progress.stage, progress.failure))
@@ -116,12 +116,11 @@ def summarize(console, output_dir, seconds):
                       image['sha256'][:16])
     console.print(table)
     console.print('stages: ' + ', '.join('%(name)s %(seconds).1fs' % s for s in manifest.get('stages', [])))
-    console.print('packages: %d, manifest: %s' % (len(manifest.get('packages', [])),
-                                                   os.path.join(output_dir, 'manifest.json')))
+    console.print('packages: %d, manifest: %s'
+                  % (len(manifest.get('packages', [])), os.path.join(output_dir, 'manifest.json')))
     if report:
-        console.print('boot test: [green]%s[/] (login after %s s, %s)' % (report.get('outcome'),
-                                                                         report.get('seconds_to_login'),
-                                                                         report.get('accel')))
+        console.print('boot test: [green]%s[/] (login after %s s, %s)'
+                      % (report.get('outcome'), report.get('seconds_to_login'), report.get('accel')))
 
 
 def parser():

@@ -22,7 +22,7 @@ description:
     the image and never reaches the host.
   - Commands run with a clean environment (C(PATH), C(HOME), C(LANG), C(DEBIAN_FRONTEND=noninteractive)),
     not the controller's.
-author: osimage developers
+author: osimage developers (@osimage)
 options:
   remote_addr:
     description: Path of the root tree.

@@ -19,7 +19,7 @@ description:
   - With O(accel=auto), KVM is used only when a real Linux kernel (O(probe_kernel)) starts under it within
     seconds; a C(/dev/kvm) node alone proves nothing. Otherwise the boot runs under TCG. The report says
     which accelerator ran and why. The probe's answer is kept until the host reboots.
-author: osimage developers
+author: osimage developers (@osimage)
 options:
   image:
     description: The disk image to boot.

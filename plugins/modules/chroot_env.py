@@ -22,7 +22,7 @@ description:
   - A symlink in the tree is never followed to the host, for example a C(/etc/resolv.conf) that points
     to an absolute path.
   - Every mount is named C(osimage-BUILD_ID) so that a killed build's mounts can be found later.
-author: osimage developers
+author: osimage developers (@osimage)
 options:
   path:
     description: The root tree.

@@ -19,7 +19,7 @@ description:
   - With O(cache_dir), downloaded packages are kept between builds and the finished tree is cached, so the
     next build with the same inputs copies the tree instead of installing it again.
   - Files that the tools copy from the build host (C(/etc/resolv.conf), C(/etc/hostname)) are removed from the tree.
-author: osimage developers
+author: osimage developers (@osimage)
 options:
   path:
     description: Directory of the root tree to create. Missing parent directories are created.

@@ -22,7 +22,7 @@ description:
   - The partition table is read back with C(sfdisk --json) and checked against the plan.
   - A stamp of the inputs (including a fingerprint of each source tree) is kept beside the image;
     running again with the same inputs changes nothing.
-author: osimage developers
+author: osimage developers (@osimage)
 options:
   path:
     description: The raw image file to create.

@@ -20,7 +20,7 @@ description:
   - O(core_img) is made by C(grub-mkimage -O i386-pc) with the image's own GRUB, with an early config
     that finds the root file system by UUID (see the bootloader role).
   - Compares before writing; C(changed) is true only when bytes on the disk changed.
-author: osimage developers
+author: osimage developers (@osimage)
 options:
   disk:
     description: The raw disk image.
@@ -67,10 +67,12 @@ from ansible_collections.osimage.builder.plugins.module_utils.disk import SECTOR
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
 
 # Offsets in GRUB's boot.img (include/grub/i386/pc/boot.h)
-BPB_START, BPB_END = 0x3, 0x5a
+BPB_START = 0x3
+BPB_END = 0x5a
 KERNEL_SECTOR = 0x5c
 DRIVE_CHECK = 0x66
-NT_MAGIC, PART_END = 0x1b8, 0x200
+NT_MAGIC = 0x1b8
+PART_END = 0x200
 # The block list at the end of the core image's first sector: start (u64), length (u16), segment (u16)
 BLOCKLIST = SECTOR - 12
 

@@ -18,7 +18,7 @@ description:
     checksummed, so a failed conversion never removes or truncates an existing O(dest).
   - Nothing is done when O(dest) is newer than O(src), has the requested format and its checksum file
     exists, unless O(force=true).
-author: osimage developers
+author: osimage developers (@osimage)
 options:
   src:
     description: Source image.

@@ -17,7 +17,7 @@ description:
     output image with its size and sha256, and how many seconds each build stage took.
   - Written atomically; C(changed) is false when the file already holds the same content.
   - Secrets are never written; pass the request through the redaction of the validate_request action.
-author: osimage developers
+author: osimage developers (@osimage)
 options:
   path:
     description: The manifest file to write.
@@ -81,6 +81,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
 
+PARTITION_KEYS = ('name', 'type', 'start', 'sectors', 'filesystem', 'uuid', 'partuuid', 'label', 'mountpoint')
 FORMAT = '${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n'
 
 
@@ -128,9 +129,7 @@ def main():
         'disk': {
             'size': disk.get('size'),
             'table': disk.get('table'),
-            'partitions': [{k: p.get(k) for k in ('name', 'type', 'start', 'sectors', 'filesystem', 'uuid',
-                                                   'partuuid', 'label', 'mountpoint')}
-                           for p in disk.get('partitions', [])],
+            'partitions': [{k: p.get(k) for k in PARTITION_KEYS} for p in disk.get('partitions', [])],
         },
         'images': [{k: i.get(k) for k in ('format', 'dest', 'bytes', 'virtual_size', 'sha256')}
                    for i in params['images']],

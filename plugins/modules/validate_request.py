@@ -18,7 +18,7 @@ description:
   - Sets the fact C(osimage), the resolved build (defaults filled in, partition layout with UUIDs, absolute
     directories, passwords hashed with passlib so no plain-text password is kept), and C(osimage_public),
     the same with every password hash redacted, for manifests and logs.
-author: osimage developers
+author: osimage developers (@osimage)
 options:
   request:
     description: The request as a mapping. Read from the play's variables when omitted.

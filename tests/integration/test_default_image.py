@@ -5,7 +5,11 @@ import hashlib
 import json
 import os
 
+import pytest
+
 from osimage_testlib import run
+
+pytestmark = pytest.mark.integration
 
 SECTOR = 512
 
@@ -33,7 +37,7 @@ def test_the_image_boots_to_a_login_prompt(default_build):
 def test_partition_table_reads_back_as_planned(default_raw, default_build):
     table, root = root_partition(default_raw)
     assert table['label'] == 'gpt'
-    bios, _ = table['partitions']
+    bios = table['partitions'][0]
     assert bios['type'] == '21686148-6E6F-744E-6565-6446656E6549' and bios['start'] == 2048
     assert root['type'] == '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709' and root['start'] % 2048 == 0
     assert os.path.getsize(default_raw) == 3 * 1024 ** 3

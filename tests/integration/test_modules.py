@@ -2,7 +2,11 @@
 
 import os
 
+import pytest
+
 from osimage_testlib import ROOT, playbook, run
+
+pytestmark = pytest.mark.integration
 
 
 def test_modules_are_idempotent_and_never_write_through_symlinks(tmp_path):

@@ -12,7 +12,7 @@ OSIMAGE = os.path.join(os.path.dirname(sys.executable), 'osimage')
 
 
 def osimage(*args, cwd=None):
-    return subprocess.run([OSIMAGE, *args], capture_output=True, text=True, cwd=cwd, timeout=60)
+    return subprocess.run([OSIMAGE, *args], capture_output=True, text=True, cwd=cwd, timeout=60, check=False)
 
 
 def test_validate_prints_the_resolved_default_request_without_secrets(tmp_path):

@@ -1,0 +1,78 @@
+"""Time a cold and a warm build of the default image and its boot test, per stage.
+
+cold: an empty cache directory (every package downloaded, the tree bootstrapped)
+warm: the same cache again (the bootstrapped tree is reused)
+
+Prints one table and writes the numbers as JSON (--json). Run as root after scripts/setup-host:
+    .venv/bin/python benchmarks/bench.py [--runs warm] [--keep]
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = os.path.dirname(sys.executable)
+
+
+def build(workdir, cache_dir, label):
+    out = os.path.join(workdir, label)
+    request = os.path.join(workdir, label + '.yml')
+    with open(request, 'w', encoding='utf-8') as f:
+        json.dump({'cache_dir': cache_dir, 'output_dir': out, 'work_dir': os.path.join(workdir, 'work')}, f)
+    started = time.monotonic()
+    proc = subprocess.run([os.path.join(BIN, 'osimage'), 'build', request], capture_output=True, text=True,
+                          check=False)
+    seconds = time.monotonic() - started
+    if proc.returncode != 0:
+        sys.exit('%s build failed:\n%s\n%s' % (label, proc.stdout[-3000:], proc.stderr[-3000:]))
+    with open(os.path.join(out, 'manifest.json'), encoding='utf-8') as f:
+        manifest = json.load(f)
+    with open(os.path.join(out, 'boot-report.json'), encoding='utf-8') as f:
+        report = json.load(f)
+    return {
+        'run': label,
+        'total_seconds': round(seconds, 1),
+        'stages': {s['name']: s['seconds'] for s in manifest['stages']},
+        'boot_seconds_to_login': report['seconds_to_login'],
+        'accel': report['accel'],
+        'qcow2_bytes': manifest['images'][0]['bytes'],
+        'packages': len(manifest['packages']),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--runs', nargs='+', choices=['cold', 'warm'], default=['cold', 'warm'])
+    parser.add_argument('--json', help='write the results here too')
+    parser.add_argument('--keep', action='store_true', help='keep the images and caches')
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix='osimage-bench-', dir='/var/tmp')
+    cache = os.path.join(workdir, 'cache')
+    results = []
+    try:
+        for label in args.runs:
+            results.append(build(workdir, cache, label))
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+    stages = list(results[0]['stages'])
+    print('%-5s %7s  %s  %8s  %9s' % ('run', 'total', '  '.join('%9s' % s for s in stages), 'boot', 'qcow2 MiB'))
+    for r in results:
+        row = '  '.join('%8.1fs' % r['stages'][s] for s in stages)
+        print('%-5s %6.1fs  %s  %7.1fs  %9.1f'
+              % (r['run'], r['total_seconds'], row, r['boot_seconds_to_login'], r['qcow2_bytes'] / 2 ** 20))
+    print('accelerator: %s; peak RSS of one child process: %d MiB' % (results[0]['accel'], peak))
+    if args.json:
+        with open(args.json, 'w', encoding='utf-8') as f:
+            json.dump({'results': results, 'peak_child_rss_mib': peak}, f, indent=2)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,35 @@
+"""A build that fails mid-way says why, leaves nothing on the host and keeps the previous good image."""
+
+import glob
+import hashlib
+import os
+
+import pytest
+
+from osimage_testlib import BIN, run
+
+pytestmark = pytest.mark.integration
+
+
+def sha256(path):
+    with open(path, 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def test_impossible_package_fails_cleanly_and_keeps_the_previous_image(default_build, tmp_path):
+    image = default_build.image()
+    before = sha256(image)
+    manifest_before = open(os.path.join(default_build.dir, 'manifest.json'), encoding='utf-8').read()
+    request = tmp_path / 'bad-package.yml'
+    request.write_text('packages:\n  install: [osimage-no-such-package]\nwork_dir: %s\n' % (tmp_path / 'work'))
+    proc = run([os.path.join(BIN, 'osimage'), 'build', str(request), '-o', default_build.dir], timeout=900)
+    assert proc.returncode == 1
+    assert 'build failed in stage bootstrap' in proc.stdout
+    assert 'osimage-no-such-package' in proc.stdout
+    assert sha256(image) == before
+    assert open(os.path.join(default_build.dir, 'manifest.json'), encoding='utf-8').read() == manifest_before
+    assert os.listdir(tmp_path / 'work') == []
+    with open('/proc/self/mountinfo', encoding='utf-8') as f:
+        assert str(tmp_path) not in f.read()
+    assert run(['losetup', '-a']).stdout == ''
+    assert not glob.glob(os.path.join(default_build.dir, '*.tmp*'))
