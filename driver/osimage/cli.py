@@ -38,7 +38,7 @@ def _bad(message):
 
 def checked_request(args):
     """Load, apply the command-line overrides and validate; exit 2 naming every bad key."""
-    req_mod = collection.request_module()
+    req_mod = collection.module_utils('request')
     request = load_request(args.request)
     if isinstance(request, dict):
         if args.output:
@@ -65,11 +65,16 @@ def cmd_build(args, console):
         raise SystemExit(_bad('osimage build must run as root (it bootstraps, chroots and mounts)'))
     output_dir = resolved['output_dir']
     os.makedirs(output_dir, exist_ok=True)
-    extravars = dict(req_mod.hash_secrets(request), output_dir=output_dir,
-                     osimage_build_id=uuid.uuid4().hex[:12])
+    build_id = uuid.uuid4().hex[:12]
+    extravars = dict(req_mod.hash_secrets(request), output_dir=output_dir, osimage_build_id=build_id)
     console.print('building [bold]%s[/] (%s %s) into %s'
                   % (resolved['name'], resolved['distro'], resolved['release'], output_dir))
-    ok, progress = playbook.run('build.yml', extravars, console, log_path=os.path.join(output_dir, 'build.log'))
+    try:
+        ok, progress = playbook.run('build.yml', extravars, console, log_path=os.path.join(output_dir, 'build.log'))
+    finally:
+        released = collection.module_utils('leftovers').release(build_id, resolved['work_dir'])
+    if released:
+        console.print('[yellow]released what the build left behind:[/] ' + ', '.join(released))
     if not ok:
         console.print('[bold red]build failed[/] in stage %s: %s' % (progress.stage, progress.failure))
         console.print('full log: %s' % os.path.join(output_dir, 'build.log'))
@@ -83,17 +88,32 @@ def cmd_boot_test(args, console):
     if not os.path.isfile(image):
         raise SystemExit(_bad('image %s does not exist' % image))
     output_dir = os.path.abspath(args.output or os.path.dirname(image))
+    verify = os.path.abspath(args.verify) if args.verify else ''
+    if verify and not os.path.isfile(verify):
+        raise SystemExit(_bad('verify tasks file %s does not exist' % verify))
+    request = {}
+    if args.request:
+        req_mod, _raw, resolved = checked_request(args)
+        request = req_mod.redact(resolved)
     os.makedirs(output_dir, exist_ok=True)
+    name = 'osimage-boot-%s' % uuid.uuid4().hex[:8]
     extravars = {'boot_test_image': image, 'boot_test_output_dir': output_dir, 'boot_test_accel': args.accel,
-                 'boot_test_timeout': args.timeout, 'boot_test_name': 'osimage-boot-%s' % uuid.uuid4().hex[:8]}
-    ok, progress = playbook.run('boot_test.yml', extravars, console)
+                 'boot_test_timeout': args.timeout, 'boot_test_name': name, 'boot_test_request': request,
+                 'boot_test_verify': not args.no_verify, 'boot_test_verify_tasks': verify}
+    try:
+        ok, progress = playbook.run('boot_test.yml', extravars, console)
+    finally:
+        collection.module_utils('libvirt_boot').stop(name, '/var/tmp/osimage/boot-' + name)
     report = _read_json(os.path.join(output_dir, 'boot-report.json'))
     if not ok:
         console.print('[bold red]boot test failed[/]: %s' % (progress.failure or report.get('message')))
         return 1
-    console.print('[green]passed[/]: login prompt after %s s under %s; report %s'
-                  % (report.get('seconds_to_login'), report.get('accel'),
-                     os.path.join(output_dir, 'boot-report.json')))
+    checks = report.get('checks', [])
+    console.print('[green]passed[/]: login after %s s, SSH after %s s under %s; %d checks passed, %d skipped; '
+                  'report %s' % (report.get('seconds_to_login'), report.get('seconds_to_ssh', '-'), report.get('accel'),
+                                 len([c for c in checks if c['outcome'] == 'passed']),
+                                 len([c for c in checks if c['outcome'] == 'skipped']),
+                                 os.path.join(output_dir, 'boot-report.json')))
     return 0
 
 
@@ -139,7 +159,10 @@ def parser():
     boot.add_argument('-o', '--output', help='directory for boot-report.json and console.log (default: beside the image)')
     boot.add_argument('--timeout', type=int, default=300, help='seconds to wait for the login prompt')
     boot.add_argument('--accel', choices=['auto', 'kvm', 'tcg'], default='auto')
-    boot.set_defaults(func=cmd_boot_test)
+    boot.add_argument('--request', help='the request the image was built from: its keys are checked too')
+    boot.add_argument('--verify', help='a tasks file of your own checks, run inside the guest')
+    boot.add_argument('--no-verify', action='store_true', help='only wait for the login prompt')
+    boot.set_defaults(func=cmd_boot_test, output_dir=None)
     return p
 
 

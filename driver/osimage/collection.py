@@ -13,8 +13,8 @@ INVENTORY = os.path.join(ROOT, 'inventories', 'localhost.yml')
 CONFIG = os.path.join(ROOT, 'ansible.cfg')
 
 
-def request_module():
-    """The collection's module_utils.request: the one schema every entry point uses."""
+def module_utils(name):
+    """A module_utils module of the collection, e.g. ``request``: the one schema every entry point uses."""
     if COLLECTIONS not in sys.path:
         sys.path.insert(0, COLLECTIONS)
-    return importlib.import_module('ansible_collections.osimage.builder.plugins.module_utils.request')
+    return importlib.import_module('ansible_collections.osimage.builder.plugins.module_utils.' + name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -17,7 +18,7 @@ STAGE_RE = re.compile(r'^Stage (\w+)$')
 
 
 class Progress:
-    """Follows runner events: announces each build stage and remembers the first failure."""
+    """Follows runner events: announces each build stage and remembers the failure that ended the run."""
 
     def __init__(self, console):
         self.console = console
@@ -37,13 +38,38 @@ class Progress:
             elif name == 'Boot the image and wait for its login prompt':
                 self.stage = 'prove'
                 self.console.print('[bold cyan]%6.1fs[/] stage [bold]prove[/] (boot test)' % self.elapsed())
-        elif kind == 'runner_on_failed' and not data.get('ignore_errors') and self.failure is None:
+        elif kind == 'runner_on_failed' and not data.get('ignore_errors'):
+            # A rescued failure is followed by the one that ends the run, so the last one is the summary.
             res = data.get('res', {})
             self.failure = '%s: %s' % (data.get('task', '?'), res.get('msg') or res.get('stderr') or 'failed')
         return True
 
     def elapsed(self):
         return time.monotonic() - self.started
+
+
+class Cancel:
+    """SIGINT and SIGTERM cancel the run (ansible-runner stops the playbook) instead of killing the driver."""
+
+    def __init__(self):
+        self.signal = None
+        self.previous = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.previous[sig] = signal.signal(sig, self.handle)
+        return self
+
+    def handle(self, signum, _frame):
+        self.signal = signum
+
+    def __call__(self):
+        return self.signal is not None
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        return False
 
 
 def run(playbook, extravars, console, log_path=None):
@@ -58,16 +84,20 @@ def run(playbook, extravars, console, log_path=None):
         'ANSIBLE_NOCOLOR': '1',
     }
     try:
-        result = ansible_runner.run(
-            private_data_dir=private,
-            playbook=os.path.join(collection.PLAYBOOKS, playbook),
-            inventory=collection.INVENTORY,
-            extravars=extravars,
-            envvars=env,
-            event_handler=progress,
-            quiet=True,
-            suppress_env_files=True,
-        )
+        with Cancel() as cancel:
+            result = ansible_runner.run(
+                private_data_dir=private,
+                playbook=os.path.join(collection.PLAYBOOKS, playbook),
+                inventory=collection.INVENTORY,
+                extravars=extravars,
+                envvars=env,
+                event_handler=progress,
+                cancel_callback=cancel,
+                quiet=True,
+                suppress_env_files=True,
+            )
+        if cancel.signal:
+            progress.failure = 'interrupted by signal %d' % cancel.signal
         if log_path:
             with open(log_path, 'w', encoding='utf-8') as log:
                 shutil.copyfileobj(result.stdout, log)

@@ -1,13 +1,21 @@
 # -*- coding: utf-8 -*-
 # Copyright: osimage developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Boot a disk image in a transient libvirt domain and watch its serial console."""
+"""Run a disk image in a transient libvirt domain: start it, watch its console and SSH, stop it.
+
+The image is never modified: the domain runs on a qcow2 overlay in a run directory, which also holds
+the throwaway SSH key of this boot. SSH is reached on 127.0.0.1 through a user-mode network port
+forward (no bridge, no dnsmasq). The key reaches root through a systemd credential passed as an SMBIOS
+OEM string (systemd >= 252 provisions ``ssh.authorized_keys.root``), so nothing is written into the image.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -22,28 +30,41 @@ except ImportError:
 URI = 'qemu:///system'
 PROBE_CACHE = '/run/osimage/kvm-probe.json'
 PROBE_TEXT = b'Linux version'
+QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0'
 
 
 class BootError(Exception):
     """The boot could not be set up (not: the guest did not come up)."""
 
 
-def domain_xml(name, domain_type, disk, disk_format, console, memory_mib, vcpus, kernel=None):
+def domain_xml(name, domain_type, console, memory_mib, vcpus, disk=None, disk_format=None, kernel=None,
+               ssh_port=None, oem_strings=()):
+    """Libvirt XML of a transient BIOS guest with its serial console written to ``console``."""
     if kernel:
         boot = (f"<kernel>{escape(kernel)}</kernel>"
                 "<cmdline>console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1</cmdline>")
     else:
-        boot = "<boot dev='hd'/>"
+        boot = "<boot dev='hd'/><bios useserial='yes'/>"
+    if oem_strings:
+        boot += "<smbios mode='sysinfo'/>"
+    sysinfo = ''
+    if oem_strings:
+        entries = ''.join('<entry>%s</entry>' % escape(s) for s in oem_strings)
+        sysinfo = f"<sysinfo type='smbios'><oemStrings>{entries}</oemStrings></sysinfo>"
     disk_xml = f"""
     <disk type='file' device='disk'>
       <driver name='qemu' type={quoteattr(disk_format)}/>
       <source file={quoteattr(disk)}/>
       <target dev='vda' bus='virtio'/>
     </disk>""" if disk else ''
-    return f"""<domain type={quoteattr(domain_type)}>
+    netdev = 'user,id=osnet0'
+    if ssh_port:
+        netdev += ',hostfwd=tcp:127.0.0.1:%d-:22' % ssh_port
+    return f"""<domain type={quoteattr(domain_type)} xmlns:qemu='{QEMU_NS}'>
   <name>{escape(name)}</name>
   <memory unit='MiB'>{int(memory_mib)}</memory>
   <vcpu>{int(vcpus)}</vcpu>
+  {sysinfo}
   <os><type arch='x86_64' machine='pc'>hvm</type>{boot}</os>
   <features><acpi/><apic/></features>
   <clock offset='utc'/>
@@ -52,16 +73,24 @@ def domain_xml(name, domain_type, disk, disk_format, console, memory_mib, vcpus,
   <on_crash>destroy</on_crash>
   <devices>{disk_xml}
     <serial type='file'><source path={quoteattr(console)}/><target port='0'/></serial>
-    <interface type='user'><model type='virtio'/></interface>
     <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
     <memballoon model='none'/>
   </devices>
+  <qemu:commandline>
+    <qemu:arg value='-netdev'/><qemu:arg value={quoteattr(netdev)}/>
+    <qemu:arg value='-device'/><qemu:arg value='virtio-net-pci,netdev=osnet0,bus=pci.0,addr=0x1e'/>
+  </qemu:commandline>
 </domain>"""
+
+
+def _quiet(_ctx, _err):
+    """libvirt's errors arrive as exceptions; do not also print them on stderr."""
 
 
 def connect():
     if not HAS_LIBVIRT:
         raise BootError('the libvirt Python library (libvirt-python) is required')
+    libvirt.registerErrorHandler(_quiet, None)
     try:
         return libvirt.open(URI)
     except libvirt.libvirtError as exc:
@@ -97,8 +126,8 @@ def probe_kvm(conn, kernel, timeout=15):
     with tempfile.TemporaryDirectory(prefix='osimage-kvm-probe-') as tmp:
         console = os.path.join(tmp, 'console.log')
         try:
-            dom = conn.createXML(domain_xml('osimage-kvm-probe-%d' % os.getpid(), 'kvm', None, None, console,
-                                            256, 1, kernel=kernel), 0)
+            dom = conn.createXML(domain_xml('osimage-kvm-probe-%d' % os.getpid(), 'kvm', console, 256, 1,
+                                            kernel=kernel), 0)
         except libvirt.libvirtError:
             dom = None
         if dom is not None:
@@ -106,7 +135,7 @@ def probe_kvm(conn, kernel, timeout=15):
                 deadline = time.monotonic() + timeout
                 while time.monotonic() < deadline and not ok:
                     time.sleep(0.2)
-                    ok = os.path.exists(console) and PROBE_TEXT in open(console, 'rb').read()
+                    ok = PROBE_TEXT in _read(console)
             finally:
                 _destroy(dom)
     why = ('a Linux kernel ran under KVM' if ok else
@@ -115,6 +144,14 @@ def probe_kvm(conn, kernel, timeout=15):
     with open(PROBE_CACHE, 'w', encoding='utf-8') as f:
         json.dump({'boot_id': _boot_id(), 'kvm': ok, 'why': why}, f)
     return ok, why
+
+
+def _read(path):
+    try:
+        with open(path, 'rb') as f:
+            return f.read()
+    except FileNotFoundError:
+        return b''
 
 
 def _destroy(dom):
@@ -130,70 +167,118 @@ def image_format(path):
 
 
 def console_tail(path, lines=25):
-    try:
-        with open(path, 'rb') as f:
-            text = f.read().decode('utf-8', 'replace')
-    except OSError:
-        return ''
+    text = _read(path).decode('utf-8', 'replace')
     text = re.sub(r'\x1b\[[0-9;?]*[A-Za-z]', '', text).replace('\r', '')
     return '\n'.join(text.splitlines()[-lines:])
 
 
-def boot(image, console, name, accel='auto', timeout=300, memory_mib=1024, vcpus=2, expect=r'login:\s*$',
-         probe_kernel=None):
-    """Boot ``image`` on a throwaway overlay until ``expect`` shows on the serial console.
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
 
-    Returns a report dict; the domain is destroyed and the overlay removed whatever happens.
-    """
+
+def make_key(run_dir):
+    """A throwaway ed25519 key pair for this boot only: (private key path, public key text)."""
+    key = os.path.join(run_dir, 'id_ed25519')
+    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'osimage-boot-test', '-f', key],
+                   check=True, capture_output=True)
+    with open(key + '.pub', encoding='ascii') as f:
+        return key, f.read().strip()
+
+
+def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2, probe_kernel=None, ssh=False):
+    """Start ``image`` on an overlay in ``run_dir``; return the facts of the running domain."""
     if not os.path.isfile(image):
         raise BootError("image '%s' does not exist" % image)
     fmt = image_format(image)
+    os.makedirs(run_dir, mode=0o700, exist_ok=True)
+    overlay = os.path.join(run_dir, 'overlay.qcow2')
+    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', os.path.abspath(image), '-F', fmt, overlay],
+                   check=True, capture_output=True)
+    if os.path.exists(console):
+        os.unlink(console)
+    facts = {'image': os.path.abspath(image), 'format': fmt, 'domain': name, 'run_dir': run_dir,
+             'console_log': os.path.abspath(console), 'firmware': 'bios'}
+    oem = []
+    if ssh:
+        facts['ssh_private_key'], public = make_key(run_dir)
+        facts['ssh_port'] = free_port()
+        facts['ssh_user'] = 'root'
+        oem.append('io.systemd.credential:ssh.authorized_keys.root=%s' % public)
     conn = connect()
     try:
         if accel == 'auto':
             use_kvm, why = probe_kvm(conn, probe_kernel)
         else:
             use_kvm, why = accel == 'kvm', 'requested'
-        report = {'image': os.path.abspath(image), 'format': fmt, 'accel': 'kvm' if use_kvm else 'tcg',
-                  'accel_reason': why,
-                  'firmware': 'bios', 'domain': name, 'console_log': os.path.abspath(console),
-                  'timeout': timeout, 'expect': expect}
-        pattern = re.compile(expect.encode('utf-8'), re.MULTILINE)
-        with tempfile.TemporaryDirectory(prefix='osimage-boot-', dir=os.path.dirname(os.path.abspath(console))) as tmp:
-            overlay = os.path.join(tmp, 'overlay.qcow2')
-            subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', os.path.abspath(image), '-F', fmt,
-                            overlay], check=True, capture_output=True)
-            if os.path.exists(console):
-                os.unlink(console)
-            xml = domain_xml(name, 'kvm' if use_kvm else 'qemu', overlay, 'qcow2', os.path.abspath(console),
-                             memory_mib, vcpus)
-            started = time.monotonic()
-            try:
-                dom = conn.createXML(xml, 0)
-            except libvirt.libvirtError as exc:
-                raise BootError('libvirt could not start the domain: %s' % exc) from exc
-            try:
-                report.update(_watch(dom, console, pattern, started, timeout))
-            finally:
-                _destroy(dom)
-        report['console_tail'] = console_tail(console)
-        return report
+        facts.update(accel='kvm' if use_kvm else 'tcg', accel_reason=why)
+        xml = domain_xml(name, 'kvm' if use_kvm else 'qemu', os.path.abspath(console), memory_mib, vcpus,
+                         disk=overlay, disk_format='qcow2', ssh_port=facts.get('ssh_port'), oem_strings=oem)
+        facts['started'] = time.time()
+        try:
+            conn.createXML(xml, 0)
+        except libvirt.libvirtError as exc:
+            raise BootError('libvirt could not start the domain: %s' % exc) from exc
+    finally:
+        conn.close()
+    return facts
+
+
+def _active(conn, name):
+    try:
+        return conn.lookupByName(name).isActive()
+    except libvirt.libvirtError:
+        return False
+
+
+def wait_console(facts, expect, timeout):
+    """Seconds from start until ``expect`` shows on the console; raises TimeoutError or RuntimeError."""
+    pattern = re.compile(expect.encode('utf-8'), re.MULTILINE)
+    conn = connect()
+    try:
+        while True:
+            elapsed = time.time() - facts['started']
+            if pattern.search(_read(facts['console_log']).replace(b'\r', b'')):
+                return round(elapsed, 1)
+            if not _active(conn, facts['domain']):
+                raise RuntimeError('the guest stopped after %.0f s before the console showed /%s/' % (elapsed, expect))
+            if elapsed > timeout:
+                raise TimeoutError('the console did not show /%s/ within %d s' % (expect, timeout))
+            time.sleep(0.5)
     finally:
         conn.close()
 
 
-def _watch(dom, console, pattern, started, timeout):
+def wait_ssh(facts, timeout):
+    """Seconds from start until the guest's SSH server answers with its banner on the forwarded port."""
     while True:
-        elapsed = time.monotonic() - started
+        elapsed = time.time() - facts['started']
         try:
-            with open(console, 'rb') as f:
-                if pattern.search(f.read().replace(b'\r', b'')):
-                    return {'outcome': 'passed', 'seconds_to_login': round(elapsed, 1)}
-        except FileNotFoundError:
+            with socket.create_connection(('127.0.0.1', facts['ssh_port']), timeout=3) as sock:
+                if sock.recv(64).startswith(b'SSH-'):
+                    return round(elapsed, 1)
+        except OSError:
             pass
-        if not dom.isActive():
-            return {'outcome': 'failed', 'message': 'the guest stopped after %.0f s before the console showed '
-                                                    'the login prompt' % elapsed}
         if elapsed > timeout:
-            return {'outcome': 'timeout', 'message': 'no login prompt on the console within %d s' % timeout}
-        time.sleep(0.5)
+            raise TimeoutError('SSH did not answer on 127.0.0.1:%d within %d s' % (facts['ssh_port'], timeout))
+        time.sleep(1)
+
+
+def stop(name, run_dir):
+    """Destroy the domain and remove its run directory; True when anything was there."""
+    found = False
+    conn = connect()
+    try:
+        try:
+            conn.lookupByName(name).destroy()
+            found = True
+        except libvirt.libvirtError:
+            pass
+    finally:
+        conn.close()
+    if run_dir and os.path.isdir(run_dir):
+        shutil.rmtree(run_dir)
+        found = True
+    return found

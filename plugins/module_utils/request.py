@@ -136,6 +136,9 @@ SCHEMA = {
                 'accel': {'enum': ['auto', 'kvm', 'tcg'], 'default': 'auto'},
                 'memory_mib': {'type': 'integer', 'minimum': 256, 'maximum': 65536, 'default': 1024},
                 'vcpus': {'type': 'integer', 'minimum': 1, 'maximum': 64, 'default': 2},
+                'verify': {'type': 'boolean', 'default': True},
+                'verify_tasks': {'type': 'string', 'pattern': r'^/.+\.ya?ml$',
+                                 'x-hint': 'an absolute path to a YAML tasks file'},
             },
         },
     },
@@ -211,6 +214,9 @@ def _semantic_errors(request):
         if user.get('name') in names or user.get('name') == 'root':
             errors.append(('users[%d].name' % i, "'%s' is given twice or is root" % user.get('name')))
         names.add(user.get('name'))
+    tasks = (request.get('boot_test') or {}).get('verify_tasks') if isinstance(request.get('boot_test'), dict) else None
+    if isinstance(tasks, str) and tasks.startswith('/') and not os.path.isfile(tasks):
+        errors.append(('boot_test.verify_tasks', "'%s' does not exist" % tasks))
     for key in ('output_dir', 'work_dir', 'cache_dir'):
         if isinstance(request.get(key), str) and os.path.normpath(request[key]) in SYSTEM_DIRS:
             errors.append((key, "'%s' is a system directory; use a directory of its own" % request[key]))

@@ -2,41 +2,55 @@
 # -*- coding: utf-8 -*-
 # Copyright: osimage developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Boot a disk image under libvirt and prove it reaches the login prompt."""
+"""Boot a disk image under libvirt: prove it reaches the login prompt, optionally keep it up for SSH."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r'''
 ---
 module: boot_test
-short_description: Boot a disk image in a throwaway libvirt domain and wait for its login prompt
+short_description: Boot a disk image in a throwaway libvirt domain and wait for its login prompt and SSH
 version_added: 0.1.0
 description:
   - Boots O(image) (any format qemu reads) in a transient libvirt domain on a qcow2 overlay, so the image
     itself is never modified, with the serial console written to O(console_log).
-  - Passes when O(expect) shows on the console within O(timeout) seconds; the domain is destroyed and the
-    overlay removed in every case, and O(report) is written either way.
+  - With O(state=tested), passes when O(expect) shows on the console within O(timeout) seconds, then
+    destroys the domain and removes the overlay.
+  - With O(state=running), also waits for SSH and leaves the domain running, so that a verify play can log
+    in. SSH listens on a free port of 127.0.0.1 forwarded to the guest's port 22 (user-mode network, no
+    bridge). A throwaway key made for this boot reaches root as the systemd credential
+    C(ssh.authorized_keys.root) in an SMBIOS OEM string, which systemd 252 and later provision at boot;
+    the image is not modified. Stop it with O(state=absent).
+  - With O(state=absent), destroys the domain O(name) and removes O(run_dir). Safe to run again.
+  - The domain is destroyed and the overlay removed whenever the boot fails. O(report) is written either way.
   - With O(accel=auto), KVM is used only when a real Linux kernel (O(probe_kernel)) starts under it within
     seconds; a C(/dev/kvm) node alone proves nothing. Otherwise the boot runs under TCG. The report says
     which accelerator ran and why. The probe's answer is kept until the host reboots.
 author: osimage developers (@osimage)
 options:
+  state:
+    description: Boot and stop (V(tested)), boot and leave running with SSH (V(running)), or stop (V(absent)).
+    type: str
+    choices: [tested, running, absent]
+    default: tested
   image:
-    description: The disk image to boot.
+    description: The disk image to boot. Required unless O(state=absent).
     type: path
-    required: true
-  console_log:
-    description: File receiving the serial console.
-    type: path
-    required: true
-  report:
-    description: JSON report to write (C(boot-report.json)).
-    type: path
-    required: true
   name:
     description: Name of the transient domain.
     type: str
     default: osimage-boot-test
+  run_dir:
+    description:
+      - Directory for the overlay and the throwaway key; removed when the domain stops.
+      - Defaults to C(/var/tmp/osimage/boot-NAME).
+    type: path
+  console_log:
+    description: File receiving the serial console. Required unless O(state=absent).
+    type: path
+  report:
+    description: JSON report to write (C(boot-report.json)). Required unless O(state=absent).
+    type: path
   accel:
     description: Accelerator.
     type: str
@@ -46,7 +60,7 @@ options:
     description: A Linux kernel image used to prove that KVM works, for O(accel=auto).
     type: path
   timeout:
-    description: Seconds to wait for O(expect).
+    description: Seconds to wait for O(expect), and then for SSH.
     type: int
     default: 300
   memory_mib:
@@ -65,7 +79,7 @@ notes:
   - Needs a running libvirtd reachable at C(qemu:///system). Check mode does nothing.
 requirements:
   - libvirt-python
-  - qemu-img
+  - qemu-img and ssh-keygen on the build host
 '''
 
 EXAMPLES = r'''
@@ -74,46 +88,110 @@ EXAMPLES = r'''
     image: /srv/images/debian/debian-bookworm.qcow2
     console_log: /srv/images/debian/console.log
     report: /srv/images/debian/boot-report.json
+
+- name: Boot it and keep it running for a verify play
+  osimage.builder.boot_test:
+    state: running
+    image: /srv/images/debian/debian-bookworm.qcow2
+    name: osimage-verify-1
+    run_dir: /var/tmp/osimage/boot-1
+    console_log: /srv/images/debian/console.log
+    report: /srv/images/debian/boot-report.json
+  register: vm
+
+- name: Stop it
+  osimage.builder.boot_test:
+    state: absent
+    name: osimage-verify-1
+    run_dir: /var/tmp/osimage/boot-1
 '''
 
 RETURN = r'''
 outcome:
-  description: V(passed), V(failed) or V(timeout).
-  returned: always
+  description: V(passed) (O(state=tested)), V(running) (O(state=running)), V(timeout), V(failed) or V(error).
+  returned: unless O(state=absent)
   type: str
 seconds_to_login:
   description: Seconds from domain start to the login prompt.
-  returned: when the boot passed
+  returned: when the guest booted
   type: float
+seconds_to_ssh:
+  description: Seconds from domain start until SSH answered.
+  returned: with O(state=running)
+  type: float
+ssh_port:
+  description: Port on 127.0.0.1 forwarded to the guest's SSH server.
+  returned: with O(state=running)
+  type: int
+ssh_private_key:
+  description: Throwaway private key that logs in as root.
+  returned: with O(state=running)
+  type: str
 accel:
   description: V(kvm) or V(tcg).
-  returned: always
+  returned: when the guest started
   type: str
 accel_reason:
   description: Why that accelerator was used.
-  returned: when the boot ran
+  returned: when the guest started
   type: str
 console_tail:
   description: The last lines of the console.
-  returned: always
+  returned: unless O(state=absent)
   type: str
 '''
 
 import json
 import os
-import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.osimage.builder.plugins.module_utils import libvirt_boot
+
+PUBLIC = ('outcome', 'message', 'seconds_to_login', 'seconds_to_ssh', 'accel', 'accel_reason', 'console_log',
+          'console_tail', 'ssh_port', 'ssh_private_key', 'ssh_user', 'domain', 'run_dir')
+
+
+def write_report(path, report):
+    tmp = path + '.tmp'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        json.dump({k: v for k, v in report.items() if k != 'ssh_private_key'}, f, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def boot(params, run_dir):
+    """Start the domain and wait; return the report. The domain is gone again unless it is running."""
+    report = {'image': params['image'], 'accel': params['accel'], 'timeout': params['timeout']}
+    running = params['state'] == 'running'
+    try:
+        report.update(libvirt_boot.start(params['image'], params['console_log'], params['name'], run_dir,
+                                         accel=params['accel'], memory_mib=params['memory_mib'],
+                                         vcpus=params['vcpus'], probe_kernel=params['probe_kernel'], ssh=running))
+        report['seconds_to_login'] = libvirt_boot.wait_console(report, params['expect'], params['timeout'])
+        if running:
+            report['seconds_to_ssh'] = libvirt_boot.wait_ssh(report, params['timeout'])
+        report['outcome'] = 'running' if running else 'passed'
+    except TimeoutError as exc:
+        report.update(outcome='timeout', message=str(exc))
+    except RuntimeError as exc:
+        report.update(outcome='failed', message=str(exc))
+    except libvirt_boot.BootError as exc:
+        report.update(outcome='error', message=str(exc))
+    finally:
+        if report.get('outcome') != 'running':
+            libvirt_boot.stop(params['name'], run_dir)
+    report['console_tail'] = libvirt_boot.console_tail(params['console_log'])
+    return report
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            image=dict(type='path', required=True),
-            console_log=dict(type='path', required=True),
-            report=dict(type='path', required=True),
+            state=dict(type='str', default='tested', choices=['tested', 'running', 'absent']),
+            image=dict(type='path'),
             name=dict(type='str', default='osimage-boot-test'),
+            run_dir=dict(type='path'),
+            console_log=dict(type='path'),
+            report=dict(type='path'),
             accel=dict(type='str', default='auto', choices=['auto', 'kvm', 'tcg']),
             probe_kernel=dict(type='path'),
             timeout=dict(type='int', default=300),
@@ -121,34 +199,26 @@ def main():
             vcpus=dict(type='int', default=2),
             expect=dict(type='str', default=r'login:\s*$'),
         ),
+        required_if=[('state', 'tested', ('image', 'console_log', 'report')),
+                     ('state', 'running', ('image', 'console_log', 'report'))],
         supports_check_mode=True,
     )
     if not libvirt_boot.HAS_LIBVIRT:
         module.fail_json(msg=missing_required_lib('libvirt-python'))
     params = module.params
+    run_dir = params['run_dir'] or '/var/tmp/osimage/boot-%s' % params['name']
+    if params['state'] == 'absent':
+        changed = module.check_mode or libvirt_boot.stop(params['name'], run_dir)
+        module.exit_json(changed=changed)
     if module.check_mode:
-        module.exit_json(changed=False, outcome='skipped', accel=params['accel'], console_tail='')
-    started = time.time()
-    try:
-        report = libvirt_boot.boot(params['image'], params['console_log'], params['name'], accel=params['accel'],
-                                   timeout=params['timeout'], memory_mib=params['memory_mib'],
-                                   vcpus=params['vcpus'], expect=params['expect'],
-                                   probe_kernel=params['probe_kernel'])
-    except libvirt_boot.BootError as exc:
-        report = {'outcome': 'error', 'message': str(exc), 'image': params['image'], 'accel': params['accel'],
-                  'console_tail': ''}
-    report['started_at'] = started
-    tmp = params['report'] + '.tmp'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump(report, f, indent=2, sort_keys=True)
-    os.replace(tmp, params['report'])
-    if report['outcome'] != 'passed':
+        module.exit_json(changed=False, outcome='skipped', console_tail='')
+    report = boot(params, run_dir)
+    write_report(params['report'], report)
+    result = {k: v for k, v in report.items() if k in PUBLIC}
+    if report['outcome'] not in ('passed', 'running'):
         module.fail_json(msg='boot test %s: %s\n--- last console lines ---\n%s'
-                             % (report['outcome'], report.get('message', ''), report.get('console_tail', '')),
-                         **{k: v for k, v in report.items() if k in ('outcome', 'accel', 'console_tail')})
-    module.exit_json(changed=False, **{k: v for k, v in report.items() if k in
-                                       ('outcome', 'seconds_to_login', 'accel', 'accel_reason', 'console_tail',
-                                        'console_log')})
+                             % (report['outcome'], report.get('message', ''), report['console_tail']), **result)
+    module.exit_json(changed=params['state'] == 'running', **result)
 
 
 if __name__ == '__main__':

@@ -4,6 +4,7 @@ import glob
 import hashlib
 import json
 import os
+from xml.etree import ElementTree
 
 import pytest
 
@@ -32,6 +33,20 @@ def test_the_image_boots_to_a_login_prompt(default_build):
         console = f.read()
     assert b'login:' in console and b'Linux version' in console
     assert 'boot test: passed' in default_build.proc.stdout
+
+
+def test_the_verify_play_checked_the_running_image(default_build):
+    report = default_build.report
+    assert report['seconds_to_login'] <= report['seconds_to_ssh'] and report['verify_seconds'] > 0
+    outcomes = {c['name']: c['outcome'] for c in report['checks']}
+    for name in ('system reached the running state', 'no failed units', 'network is up with a default route',
+                 'root file system is mounted read-write by the UUID in fstab', 'machine id was made on this boot',
+                 'SSH host keys were generated on this boot', 'no build-host name server in the image',
+                 'package caches and lists were cleaned', 'hostname is the requested one'):
+        assert outcomes[name] == 'passed', report['checks']
+    assert 'failed' not in outcomes.values()
+    junit = ElementTree.parse(os.path.join(default_build.dir, 'verify-junit.xml')).getroot()
+    assert int(junit.get('tests')) == len(report['checks']) and junit.get('failures') == '0'
 
 
 def test_partition_table_reads_back_as_planned(default_raw, default_build):

@@ -21,7 +21,7 @@ def test_empty_request_is_the_default_image():
     root = [p for p in resolved['disk']['partitions'] if p.get('mountpoint') == '/']
     assert len(root) == 1 and len(root[0]['uuid']) == 36
     assert resolved['boot_test'] == {'enabled': True, 'timeout': 300, 'accel': 'auto', 'memory_mib': 1024,
-                                     'vcpus': 2}
+                                     'vcpus': 2, 'verify': True}
 
 
 def test_mbr_layout_has_no_bios_boot_partition():
@@ -48,6 +48,8 @@ def test_mbr_layout_has_no_bios_boot_partition():
     ({'output_dir': '/'}, 'output_dir', 'system directory'),
     ({'root_password': 'x', 'root_password_hash': '$6$x$y'}, 'root_password', 'not both'),
     ({'mirror': 'ftp://example.org/debian'}, 'mirror', 'URL'),
+    ({'boot_test': {'verify_tasks': 'checks.yml'}}, 'boot_test.verify_tasks', 'absolute path'),
+    ({'boot_test': {'verify_tasks': '/nonexistent/checks.yml'}}, 'boot_test.verify_tasks', 'does not exist'),
 ])
 def test_bad_keys_are_named_with_the_fix(request_, key, words):
     errors = errors_of(request_)

@@ -1,0 +1,87 @@
+# -*- coding: utf-8 -*-
+# Copyright: osimage developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation of the checks action plugin (it runs on the controller only)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: checks
+short_description: Evaluate named checks, all of them, and report each as a JUnit test case
+version_added: 0.1.0
+description:
+  - Like M(ansible.builtin.assert), but for a list of named checks that are all evaluated even when some
+    fail, so a report lists every check with its outcome.
+  - Writes a JUnit XML file (one test case per check, with the failure message) and merges the results into
+    a JSON report, both on the controller.
+  - Fails when any check failed, with a summary naming each failed check.
+author: osimage developers (@osimage)
+options:
+  checks:
+    description: The checks.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Name of the check (the JUnit test case).
+        type: str
+        required: true
+      that:
+        description: Conditional expressions, as for M(ansible.builtin.assert). All must be true.
+        type: list
+        elements: str
+        required: true
+      msg:
+        description: Message when the check fails.
+        type: str
+      details:
+        description:
+          - A Jinja expression (without braces) evaluated only when the check fails, and appended to O(checks[].msg),
+            for example the list of missing packages. Evaluated lazily, so it may name data that exists only then.
+        type: str
+      when:
+        description: Conditional expression; the check is skipped when it is false.
+        type: str
+  junit:
+    description: JUnit XML file to write on the controller.
+    type: path
+  report:
+    description: JSON file on the controller to merge the results into (keys C(checks), C(verify_seconds), C(outcome)).
+    type: path
+  suite:
+    description: Name of the JUnit test suite.
+    type: str
+    default: osimage.verify
+  started:
+    description: UNIX time the verification started, for its duration.
+    type: float
+attributes:
+  action:
+    support: full
+    description: Runs on the controller.
+'''
+
+EXAMPLES = r'''
+- name: Check the running image
+  osimage.builder.checks:
+    junit: /srv/images/debian/verify-junit.xml
+    checks:
+      - name: no failed units
+        that: failed_units.stdout == ''
+        msg: failed units
+        details: failed_units.stdout_lines
+'''
+
+RETURN = r'''
+checks:
+  description: Each check with its C(name), C(outcome) (passed, failed or skipped) and C(message).
+  returned: always
+  type: list
+  elements: dict
+verify_seconds:
+  description: Seconds since O(started).
+  returned: always
+  type: float
+'''

@@ -1,0 +1,59 @@
+"""osimage boot-test on images that break a check or never boot: named failures, nothing left behind."""
+
+import glob
+import json
+import os
+from xml.etree import ElementTree
+
+import pytest
+
+from osimage_testlib import BIN, run
+
+pytestmark = pytest.mark.integration
+SECTOR = 512
+
+
+def nothing_left(name_prefix='osimage-boot-'):
+    domains = run(['virsh', '-c', 'qemu:///system', 'list', '--all', '--name']).stdout.split()
+    assert not [d for d in domains if d.startswith(name_prefix)]
+    assert not glob.glob('/var/tmp/osimage/boot-osimage-boot-*')
+
+
+def test_a_shipped_host_key_and_a_failing_user_check_are_named(default_raw, tmp_path):
+    image = str(tmp_path / 'shipped-key.raw')
+    run(['cp', '--sparse=always', default_raw, image], check=True)
+    root = json.loads(run(['sfdisk', '--json', image], check=True).stdout)['partitiontable']['partitions'][-1]
+    key = str(tmp_path / 'ssh_host_ed25519_key')
+    run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', key], check=True)
+    write = run(['debugfs', '-w', '-R', 'write %s /etc/ssh/ssh_host_ed25519_key' % key,
+                 '%s?offset=%d' % (image, root['start'] * SECTOR)], check=True)
+    assert 'Allocated inode' in write.stdout + write.stderr
+    user_checks = tmp_path / 'checks.yml'
+    user_checks.write_text('- name: the image runs nginx\n'
+                           '  ansible.builtin.command: systemctl is-active nginx.service\n'
+                           '  changed_when: false\n')
+    out_dir = tmp_path / 'out'
+    proc = run([os.path.join(BIN, 'osimage'), 'boot-test', image, '-o', str(out_dir), '--verify', str(user_checks)],
+               timeout=900)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert 'SSH host keys were generated on this boot' in proc.stdout
+    assert 'the image runs nginx' in proc.stdout
+    junit = ElementTree.parse(out_dir / 'verify-junit.xml').getroot()
+    failed = {case.get('name') for case in junit.iter('testcase') if case.find('failure') is not None}
+    assert failed == {'SSH host keys were generated on this boot', "the user's verify tasks passed"}
+    report = json.loads((out_dir / 'boot-report.json').read_text())
+    assert report['outcome'] == 'failed' and 'ssh_host_ed25519_key' in json.dumps(report['checks'])
+    nothing_left()
+
+
+def test_an_image_that_never_boots_times_out_cleanly(tmp_path):
+    image = tmp_path / 'blank.raw'
+    with open(image, 'wb') as f:
+        f.truncate(64 * 1024 * 1024)
+    proc = run([os.path.join(BIN, 'osimage'), 'boot-test', str(image), '--timeout', '15'], timeout=300)
+    assert proc.returncode == 1
+    assert 'timeout' in proc.stdout and 'last console lines' in proc.stdout
+    assert 'No bootable device' in proc.stdout
+    report = json.loads((tmp_path / 'boot-report.json').read_text())
+    assert report['outcome'] == 'timeout'
+    nothing_left()
