@@ -94,7 +94,7 @@ class ActionModule(ActionBase):
                                                                                                   'passed'))
             write(args['report'], json.dumps(report, indent=2, sort_keys=True) + '\n')
         failed = [r for r in results if r['outcome'] == 'failed']
-        result.update(changed=False, checks=results, verify_seconds=round(seconds, 1))
+        result.update(changed=False, checks=results, verify_seconds=round(seconds, 1), _ansible_verbose_always=True)
         if failed:
             result['failed'] = True
             result['msg'] = '%d of %d checks failed:\n' % (len(failed), len(results)) + '\n'.join(
