@@ -63,6 +63,10 @@ def cmd_build(args, console):
     req_mod, request, resolved = checked_request(args)
     if os.geteuid() != 0:
         raise SystemExit(_bad('osimage build must run as root (it bootstraps, chroots and mounts)'))
+    try:
+        collection.module_utils('preflight').check(resolved)
+    except req_mod.RequestError as exc:
+        raise SystemExit(_bad('this host cannot build the request:\n  ' + '\n  '.join('%s: %s' % e for e in exc.errors)))
     output_dir = resolved['output_dir']
     os.makedirs(output_dir, exist_ok=True)
     build_id = uuid.uuid4().hex[:12]
@@ -117,6 +121,14 @@ def cmd_boot_test(args, console):
     return 0
 
 
+def cmd_clean(args, console):
+    released = collection.module_utils('leftovers').release_stale(os.path.abspath(args.work_dir))
+    for build_id, what in sorted(released.items()):
+        console.print('build %s: released %s' % (build_id, ', '.join(what)))
+    console.print('nothing to release' if not released else 'released what %d killed build(s) left' % len(released))
+    return 0
+
+
 def _read_json(path):
     try:
         with open(path, encoding='utf-8') as f:
@@ -163,6 +175,9 @@ def parser():
     boot.add_argument('--verify', help='a tasks file of your own checks, run inside the guest')
     boot.add_argument('--no-verify', action='store_true', help='only wait for the login prompt')
     boot.set_defaults(func=cmd_boot_test, output_dir=None)
+    clean = sub.add_parser('clean', help='release what killed builds left (mounts, chroot processes, VMs, files)')
+    clean.add_argument('--work-dir', default='/var/tmp/osimage', help='the builds\' work_dir')
+    clean.set_defaults(func=cmd_clean)
     return p
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import shutil
@@ -15,6 +16,49 @@ import ansible_runner
 from osimage import collection
 
 STAGE_RE = re.compile(r'^Stage (\w+)$')
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper():
+    """Make processes orphaned under this one (a cancelled playbook's workers) re-parent to it."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def descendants():
+    children = {}
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open('/proc/%s/stat' % entry, encoding='ascii', errors='replace') as f:
+                    children.setdefault(int(f.read().rsplit(')', 1)[1].split()[1]), []).append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    found, todo = [], [os.getpid()]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def stop_descendants(grace=5.0):
+    """SIGTERM, then SIGKILL, whatever still runs under this process, and reap it."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in descendants():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            try:
+                while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                    pass
+            except ChildProcessError:
+                pass
+            if not descendants():
+                return
+            time.sleep(0.1)
 
 
 class Progress:
@@ -76,6 +120,7 @@ def run(playbook, extravars, console, log_path=None):
     """Run ``playbook`` with ``extravars``; return (ok, progress). The runner's files never outlive the run."""
     private = tempfile.mkdtemp(prefix='osimage-runner-')
     progress = Progress(console)
+    become_subreaper()
     env = {
         'ANSIBLE_CONFIG': collection.CONFIG,
         'ANSIBLE_COLLECTIONS_PATH': collection.COLLECTIONS,
@@ -103,4 +148,5 @@ def run(playbook, extravars, console, log_path=None):
                 shutil.copyfileobj(result.stdout, log)
         return result.status == 'successful' and result.rc == 0, progress
     finally:
+        stop_descendants()
         shutil.rmtree(private, ignore_errors=True)

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import load_extra_vars
+from ansible_collections.osimage.builder.plugins.module_utils import leftovers
+from ansible_collections.osimage.builder.plugins.module_utils import preflight
 from ansible_collections.osimage.builder.plugins.module_utils import request as req
 
 
@@ -46,7 +48,9 @@ class ActionModule(ActionBase):
         build_id = args.get('build_id') or task_vars.get('osimage_build_id')
         try:
             resolved = req.resolve(request, cwd=os.getcwd(), build_id=build_id and str(build_id))
+            preflight.check(resolved)
         except req.RequestError as exc:
             raise AnsibleActionFail(str(exc)) from exc
+        leftovers.claim(resolved['work_dir'], resolved['build_id'], resolved['output_dir'])
         result.update(changed=False, ansible_facts={'osimage': resolved, 'osimage_public': req.redact(resolved)})
         return result

@@ -3,24 +3,105 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Find and release what a build left on the host, by the build id recorded on each resource.
 
-Mounts carry the source name ``osimage-<id>``, the boot test's domain is ``osimage-<id>`` with its run
-directory ``<work_dir>/boot-osimage-<id>``, and the build directory is ``<work_dir>/<id>``. Nothing that
-does not carry the id is touched.
+Mounts carry the source name ``osimage-<id>``, boot tests run the domain ``osimage-<id>`` with the run
+directory ``<work_dir>/boot-osimage-<id>``, and the build directory is ``<work_dir>/<id>``. Each id has an
+owner record (``<work_dir>/owners/<id>``) naming the process that runs it; only ids whose owner is gone
+are released, and nothing that does not carry the osimage tag is ever touched.
 """
 
 from __future__ import annotations
 
+import glob
+import json
 import os
+import re
 import shutil
 import subprocess
 
 from ansible_collections.osimage.builder.plugins.module_utils import chroot
 from ansible_collections.osimage.builder.plugins.module_utils import libvirt_boot
 
+OWNER_NAMES = ('ansible-playbook', 'osimage', 'ansible-runner', 'molecule')
+ID_RE = re.compile(r'^[a-z0-9][a-z0-9-]{3,40}$')
+
+
+def _cmdline(pid):
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            return f.read().replace(b'\0', b' ').decode('utf-8', 'replace')
+    except OSError:
+        return ''
+
+
+def _parent(pid):
+    try:
+        with open('/proc/%d/stat' % pid, encoding='ascii', errors='replace') as f:
+            return int(f.read().rsplit(')', 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def owner_pid():
+    """The ansible-playbook process this code runs under: the build's owner.
+
+    Ansible's workers are forks of the main process with the same command line, so the owner is the
+    topmost ancestor that is ansible-playbook, not the first one found.
+    """
+    found, pid = os.getppid(), os.getpid()
+    while pid > 1:
+        if OWNER_NAMES[0] in _cmdline(pid):
+            found = pid
+        pid = _parent(pid)
+    return found
+
+
+def claim(work_dir, build_id, output_dir=None, pid=None):
+    """Record that ``pid`` (default: this build's ansible-playbook) owns ``build_id``, writing to ``output_dir``."""
+    owners = os.path.join(work_dir, 'owners')
+    os.makedirs(owners, mode=0o700, exist_ok=True)
+    with open(os.path.join(owners, build_id), 'w', encoding='utf-8') as f:
+        json.dump({'pid': pid or owner_pid(), 'output_dir': output_dir}, f)
+
+
+def _owner(work_dir, build_id):
+    try:
+        with open(os.path.join(work_dir, 'owners', build_id), encoding='utf-8') as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def alive(work_dir, build_id):
+    """True while the owner of ``build_id`` still runs."""
+    owner = _owner(work_dir, build_id)
+    return bool(owner) and any(name in _cmdline(int(owner['pid'])) for name in OWNER_NAMES)
+
+
+def build_ids(work_dir):
+    """Every build id that has something on this host: mounts, domains, directories or owner records."""
+    ids = {src[len(chroot.TAG):] for _m, src, _t in chroot.mounts() if src.startswith(chroot.TAG)}
+    if libvirt_boot.HAS_LIBVIRT:
+        try:
+            conn = libvirt_boot.connect()
+            try:
+                ids.update(d.name()[len(chroot.TAG):] for d in conn.listAllDomains() if d.name().startswith(chroot.TAG))
+            finally:
+                conn.close()
+        except libvirt_boot.BootError:
+            pass
+    if os.path.isdir(work_dir):
+        # A directory is ours only through its owner record or the boot run directory's prefix.
+        ids.update(e[len('boot-' + chroot.TAG):] for e in os.listdir(work_dir) if e.startswith('boot-' + chroot.TAG))
+        if os.path.isdir(os.path.join(work_dir, 'owners')):
+            ids.update(os.listdir(os.path.join(work_dir, 'owners')))
+    return sorted(i for i in ids if ID_RE.match(i))
+
 
 def release(build_id, work_dir):
-    """Release every resource of build ``build_id``; return a list of what was released."""
+    """Release every resource of build ``build_id``, newest first; return a list of what was released."""
     tag = chroot.TAG + build_id
+    build_dir = os.path.join(work_dir, build_id)
+    owner = _owner(work_dir, build_id)
     released = []
     if libvirt_boot.HAS_LIBVIRT:
         try:
@@ -28,16 +109,38 @@ def release(build_id, work_dir):
                 released.append('domain ' + tag)
         except libvirt_boot.BootError:
             pass
-    ours = [mnt for mnt, source, _type in chroot.mounts() if source == tag]
-    trees = {os.path.dirname(m) if os.path.basename(m) in ('proc', 'sys', 'dev', 'run') else None for m in ours}
-    for tree in filter(None, trees):
-        chroot.kill_processes(tree)
-    for mnt in sorted(set(ours), key=lambda m: m.count('/'), reverse=True):
-        if subprocess.run(['umount', mnt], capture_output=True, check=False).returncode != 0:
-            subprocess.run(['umount', '--lazy', mnt], capture_output=True, check=False)
-        released.append('mount ' + mnt)
-    build_dir = os.path.join(work_dir, build_id)
-    if os.path.isdir(build_dir) and not any(m.startswith(build_dir + '/') for m, _s, _t in chroot.mounts()):
-        shutil.rmtree(build_dir)
-        released.append('directory ' + build_dir)
+    # Our tagged mounts, and (for an owned build) any mount in its directory, such as mmdebstrap's own.
+    # Processes may still hold them or mount again while they die, so repeat until nothing is left.
+    for _attempt in range(5):
+        ours = {mnt for mnt, source, _type in chroot.mounts() if source == tag}
+        roots = {os.path.dirname(m) for m in ours if os.path.basename(m) in ('proc', 'sys', 'dev', 'run')}
+        if owner:
+            ours.update(chroot.mounts_under(build_dir))
+            roots.add(build_dir)
+        for root in roots:
+            chroot.kill_processes(root)
+        if not ours:
+            break
+        for mnt in sorted(ours, key=lambda m: (m.count('/'), m), reverse=True):
+            if subprocess.run(['umount', mnt], capture_output=True, check=False).returncode != 0:
+                subprocess.run(['umount', '--lazy', mnt], capture_output=True, check=False)
+            released.append('mount ' + mnt)
+    if owner and owner.get('output_dir'):
+        for partial in glob.glob(os.path.join(glob.escape(owner['output_dir']), '*.tmp-[0-9]*')):
+            os.unlink(partial)
+            released.append('partial file ' + partial)
+    if owner and os.path.isdir(build_dir):
+        busy = chroot.mounts_under(build_dir)
+        if busy:
+            released.append('directory %s kept: %s still mounted' % (build_dir, ', '.join(busy)))
+        else:
+            shutil.rmtree(build_dir)
+            released.append('directory ' + build_dir)
+    if owner:
+        os.unlink(os.path.join(work_dir, 'owners', build_id))
     return released
+
+
+def release_stale(work_dir):
+    """Release what every build whose owner is gone left behind; return {build id: [released]}."""
+    return {i: r for i in build_ids(work_dir) if not alive(work_dir, i) for r in [release(i, work_dir)] if r}

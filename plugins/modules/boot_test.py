@@ -145,6 +145,7 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.osimage.builder.plugins.module_utils import leftovers
 from ansible_collections.osimage.builder.plugins.module_utils import libvirt_boot
 
 PUBLIC = ('outcome', 'message', 'seconds_to_login', 'seconds_to_ssh', 'accel', 'accel_reason', 'console_log',
@@ -162,6 +163,10 @@ def boot(params, run_dir):
     """Start the domain and wait; return the report. The domain is gone again unless it is running."""
     report = {'image': params['image'], 'accel': params['accel'], 'timeout': params['timeout']}
     running = params['state'] == 'running'
+    build_id, work_dir = params['name'][len('osimage-'):], os.path.dirname(run_dir)
+    if params['name'].startswith('osimage-') and not leftovers.alive(work_dir, build_id):
+        # Owned by this ansible-playbook, so that osimage.builder.clean stops it only if the run was killed.
+        leftovers.claim(work_dir, build_id)
     try:
         report.update(libvirt_boot.start(params['image'], params['console_log'], params['name'], run_dir,
                                          accel=params['accel'], memory_mib=params['memory_mib'],

@@ -18,6 +18,10 @@ description:
   - Sets the fact C(osimage), the resolved build (defaults filled in, partition layout with UUIDs, absolute
     directories, passwords hashed with passlib so no plain-text password is kept), and C(osimage_public),
     the same with every password hash redacted, for manifests and logs.
+  - Checks that C(work_dir), C(cache_dir) and C(output_dir) have the free space the build needs and that the
+    mirror answers, and fails early with the numbers or the reason.
+  - Records this ansible-playbook process as the owner of the build id, so that M(osimage.builder.clean) can tell
+    a running build from a killed one.
 author: osimage developers (@osimage)
 options:
   request:

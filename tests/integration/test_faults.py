@@ -1,0 +1,127 @@
+"""A build killed at any stage leaves nothing on the host and never damages the previous image.
+
+SIGTERM goes to the driver, which cancels the playbook and releases its build's resources. SIGKILL takes the
+driver and every process under it at once (nothing can clean up); `osimage clean` then releases the rest.
+Two cases run by default; the full matrix (every stage x both signals) runs with -m matrix.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from osimage_testlib import BIN, run
+
+pytestmark = pytest.mark.integration
+
+STAGES = ('bootstrap', 'customize', 'assemble', 'bootloader', 'convert', 'prove')
+# Seconds into the stage before the signal: long enough to be inside its work (mounts, a VM, a copy).
+DELAY = {'bootstrap': 2, 'customize': 4, 'assemble': 1, 'bootloader': 0.1, 'convert': 1, 'prove': 10}
+DEFAULT = {('customize', 'SIGTERM'), ('prove', 'SIGKILL')}
+CASES = [pytest.param(stage, sig, marks=() if (stage, sig) in DEFAULT else pytest.mark.matrix, id='%s-%s' % (stage, sig))
+         for stage in STAGES for sig in ('SIGTERM', 'SIGKILL')]
+
+
+def sha256(path):
+    with open(path, 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def descendants(pid):
+    children = {}
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open('/proc/%s/stat' % entry, encoding='ascii', errors='replace') as f:
+                    ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_everything(pid):
+    """SIGKILL a process and all its descendants at once, like a lost machine would."""
+    for target in [pid] + descendants(pid):
+        try:
+            os.kill(target, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def start_build(request, out):
+    return subprocess.Popen([os.path.join(BIN, 'osimage'), 'build', str(request), '-o', str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_for_stage(proc, stage, seen):
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError('the build ended before stage %s:\n%s' % (stage, ''.join(seen)))
+        seen.append(line)
+        if ('stage %s' % stage) in line:
+            return
+    raise AssertionError('stage %s never came' % stage)
+
+
+@pytest.mark.parametrize('stage,sig', CASES)
+def test_a_killed_build_leaves_nothing_behind(stage, sig, default_build, tmp_path):
+    out, work = tmp_path / 'out', tmp_path / 'work'
+    out.mkdir()
+    previous = out / os.path.basename(default_build.image())
+    shutil.copy(default_build.image(), previous)
+    before = sha256(previous)
+    request = tmp_path / 'request.yml'
+    request.write_text(json.dumps({'work_dir': str(work)}))
+
+    proc = start_build(request, out)
+    seen = []
+    wait_for_stage(proc, stage, seen)
+    time.sleep(DELAY[stage])
+    if sig == 'SIGTERM':
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=300)
+        seen.append(rest)
+        assert proc.returncode != 0, ''.join(seen)
+    else:
+        kill_everything(proc.pid)
+        proc.communicate(timeout=60)
+        clean = run([os.path.join(BIN, 'osimage'), 'clean', '--work-dir', str(work)], timeout=300)
+        assert clean.returncode == 0, clean.stdout + clean.stderr
+        assert 'released' in clean.stdout
+
+    with open('/proc/self/mountinfo', encoding='utf-8') as f:
+        assert str(tmp_path) not in f.read()
+    domains = run(['virsh', '-c', 'qemu:///system', 'list', '--name']).stdout.split()
+    assert not [d for d in domains if d.startswith('osimage-')], domains
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                assert not os.readlink('/proc/%s/root' % entry).startswith(str(work))
+            except OSError:
+                pass
+    assert run(['losetup', '-a']).stdout == ''
+    if STAGES.index(stage) > STAGES.index('convert'):
+        # The new image had replaced the old one whole before the signal: it matches its checksum file.
+        assert sha256(previous) == (out / (previous.name + '.sha256')).read_text().split()[0]
+    else:
+        assert sha256(previous) == before
+    assert not [n for n in os.listdir(out) if '.tmp-' in n]
+    leftovers = [e for e in os.listdir(work) if e != 'owners'] if work.exists() else []
+    assert leftovers == [] and (not (work / 'owners').exists() or os.listdir(work / 'owners') == [])
+    if sig == 'SIGKILL':
+        rerun = run([os.path.join(BIN, 'osimage'), 'build', str(request), '-o', str(out), '--no-boot-test'],
+                    timeout=900)
+        assert rerun.returncode == 0, rerun.stdout[-3000:]
