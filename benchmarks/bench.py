@@ -2,9 +2,10 @@
 
 cold: an empty cache directory (every package downloaded, the tree bootstrapped)
 warm: the same cache again (the bootstrapped tree is reused)
+--parallel N: afterwards, N warm builds (boot test off) at once against N in a row, wall time
 
 Prints one table and writes the numbers as JSON (--json). Run as root after scripts/setup-host:
-    .venv/bin/python benchmarks/bench.py [--runs warm] [--keep]
+    .venv/bin/python benchmarks/bench.py [--runs warm] [--parallel 2] [--keep]
 """
 
 import argparse
@@ -20,17 +21,40 @@ import time
 BIN = os.path.dirname(sys.executable)
 
 
-def build(workdir, cache_dir, label):
+def start(workdir, cache_dir, label, boot_test=True):
     out = os.path.join(workdir, label)
     request = os.path.join(workdir, label + '.yml')
     with open(request, 'w', encoding='utf-8') as f:
-        json.dump({'cache_dir': cache_dir, 'output_dir': out, 'work_dir': os.path.join(workdir, 'work')}, f)
-    started = time.monotonic()
-    proc = subprocess.run([os.path.join(BIN, 'osimage'), 'build', request], capture_output=True, text=True,
-                          check=False)
-    seconds = time.monotonic() - started
+        json.dump({'name': label, 'cache_dir': cache_dir, 'output_dir': out, 'work_dir': os.path.join(workdir, 'work'),
+                   'boot_test': {'enabled': boot_test}}, f)
+    return subprocess.Popen([os.path.join(BIN, 'osimage'), 'build', request], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def finish(proc, label):
+    output = proc.communicate()[0]
     if proc.returncode != 0:
-        sys.exit('%s build failed:\n%s\n%s' % (label, proc.stdout[-3000:], proc.stderr[-3000:]))
+        sys.exit('%s build failed:\n%s' % (label, output[-4000:]))
+
+
+def parallel(workdir, cache_dir, count):
+    """Wall seconds of ``count`` warm builds at once, and of ``count`` in a row."""
+    started = time.monotonic()
+    procs = [(start(workdir, cache_dir, 'par%d' % i, boot_test=False), 'par%d' % i) for i in range(count)]
+    for proc, label in procs:
+        finish(proc, label)
+    at_once = time.monotonic() - started
+    started = time.monotonic()
+    for i in range(count):
+        finish(start(workdir, cache_dir, 'seq%d' % i, boot_test=False), 'seq%d' % i)
+    return {'builds': count, 'at_once_seconds': round(at_once, 1), 'in_a_row_seconds': round(time.monotonic() - started, 1)}
+
+
+def build(workdir, cache_dir, label):
+    out = os.path.join(workdir, label)
+    started = time.monotonic()
+    finish(start(workdir, cache_dir, label), label)
+    seconds = time.monotonic() - started
     with open(os.path.join(out, 'manifest.json'), encoding='utf-8') as f:
         manifest = json.load(f)
     with open(os.path.join(out, 'boot-report.json'), encoding='utf-8') as f:
@@ -49,6 +73,7 @@ def build(workdir, cache_dir, label):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--runs', nargs='+', choices=['cold', 'warm'], default=['cold', 'warm'])
+    parser.add_argument('--parallel', type=int, default=0, help='also time N warm builds at once against in a row')
     parser.add_argument('--json', help='write the results here too')
     parser.add_argument('--keep', action='store_true', help='keep the images and caches')
     args = parser.parse_args()
@@ -58,6 +83,7 @@ def main():
     try:
         for label in args.runs:
             results.append(build(workdir, cache, label))
+        together = parallel(workdir, cache, args.parallel) if args.parallel else None
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -69,9 +95,12 @@ def main():
         print('%-5s %6.1fs  %s  %7.1fs  %9.1f'
               % (r['run'], r['total_seconds'], row, r['boot_seconds_to_login'], r['qcow2_bytes'] / 2 ** 20))
     print('accelerator: %s; peak RSS of one child process: %d MiB' % (results[0]['accel'], peak))
+    if together:
+        print('%(builds)d warm builds without boot test: %(at_once_seconds).1f s at once, '
+              '%(in_a_row_seconds).1f s in a row' % together)
     if args.json:
         with open(args.json, 'w', encoding='utf-8') as f:
-            json.dump({'results': results, 'peak_child_rss_mib': peak}, f, indent=2)
+            json.dump({'results': results, 'parallel': together, 'peak_child_rss_mib': peak}, f, indent=2)
 
 
 if __name__ == '__main__':

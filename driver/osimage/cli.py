@@ -8,7 +8,10 @@ import os
 import sys
 import uuid
 
-import yaml
+from ansible.cli import CLI
+from ansible.errors import AnsibleError
+from ansible.parsing.dataloader import DataLoader
+from ansible.parsing.vault import EncryptedString, VaultSecretsContext
 from rich.console import Console
 from rich.table import Table
 
@@ -17,18 +20,40 @@ from osimage import collection, playbook
 EXIT_BAD_INPUT = 2
 
 
-def load_request(path):
-    """The request mapping in a YAML file; {} (the default image) when no file is given."""
+def load_request(path, vault_password_file=None):
+    """The request mapping in a YAML file, with Ansible Vault values decrypted; {} (the default) without one."""
     if path is None:
         return {}
+    loader = DataLoader()
+    vault_password_file = vault_password_file or os.environ.get('ANSIBLE_VAULT_PASSWORD_FILE')
+    if vault_password_file:
+        secrets = CLI.setup_vault_secrets(loader, vault_ids=[], vault_password_files=[vault_password_file],
+                                          ask_vault_pass=False, auto_prompt=False)
+        loader.set_vault_secrets(secrets)
+        if VaultSecretsContext.current(optional=True) is None:
+            VaultSecretsContext.initialize(VaultSecretsContext(secrets))
+    if not os.path.isfile(path):
+        raise SystemExit(_bad('cannot read request %s: no such file' % path))
     try:
-        with open(path, encoding='utf-8') as f:
-            data = yaml.safe_load(f)
-    except OSError as exc:
-        raise SystemExit(_bad('cannot read request %s: %s' % (path, exc.strerror)))
-    except yaml.YAMLError as exc:
-        raise SystemExit(_bad('request %s is not valid YAML: %s' % (path, exc)))
+        data = plain(loader.load_from_file(path))
+    except ReferenceError:
+        raise SystemExit(_bad('request %s has Ansible Vault values: give --vault-password-file or set '
+                              'ANSIBLE_VAULT_PASSWORD_FILE' % path))
+    except AnsibleError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise SystemExit(_bad('request %s is not valid YAML (or cannot be decrypted): %s' % (path, first)))
     return {} if data is None else data
+
+
+def plain(value):
+    """Plain Python data from what Ansible's loader returns (tagged strings, vaulted values decrypted)."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, (str, EncryptedString)):
+        return str(value)
+    return value
 
 
 def _bad(message):
@@ -39,7 +64,7 @@ def _bad(message):
 def checked_request(args):
     """Load, apply the command-line overrides and validate; exit 2 naming every bad key."""
     req_mod = collection.module_utils('request')
-    request = load_request(args.request)
+    request = load_request(args.request, getattr(args, 'vault_password_file', None))
     if isinstance(request, dict):
         if args.output:
             request['output_dir'] = os.path.abspath(args.output)
@@ -162,9 +187,11 @@ def parser():
     build.add_argument('request', nargs='?', help='request YAML file')
     build.add_argument('-o', '--output', help='output directory (default: output/NAME)')
     build.add_argument('--no-boot-test', action='store_true', help='skip the boot test')
+    build.add_argument('--vault-password-file', help='decrypts !vault values in the request')
     build.set_defaults(func=cmd_build)
     val = sub.add_parser('validate', help='validate a request and print it resolved (secrets redacted)')
     val.add_argument('request', nargs='?', help='request YAML file')
+    val.add_argument('--vault-password-file', help='decrypts !vault values in the request')
     val.set_defaults(func=cmd_validate, output=None)
     boot = sub.add_parser('boot-test', help='boot any disk image and wait for its login prompt')
     boot.add_argument('image', help='disk image (raw, qcow2, vmdk, ...)')

@@ -138,6 +138,7 @@ def run(playbook, extravars, console, log_path=None):
                 envvars=env,
                 event_handler=progress,
                 cancel_callback=cancel,
+                settings={'pexpect_timeout': 1},  # how often a cancel is noticed (the default is 5 s)
                 quiet=True,
                 suppress_env_files=True,
             )

@@ -141,8 +141,10 @@ def probe_kvm(conn, kernel, timeout=15):
     why = ('a Linux kernel ran under KVM' if ok else
            'KVM present but a Linux kernel did not start under it within %d s' % timeout)
     os.makedirs(os.path.dirname(PROBE_CACHE), exist_ok=True)
-    with open(PROBE_CACHE, 'w', encoding='utf-8') as f:
+    tmp = '%s.%d' % (PROBE_CACHE, os.getpid())
+    with open(tmp, 'w', encoding='utf-8') as f:
         json.dump({'boot_id': _boot_id(), 'kvm': ok, 'why': why}, f)
+    os.replace(tmp, PROBE_CACHE)
     return ok, why
 
 
@@ -214,13 +216,19 @@ def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2,
         else:
             use_kvm, why = accel == 'kvm', 'requested'
         facts.update(accel='kvm' if use_kvm else 'tcg', accel_reason=why)
-        xml = domain_xml(name, 'kvm' if use_kvm else 'qemu', os.path.abspath(console), memory_mib, vcpus,
-                         disk=overlay, disk_format='qcow2', ssh_port=facts.get('ssh_port'), oem_strings=oem)
-        facts['started'] = time.time()
-        try:
-            conn.createXML(xml, 0)
-        except libvirt.libvirtError as exc:
-            raise BootError('libvirt could not start the domain: %s' % exc) from exc
+        for attempt in range(3):
+            xml = domain_xml(name, 'kvm' if use_kvm else 'qemu', os.path.abspath(console), memory_mib, vcpus,
+                             disk=overlay, disk_format='qcow2', ssh_port=facts.get('ssh_port'), oem_strings=oem)
+            facts['started'] = time.time()
+            try:
+                conn.createXML(xml, 0)
+                break
+            except libvirt.libvirtError as exc:
+                # Another boot test may have taken the free port between our check and qemu's bind.
+                if ssh and 'host forwarding' in str(exc) and attempt < 2:
+                    facts['ssh_port'] = free_port()
+                    continue
+                raise BootError('libvirt could not start the domain: %s' % exc) from exc
     finally:
         conn.close()
     return facts

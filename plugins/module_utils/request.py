@@ -183,8 +183,10 @@ def _schema_errors(request):
                            % (shown, ', '.join(map(str, err.validator_value)))))
         elif 'x-hint' in err.schema:
             errors.append((key, '%s is not valid: expected %s' % (shown, err.schema['x-hint'])))
+        elif shown == repr(value):
+            errors.append((key, '%s is not valid: %s' % (shown, err.message.replace(repr(value) + ' ', '', 1))))
         else:
-            errors.append((key, err.message if shown == repr(value) else 'is not valid'))
+            errors.append((key, 'is not valid'))
     return errors
 
 
