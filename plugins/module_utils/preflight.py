@@ -6,9 +6,8 @@
 from __future__ import annotations
 
 import os
-import urllib.error
-import urllib.request
 
+from ansible.module_utils.urls import open_url
 from ansible_collections.osimage.builder.plugins.module_utils.request import RequestError
 
 GIB = 1024 ** 3
@@ -50,9 +49,9 @@ def mirror_errors(resolved, timeout=15):
     if url.startswith('file://'):
         return [] if os.path.isfile(url[len('file://'):]) else [('mirror', '%s does not exist' % url)]
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, method='HEAD'), timeout=timeout):
+        with open_url(url, method='HEAD', timeout=timeout):
             return []
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:
         return [('mirror', 'cannot fetch %s (%s): check the URL and the network' % (url, getattr(exc, 'reason', exc)))]
 
 

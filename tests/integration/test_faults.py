@@ -92,7 +92,7 @@ def test_a_killed_build_leaves_nothing_behind(stage, sig, default_build, tmp_pat
     time.sleep(DELAY[stage])
     if sig == 'SIGTERM':
         proc.send_signal(signal.SIGTERM)
-        rest, _ = proc.communicate(timeout=300)
+        rest = proc.communicate(timeout=300)[0]
         seen.append(rest)
         assert proc.returncode != 0, ''.join(seen)
     else:

@@ -1,0 +1,30 @@
+"""Preflight: a build stops early, with the numbers, when its directories lack the space it needs."""
+
+from ansible_collections.osimage.builder.plugins.module_utils import preflight
+from ansible_collections.osimage.builder.plugins.module_utils import request as req
+
+GIB = 1024 ** 3
+
+
+def resolved(tmp_path, formats=('qcow2',)):
+    return req.resolve({'work_dir': str(tmp_path / 'work'), 'cache_dir': str(tmp_path / 'cache'),
+                        'output_dir': str(tmp_path / 'out'), 'formats': list(formats)})
+
+
+def test_enough_space_passes(tmp_path):
+    assert preflight.space_errors(resolved(tmp_path), free=lambda path: 100 * GIB) == []
+
+
+def test_too_little_space_names_the_keys_and_the_numbers(tmp_path):
+    errors = preflight.space_errors(resolved(tmp_path, ('qcow2', 'vmdk')), free=lambda path: GIB)
+    assert len(errors) == 1
+    key, message = errors[0]
+    assert key == 'work_dir'
+    assert 'with cache_dir, output_dir on the same file system' in message
+    assert 'has 1.0 GiB free' in message and 'needs about 6.4 GiB' in message
+
+
+def test_a_file_mirror_that_lacks_the_release_is_named(tmp_path):
+    request = dict(resolved(tmp_path), mirror='file://%s' % tmp_path)
+    [(key, message)] = preflight.mirror_errors(request)
+    assert key == 'mirror' and 'dists/bookworm/Release does not exist' in message
