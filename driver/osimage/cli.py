@@ -11,7 +11,7 @@ import uuid
 from ansible.cli import CLI
 from ansible.errors import AnsibleError
 from ansible.parsing.dataloader import DataLoader
-from ansible.parsing.vault import EncryptedString, VaultSecretsContext
+from ansible.parsing.vault import VaultSecretsContext
 from rich.console import Console
 from rich.table import Table
 
@@ -35,7 +35,7 @@ def load_request(path, vault_password_file=None):
     if not os.path.isfile(path):
         raise SystemExit(_bad('cannot read request %s: no such file' % path))
     try:
-        data = plain(loader.load_from_file(path))
+        data = collection.module_utils('request').plain(loader.load_from_file(path))
     except ReferenceError:
         raise SystemExit(_bad('request %s has Ansible Vault values: give --vault-password-file or set '
                               'ANSIBLE_VAULT_PASSWORD_FILE' % path))
@@ -43,17 +43,6 @@ def load_request(path, vault_password_file=None):
         first = str(exc).strip().splitlines()[0]
         raise SystemExit(_bad('request %s is not valid YAML (or cannot be decrypted): %s' % (path, first)))
     return {} if data is None else data
-
-
-def plain(value):
-    """Plain Python data from what Ansible's loader returns (tagged strings, vaulted values decrypted)."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if isinstance(value, (str, EncryptedString)):
-        return str(value)
-    return value
 
 
 def _bad(message):

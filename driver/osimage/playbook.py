@@ -24,27 +24,10 @@ def become_subreaper():
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
-def descendants():
-    children = {}
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                with open('/proc/%s/stat' % entry, encoding='ascii', errors='replace') as f:
-                    children.setdefault(int(f.read().rsplit(')', 1)[1].split()[1]), []).append(int(entry))
-            except (OSError, ValueError, IndexError):
-                continue
-    found, todo = [], [os.getpid()]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def stop_descendants(grace=5.0):
     """SIGTERM, then SIGKILL, whatever still runs under this process, and reap it."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in descendants():
+        for pid in collection.module_utils('chroot').descendants(os.getpid()):
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:
@@ -56,7 +39,7 @@ def stop_descendants(grace=5.0):
                     pass
             except ChildProcessError:
                 pass
-            if not descendants():
+            if not collection.module_utils('chroot').descendants(os.getpid()):
                 return
             time.sleep(0.1)
 

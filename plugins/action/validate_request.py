@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
@@ -14,17 +13,6 @@ from ansible.utils.vars import load_extra_vars
 from ansible_collections.osimage.builder.plugins.module_utils import leftovers
 from ansible_collections.osimage.builder.plugins.module_utils import preflight
 from ansible_collections.osimage.builder.plugins.module_utils import request as req
-
-
-def plain(value):
-    """Turn Ansible's tagged, lazy or vaulted values into plain Python data."""
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
 
 
 class ActionModule(ActionBase):
@@ -38,9 +26,9 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         args = self._task.args
         if 'request' in args:
-            request = plain(self._templar.template(args['request']))
+            request = req.plain(self._templar.template(args['request']))
         else:
-            request = {k: plain(self._templar.template(task_vars[k])) for k in req.KEYS if k in task_vars}
+            request = {k: req.plain(self._templar.template(task_vars[k])) for k in req.KEYS if k in task_vars}
             unknown = req.unknown_keys(load_extra_vars(self._loader))
             if unknown:
                 raise AnsibleActionFail('\n'.join(

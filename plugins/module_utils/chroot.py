@@ -51,6 +51,29 @@ def mounts_under(root):
     return sorted(set(inside), key=lambda m: (m.count('/'), m), reverse=True)
 
 
+def parent_of(pid):
+    """The parent PID of ``pid`` (0 when it is gone)."""
+    try:
+        with open('/proc/%d/stat' % pid, encoding='ascii', errors='replace') as f:
+            return int(f.read().rsplit(')', 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def descendants(pid):
+    """PIDs of every process below ``pid``."""
+    children = {}
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            children.setdefault(parent_of(int(entry)), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 def pids_in(root):
     """PIDs of processes whose root directory is ``root`` or below it."""
     root = os.path.realpath(root)

@@ -33,14 +33,6 @@ def _cmdline(pid):
         return ''
 
 
-def _parent(pid):
-    try:
-        with open('/proc/%d/stat' % pid, encoding='ascii', errors='replace') as f:
-            return int(f.read().rsplit(')', 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
 def owner_pid():
     """The ansible-playbook process this code runs under: the build's owner.
 
@@ -51,7 +43,7 @@ def owner_pid():
     while pid > 1:
         if OWNER_NAMES[0] in _cmdline(pid):
             found = pid
-        pid = _parent(pid)
+        pid = chroot.parent_of(pid)
     return found
 
 

@@ -14,6 +14,7 @@ import copy
 import os
 import re
 import uuid
+from collections.abc import Mapping
 
 from ansible_collections.osimage.builder.plugins.module_utils.disk import LayoutError, parse_size
 
@@ -152,6 +153,17 @@ class RequestError(ValueError):
     def __init__(self, errors):
         self.errors = errors
         super().__init__('\n'.join("request key '%s': %s" % e for e in errors))
+
+
+def plain(value):
+    """Plain Python data from what Ansible hands over: tagged or lazy values, vaulted strings decrypted."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, str) or type(value).__name__ == 'EncryptedString':
+        return str(value)
+    return value
 
 
 def _key(path):

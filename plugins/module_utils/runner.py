@@ -11,16 +11,10 @@ PROVIDERS = {
     'debootstrap': 'debootstrap',
     'sfdisk': 'fdisk',
     'mke2fs': 'e2fsprogs',
-    'mkfs.vfat': 'dosfstools',
-    'mcopy': 'mtools',
-    'mmd': 'mtools',
-    'mkswap': 'util-linux',
     'qemu-img': 'qemu-utils',
-    'chroot': 'coreutils',
     'mount': 'mount',
     'umount': 'mount',
     'dpkg-query': 'dpkg',
-    'flock': 'util-linux',
     'cp': 'coreutils',
 }
 

@@ -60,21 +60,6 @@ def split(relpath):
     return '/'.join(parts[:-1]), parts[-1]
 
 
-def lstat(root, relpath):
-    """lstat of a path in the tree, or None when it does not exist."""
-    parent, name = split(relpath)
-    try:
-        fd = open_dir(root, parent)
-    except (FileNotFoundError, TreeEscape):
-        return None
-    try:
-        return os.stat(name, dir_fd=fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-    finally:
-        os.close(fd)
-
-
 def snapshot(root, relpath):
     """What is at a path, to restore it later: {'kind': absent|link|file, ...}."""
     parent, name = split(relpath)

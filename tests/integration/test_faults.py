@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from ansible_collections.osimage.builder.plugins.module_utils import chroot
 from osimage_testlib import BIN, run
 
 pytestmark = pytest.mark.integration
@@ -32,27 +33,9 @@ def sha256(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def descendants(pid):
-    children = {}
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                with open('/proc/%s/stat' % entry, encoding='ascii', errors='replace') as f:
-                    ppid = int(f.read().rsplit(')', 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def kill_everything(pid):
     """SIGKILL a process and all its descendants at once, like a lost machine would."""
-    for target in [pid] + descendants(pid):
+    for target in [pid] + chroot.descendants(pid):
         try:
             os.kill(target, signal.SIGKILL)
         except ProcessLookupError:
