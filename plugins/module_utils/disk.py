@@ -1,10 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: osimage developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Partition layout arithmetic: sizes, alignment and the sfdisk script (pure functions)."""
+"""Partition layouts: sizes, alignment, the sfdisk script that writes them and reading them back."""
 
 from __future__ import annotations
 
+import json
 import re
 
 SECTOR = 512
@@ -100,6 +101,12 @@ def sfdisk_script(table, placed, disk_id=None):
                 fields.append('bootable')
         lines.append(', '.join(fields))
     return '\n'.join(lines) + '\n'
+
+
+def read_table(runner, image):
+    """The partition table of an image file as ``sfdisk --json`` reads it back."""
+    _rc, out, _err = runner.run(['sfdisk', '--json', image], what='reading the partition table')
+    return json.loads(out)['partitiontable']
 
 
 def _align_up(sectors):

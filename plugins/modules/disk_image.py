@@ -120,7 +120,6 @@ partitions:
   elements: dict
 '''
 
-import json
 import os
 import uuid
 
@@ -142,11 +141,6 @@ def make_ext4(runner, image, part):
 
 
 MAKERS = {'ext4': make_ext4}
-
-
-def read_table(runner, image):
-    _rc, out, _err = runner.run(['sfdisk', '--json', image], what='reading the partition table back')
-    return json.loads(out)['partitiontable']
 
 
 def clean_table(table, path):
@@ -213,7 +207,7 @@ def main():
     result = dict(changed=False, path=path, size=size, partitions=placed)
     old = stamp.read(stamp_path)
     if old and old.get('fingerprint') == key and os.path.isfile(path):
-        result.update(partitions=old['partitions'], table=clean_table(read_table(runner, path), path))
+        result.update(partitions=old['partitions'], table=clean_table(disk.read_table(runner, path), path))
         module.exit_json(**result)
     result['changed'] = True
     if module.check_mode:
@@ -227,7 +221,7 @@ def main():
         runner.run(['sfdisk', '--quiet', '--no-reread', '--no-tell-kernel', tmp],
                    data=disk.sfdisk_script(params['table'], placed).encode('ascii'),
                    what='writing the partition table')
-        table = read_table(runner, tmp)
+        table = disk.read_table(runner, tmp)
         check_table(module, table, placed)
         for got, part in zip(table['partitions'], placed):
             part['partuuid'] = got.get('uuid')

@@ -58,12 +58,11 @@ core_sectors:
   type: int
 '''
 
-import json
 import os
 import struct
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.osimage.builder.plugins.module_utils.disk import SECTOR, TYPES
+from ansible_collections.osimage.builder.plugins.module_utils.disk import SECTOR, TYPES, read_table
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
 
 # Offsets in GRUB's boot.img (include/grub/i386/pc/boot.h)
@@ -79,8 +78,7 @@ BLOCKLIST = SECTOR - 12
 
 def core_area(module, runner, disk):
     """(first sector, sectors available) for the core image."""
-    _rc, out, _err = runner.run(['sfdisk', '--json', disk], what='reading the partition table')
-    table = json.loads(out)['partitiontable']
+    table = read_table(runner, disk)
     parts = table.get('partitions', [])
     if table['label'] == 'gpt':
         for part in parts:
