@@ -31,6 +31,8 @@ URI = 'qemu:///system'
 PROBE_CACHE = '/run/osimage/kvm-probe.json'
 PROBE_TEXT = b'Linux version'
 QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0'
+# getty's '<hostname> login:' prompt; kernel messages may follow on the same line, so no end anchor.
+LOGIN_PROMPT = r'^\S+ login:'
 
 
 class BootError(Exception):
@@ -241,14 +243,18 @@ def _active(conn, name):
         return False
 
 
+def console_shows(console, expect):
+    """True when the console bytes match ``expect`` (multi-line, carriage returns dropped)."""
+    return re.search(expect.encode('utf-8'), console.replace(b'\r', b''), re.MULTILINE) is not None
+
+
 def wait_console(facts, expect, timeout):
     """Seconds from start until ``expect`` shows on the console; raises TimeoutError or RuntimeError."""
-    pattern = re.compile(expect.encode('utf-8'), re.MULTILINE)
     conn = connect()
     try:
         while True:
             elapsed = time.time() - facts['started']
-            if pattern.search(_read(facts['console_log']).replace(b'\r', b'')):
+            if console_shows(_read(facts['console_log']), expect):
                 return round(elapsed, 1)
             if not _active(conn, facts['domain']):
                 raise RuntimeError('the guest stopped after %.0f s before the console showed /%s/' % (elapsed, expect))

@@ -72,9 +72,11 @@ options:
     type: int
     default: 2
   expect:
-    description: Regular expression (multi-line) the console must show.
+    description:
+      - Regular expression (multi-line) the console must show.
+      - The default matches getty's C(<hostname> login:) prompt even when kernel messages land on the same line.
     type: str
-    default: 'login:\s*$'
+    default: '^\S+ login:'
 notes:
   - Needs a running libvirtd reachable at C(qemu:///system). Check mode does nothing.
 requirements:
@@ -202,7 +204,7 @@ def main():
             timeout=dict(type='int', default=300),
             memory_mib=dict(type='int', default=1024),
             vcpus=dict(type='int', default=2),
-            expect=dict(type='str', default=r'login:\s*$'),
+            expect=dict(type='str', default=libvirt_boot.LOGIN_PROMPT),
         ),
         required_if=[('state', 'tested', ('image', 'console_log', 'report')),
                      ('state', 'running', ('image', 'console_log', 'report'))],
