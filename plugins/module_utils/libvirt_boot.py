@@ -229,7 +229,7 @@ def make_key(run_dir):
 
 
 def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2, probe_kernel=None, ssh=False,
-          firmware='bios', ovmf_dir=OVMF_DIR):
+          firmware='bios', ovmf_dir=OVMF_DIR, grow=0):
     """Start ``image`` on an overlay in ``run_dir`` with ``firmware``; return the facts of the running domain."""
     if not os.path.isfile(image):
         raise BootError("image '%s' does not exist" % image)
@@ -238,6 +238,8 @@ def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2,
     overlay = os.path.join(run_dir, 'overlay.qcow2')
     subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', os.path.abspath(image), '-F', fmt, overlay],
                    check=True, capture_output=True)
+    if grow:
+        subprocess.run(['qemu-img', 'resize', '-q', overlay, '+%d' % grow], check=True, capture_output=True)
     loader, nvram = firmware_files(firmware, run_dir, ovmf_dir)
     if os.path.exists(console):
         os.unlink(console)

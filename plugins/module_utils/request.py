@@ -16,6 +16,7 @@ import re
 import uuid
 from collections.abc import Mapping
 
+from ansible_collections.osimage.builder.plugins.module_utils import layout
 from ansible_collections.osimage.builder.plugins.module_utils.disk import LayoutError, parse_size
 
 try:
@@ -59,6 +60,43 @@ def _list(item, hint, **extra):
         item = dict(item, **{'x-hint': 'items of ' + hint})
     return dict({'type': 'array', 'items': item, 'x-hint': hint}, **extra)
 
+
+NAME_RE = r'^[A-Za-z0-9][A-Za-z0-9_-]{0,35}$'
+MOUNT_RE = r'^/([A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*)?$'
+PART_SIZE_SCHEMA = {'type': ['string', 'integer'], 'x-hint': 'a size such as 512MiB or 2GiB, or rest'}
+OPTIONS_SCHEMA = _list({'type': 'string', 'pattern': r'^[A-Za-z0-9_.=,:@/+-]+$'},
+                       'a list of mount options such as noatime or compress=zstd')
+SUBVOLUME_SCHEMA = {
+    'type': 'object', 'additionalProperties': False, 'required': ['name'],
+    'properties': {
+        'name': {'type': 'string', 'pattern': r'^@?[A-Za-z0-9_-]{1,32}$',
+                 'x-hint': 'a subvolume name such as @home'},
+        'mountpoint': {'type': 'string', 'pattern': MOUNT_RE, 'x-hint': 'an absolute path such as /home'},
+        'options': OPTIONS_SCHEMA,
+    },
+}
+
+
+def _fs_schema(filesystems, extra):
+    """A partition's or logical volume's schema: a sized file system with a mount point."""
+    props = {
+        'name': {'type': 'string', 'pattern': NAME_RE, 'x-hint': 'a name of letters, digits, _ and -'},
+        'size': PART_SIZE_SCHEMA,
+        'filesystem': {'enum': filesystems},
+        'mountpoint': {'type': 'string', 'pattern': MOUNT_RE, 'x-hint': 'an absolute path such as /var'},
+        'label': {'type': 'string', 'pattern': r'^[A-Za-z0-9_-]{1,11}$',
+                  'x-hint': 'a label of up to 11 letters, digits, _ and -'},
+        'options': OPTIONS_SCHEMA,
+        'subvolumes': _list(SUBVOLUME_SCHEMA, 'a list of btrfs subvolumes, each with a name'),
+    }
+    props.update(extra)
+    return {'type': 'object', 'additionalProperties': False, 'required': ['size', 'filesystem'],
+            'properties': props}
+
+
+PARTITION_SCHEMA = _fs_schema(['ext4', 'xfs', 'btrfs', 'vfat', 'swap', 'lvm'], {})
+VOLUME_SCHEMA = _fs_schema(['ext4', 'xfs', 'btrfs', 'swap'], {})
+VOLUME_SCHEMA['required'] = ['name', 'size', 'filesystem']
 
 USER_SCHEMA = {
     'type': 'object',
@@ -119,6 +157,22 @@ SCHEMA = {
             'properties': {
                 'size': dict(SIZE_SCHEMA, default='3GiB'),
                 'table': {'enum': ['gpt', 'mbr'], 'default': 'gpt'},
+                'firmware': {'enum': ['bios', 'uefi', 'hybrid'],
+                             'x-hint': 'bios, uefi or hybrid (the default on gpt; bios on mbr)'},
+                'secure_boot': {'type': 'boolean', 'default': False},
+                'bootloader': {'enum': ['grub', 'extlinux', 'systemd-boot'], 'default': 'grub'},
+                'grow': {'type': 'boolean', 'default': True},
+                'partitions': _list(PARTITION_SCHEMA, 'a list of partitions, each with a size and a filesystem',
+                                    minItems=1),
+                'lvm': {
+                    'type': 'object', 'additionalProperties': False, 'required': ['volumes'],
+                    'properties': {
+                        'vg': {'type': 'string', 'pattern': NAME_RE, 'default': 'vg0',
+                               'x-hint': 'a volume group name of letters, digits, _ and -'},
+                        'volumes': _list(VOLUME_SCHEMA, 'a list of logical volumes, each with a name, size and '
+                                                        'filesystem', minItems=1),
+                    },
+                },
             },
         },
         'formats': _list({'enum': ['raw', 'qcow2', 'vmdk', 'vhdx', 'vpc', 'vdi']},
@@ -138,6 +192,7 @@ SCHEMA = {
                 'memory_mib': {'type': 'integer', 'minimum': 256, 'maximum': 65536, 'default': 1024},
                 'vcpus': {'type': 'integer', 'minimum': 1, 'maximum': 64, 'default': 2},
                 'verify': {'type': 'boolean', 'default': True},
+                'grow': dict(SIZE_SCHEMA, **{'x-hint': 'a size such as 1GiB added to the disk the guest boots on'}),
                 'firmware': {'enum': ['auto', 'bios', 'uefi', 'both'], 'default': 'auto',
                              'x-hint': 'auto (every firmware the disk boots with), bios, uefi or both'},
                 'verify_tasks': {'type': 'string', 'pattern': r'^/.+\.ya?ml$',
@@ -213,6 +268,7 @@ def _semantic_errors(request):
         errors.append(('release', "'%s' is not a release of %s; choose one of: %s"
                        % (release, request.get('distro', 'debian'), ', '.join(distro['releases']))))
     disk = request.get('disk')
+    size = parse_size('3GiB')
     if isinstance(disk, dict) and isinstance(disk.get('size'), (str, int)) and not isinstance(disk['size'], bool):
         try:
             size = parse_size(disk['size'])
@@ -220,6 +276,8 @@ def _semantic_errors(request):
                 errors.append(('disk.size', '%r is out of range: use 1GiB to 2TiB' % (disk['size'],)))
         except LayoutError as exc:
             errors.append(('disk.size', str(exc)))
+            size = None
+    errors += layout.errors(disk if isinstance(disk, dict) else {}, size)
     if 'root_password' in request and 'root_password_hash' in request:
         errors.append(('root_password', 'give root_password or root_password_hash, not both'))
     names = set()
@@ -231,6 +289,13 @@ def _semantic_errors(request):
             errors.append(('users[%d].name' % i, "'%s' is given twice or is root" % user.get('name')))
         names.add(user.get('name'))
     errors += _boot_firmware_errors(request)
+    grow = (request.get('boot_test') or {}).get('grow') if isinstance(request.get('boot_test'), dict) else None
+    if isinstance(grow, (str, int)) and not isinstance(grow, bool):
+        try:
+            if not 0 < parse_size(grow) <= MAX_DISK:
+                errors.append(('boot_test.grow', '%r is out of range: use 1MiB to 2TiB' % (grow,)))
+        except LayoutError as exc:
+            errors.append(('boot_test.grow', str(exc)))
     tasks = (request.get('boot_test') or {}).get('verify_tasks') if isinstance(request.get('boot_test'), dict) else None
     if isinstance(tasks, str) and tasks.startswith('/') and not os.path.isfile(tasks):
         errors.append(('boot_test.verify_tasks', "'%s' does not exist" % tasks))
@@ -247,7 +312,7 @@ DISK_FIRMWARES = {'bios': ['bios'], 'uefi': ['uefi'], 'hybrid': ['bios', 'uefi']
 def _boot_firmware_errors(request):
     disk = request.get('disk') if isinstance(request.get('disk'), dict) else {}
     boot = request.get('boot_test') if isinstance(request.get('boot_test'), dict) else {}
-    wanted, disk_fw = boot.get('firmware', 'auto'), disk.get('firmware', 'bios')
+    wanted, disk_fw = boot.get('firmware', 'auto'), layout.firmware_of(disk)
     if disk_fw not in DISK_FIRMWARES or wanted == 'auto':
         return []
     capable = DISK_FIRMWARES[disk_fw]
@@ -259,7 +324,7 @@ def _boot_firmware_errors(request):
 
 def boot_firmwares(req):
     """The firmwares the boot test uses for a resolved request, in order; the first one is verified."""
-    capable = DISK_FIRMWARES[req['disk'].get('firmware', 'bios')]
+    capable = DISK_FIRMWARES[layout.firmware_of(req['disk'])]
     wanted = req['boot_test']['firmware']
     chosen = capable if wanted in ('auto', 'both') else [wanted]
     uefi = 'uefi_secure' if req['disk'].get('secure_boot') else 'uefi'
@@ -325,17 +390,6 @@ def redact(request):
     return out
 
 
-def disk_layout(table, root_uuid):
-    """The default partition layout: a BIOS boot partition (GPT only) and an ext4 root taking the rest."""
-    parts = []
-    if table == 'gpt':
-        parts.append({'name': 'bios', 'type': 'bios_boot', 'size': '1MiB', 'filesystem': 'none'})
-    parts.append({'name': 'root', 'type': 'root_x86_64' if table == 'gpt' else 'linux', 'size': 'rest',
-                  'filesystem': 'ext4', 'mountpoint': '/', 'label': 'root', 'uuid': root_uuid,
-                  'bootable': table == 'mbr'})
-    return parts
-
-
 def resolve(request, cwd=None, build_id=None):
     """Validate and return the fully specified build for ``request``."""
     validate(request)
@@ -351,8 +405,10 @@ def resolve(request, cwd=None, build_id=None):
     for key in ('output_dir', 'work_dir', 'cache_dir'):
         req[key] = os.path.normpath(os.path.join(cwd, req[key]))
     req['disk']['size_bytes'] = parse_size(req['disk']['size'])
-    req['disk']['partitions'] = disk_layout(req['disk']['table'], str(uuid.uuid4()))
+    layout.resolve(req['disk'])
     req['boot_test']['firmwares'] = boot_firmwares(req)
+    if 'grow' in req['boot_test']:
+        req['boot_test']['grow_bytes'] = parse_size(req['boot_test']['grow'])
     req['family'] = distro['family']
     req['version'] = distro['releases'][req['release']]
     req['build_id'] = build_id

@@ -80,6 +80,12 @@ options:
     type: str
     choices: [bios, uefi, uefi_secure]
     default: bios
+  grow:
+    description:
+      - Bytes added to the virtual size of the overlay the guest runs on, so that it finds a larger disk than
+        the image (to prove the root file system grows). V(0) leaves it the image's size.
+    type: int
+    default: 0
   ovmf_dir:
     description: Directory of the OVMF firmware files (C(OVMF_CODE_4M.fd), C(OVMF_VARS_4M.fd) and their variants).
     type: path
@@ -198,7 +204,8 @@ def boot(params, run_dir):
         report.update(libvirt_boot.start(params['image'], params['console_log'], params['name'], run_dir,
                                          accel=params['accel'], memory_mib=params['memory_mib'],
                                          vcpus=params['vcpus'], probe_kernel=params['probe_kernel'], ssh=running,
-                                         firmware=params['firmware'], ovmf_dir=params['ovmf_dir']))
+                                         firmware=params['firmware'], ovmf_dir=params['ovmf_dir'],
+                                         grow=params['grow']))
         report['seconds_to_login'] = libvirt_boot.wait_console(report, params['expect'], params['timeout'])
         if running:
             report['seconds_to_ssh'] = libvirt_boot.wait_ssh(report, params['timeout'])
@@ -232,6 +239,7 @@ def main():
             vcpus=dict(type='int', default=2),
             firmware=dict(type='str', default='bios', choices=sorted(libvirt_boot.FIRMWARE)),
             ovmf_dir=dict(type='path', default=libvirt_boot.OVMF_DIR),
+            grow=dict(type='int', default=0),
             expect=dict(type='str', default=libvirt_boot.LOGIN_PROMPT),
         ),
         required_if=[('state', 'tested', ('image', 'console_log', 'report')),

@@ -13,10 +13,15 @@ short_description: Partition a raw disk image and fill its file systems from dir
 version_added: 0.1.0
 description:
   - Creates a sparse raw disk image at O(path) with a GPT or MBR partition table, every partition
-    aligned to 1 MiB, and makes each partition's file system directly at its offset in the image,
-    populated from a directory tree.
-  - Needs no loop device, no kernel partition scanning, no device-mapper and no mount, so it works in
-    containers and CI runners that have none of these.
+    aligned to 1 MiB, and makes each partition's file system at its offset in the image, populated from a
+    directory tree. With O(root), each mount point's subtree goes to its own file system.
+  - ext4 is made in place (C(mke2fs -d -E offset=)); vfat (mkfs.vfat and mtools), btrfs (C(--rootdir)) and
+    swap are made as files and copied to their offset. xfs and btrfs subvolumes are filled through a loop
+    mount of their file, which is always unmounted and detached. No kernel partition scanning, no vfat
+    driver, no device-mapper.
+  - O(lvm) makes a volume group on the partition whose file system is V(lvm) through a loop device over its
+    byte range, with logical volumes that are never activated; each volume's file system is written at the
+    offset LVM reports for its extents.
   - The image is written under a temporary name and renamed into place only when complete; a failure
     never touches an existing image at O(path).
   - The partition table is read back with C(sfdisk --json) and checked against the plan.
@@ -64,7 +69,7 @@ options:
       filesystem:
         description: File system made in the partition.
         type: str
-        choices: [ext4, none]
+        choices: [ext4, xfs, btrfs, vfat, swap, lvm, none]
         default: none
       uuid:
         description: File system UUID. A random one is used when omitted.
@@ -73,8 +78,13 @@ options:
         description: File system label.
         type: str
       source:
-        description: Directory whose content fills the file system (ext4 via C(mke2fs -d)).
+        description: Directory whose content fills the file system.
         type: path
+      subvolumes:
+        description: btrfs subvolumes, each filled from the tree's directory at its mount point.
+        type: list
+        elements: dict
+        default: []
       mountpoint:
         description: Where the file system is mounted in the image; with O(root), where its content comes from.
         type: str
@@ -82,10 +92,24 @@ options:
         description: Set the legacy boot flag (MBR only).
         type: bool
         default: false
+  lvm:
+    description: The volume group made on the V(lvm) partition.
+    type: dict
+    suboptions:
+      vg:
+        description: Volume group name.
+        type: str
+        required: true
+      volumes:
+        description: Logical volumes, in order; O(lvm.volumes[].size) may be V(rest) for the last one.
+        type: list
+        elements: dict
+        required: true
 notes:
   - Supports check mode, which reports the planned layout.
 requirements:
-  - sfdisk (util-linux) and mke2fs (e2fsprogs) on the build host
+  - sfdisk (util-linux) and mke2fs (e2fsprogs) on the build host; mkfs.vfat and mcopy, mkfs.btrfs, mkfs.xfs,
+    mkswap, losetup and lvm when a layout uses them
 '''
 
 EXAMPLES = r'''
@@ -118,29 +142,23 @@ partitions:
   returned: always
   type: list
   elements: dict
+volumes:
+  description: Each logical volume with its C(offset) and C(bytes) in the image, file system and UUID.
+  returned: always
+  type: list
+  elements: dict
 '''
 
 import os
-import uuid
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.osimage.builder.plugins.module_utils import disk
+from ansible_collections.osimage.builder.plugins.module_utils import filesystems
+from ansible_collections.osimage.builder.plugins.module_utils import lvm
 from ansible_collections.osimage.builder.plugins.module_utils import stamp
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
 
-
-def make_ext4(runner, image, part):
-    argv = ['mke2fs', '-q', '-F', '-t', 'ext4', '-U', part['uuid'],
-            '-E', 'offset=%d' % (part['start'] * disk.SECTOR)]
-    if part.get('label'):
-        argv += ['-L', part['label']]
-    if part.get('source'):
-        argv += ['-d', part['source']]
-    argv += [image, '%dk' % (part['sectors'] * disk.SECTOR // 1024)]
-    runner.run(argv, what='making the ext4 file system of %s' % part['name'])
-
-
-MAKERS = {'ext4': make_ext4}
+FILESYSTEMS = ['ext4', 'xfs', 'btrfs', 'vfat', 'swap', 'lvm', 'none']
 
 
 def clean_table(table, path):
@@ -161,6 +179,47 @@ def check_table(module, table, placed):
                              table=table)
 
 
+def make_volumes(runner, image, part, spec):
+    """Make the volume group on ``part``; return its volumes with their byte ranges in ``image``."""
+    offset, size = part['start'] * disk.SECTOR, part['sectors'] * disk.SECTOR
+    with filesystems.loop_device(runner, image, offset, size) as dev:
+        found = lvm.create(runner, dev, spec['vg'], [
+            {'name': v['name'], 'bytes': None if v['size'] == 'rest' else disk.parse_size(v['size'])}
+            for v in spec['volumes']])
+    return [dict(v, offset=offset + found[v['name']][0], bytes=found[v['name']][1]) for v in spec['volumes']]
+
+
+def targets(placed, volumes):
+    """Every file system to make: partitions and logical volumes with their byte ranges."""
+    out = [dict(p, offset=p['start'] * disk.SECTOR, bytes=p['sectors'] * disk.SECTOR)
+           for p in placed if p['filesystem'] in filesystems.MAKERS]
+    return out + [v for v in volumes if v.get('filesystem', 'none') in filesystems.MAKERS]
+
+
+def mountpoints(items):
+    found = []
+    for item in items:
+        if item.get('mountpoint') and not item.get('source'):
+            found.append(item['mountpoint'])
+        found += [s['mountpoint'] for s in item.get('subvolumes') or [] if s.get('mountpoint')]
+    return found
+
+
+def make_all(runner, image, items, root, workdir):
+    """Make each item's file system, filled from its mount point's subtree of ``root``."""
+    if not root:
+        for item in items:
+            filesystems.make(runner, image, item, workdir)
+        return
+    with filesystems.split_tree(root, mountpoints(items), os.path.join(workdir, 'split')) as sources:
+        for item in items:
+            target = dict(item)
+            if item.get('mountpoint') and not item.get('source'):
+                target['source'] = sources[item['mountpoint']]
+            target['subvolumes'] = [dict(s, source=sources.get(s.get('mountpoint'))) for s in item.get('subvolumes') or []]
+            filesystems.make(runner, image, target, workdir)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -172,12 +231,17 @@ def main():
                 name=dict(type='str', required=True),
                 type=dict(type='str', default='linux', choices=sorted(disk.TYPES)),
                 size=dict(type='raw', required=True),
-                filesystem=dict(type='str', default='none', choices=['ext4', 'none']),
+                filesystem=dict(type='str', default='none', choices=FILESYSTEMS),
                 uuid=dict(type='str'),
                 label=dict(type='str'),
                 source=dict(type='path'),
                 mountpoint=dict(type='str'),
                 bootable=dict(type='bool', default=False),
+                subvolumes=dict(type='list', elements='dict', default=[]),
+            )),
+            lvm=dict(type='dict', options=dict(
+                vg=dict(type='str', required=True),
+                volumes=dict(type='list', elements='dict', required=True),
             )),
         ),
         supports_check_mode=True,
@@ -192,22 +256,26 @@ def main():
         placed = disk.plan(size, params['table'], parts)
     except disk.LayoutError as exc:
         module.fail_json(msg=str(exc))
+    pv = [p for p in placed if p['filesystem'] == 'lvm']
+    if bool(pv) != bool(params['lvm']) or len(pv) > 1:
+        module.fail_json(msg='lvm needs exactly one partition whose filesystem is lvm, and that partition needs lvm')
     for part in placed:
-        if params['root'] and part['filesystem'] != 'none' and part.get('mountpoint') and not part.get('source'):
-            part['source'] = os.path.join(params['root'], part['mountpoint'].lstrip('/'))
         if part.get('source') and not os.path.isdir(part['source']):
             module.fail_json(msg="source '%s' of partition '%s' is not a directory" % (part['source'], part['name']))
-    inputs = {'size': size, 'table': params['table'], 'partitions': placed,
+    volumes = [dict(v) for v in (params['lvm'] or {}).get('volumes', [])]
+    inputs = {'size': size, 'table': params['table'], 'partitions': placed, 'lvm': params['lvm'],
+              'root': stamp.tree_fingerprint(params['root']) if params['root'] else None,
               'sources': {p['name']: stamp.tree_fingerprint(p['source']) for p in placed if p.get('source')}}
     key = stamp.fingerprint(inputs)
-    for part in placed:
-        if part['filesystem'] != 'none' and not part.get('uuid'):
-            part['uuid'] = str(uuid.uuid4())
+    for item in placed + volumes:
+        if item.get('filesystem', 'none') not in ('none', 'lvm') and not item.get('uuid'):
+            item['uuid'] = filesystems.new_uuid(item['filesystem'])
     stamp_path = path + '.osimage-disk.json'
-    result = dict(changed=False, path=path, size=size, partitions=placed)
+    result = dict(changed=False, path=path, size=size, partitions=placed, volumes=volumes)
     old = stamp.read(stamp_path)
     if old and old.get('fingerprint') == key and os.path.isfile(path):
-        result.update(partitions=old['partitions'], table=clean_table(disk.read_table(runner, path), path))
+        result.update(partitions=old['partitions'], volumes=old.get('volumes', []),
+                      table=clean_table(disk.read_table(runner, path), path))
         module.exit_json(**result)
     result['changed'] = True
     if module.check_mode:
@@ -215,6 +283,8 @@ def main():
         module.exit_json(**result)
 
     tmp = '%s.tmp-%d' % (path, os.getpid())
+    workdir = tmp + '.d'
+    os.makedirs(workdir)
     try:
         with open(tmp, 'wb') as f:
             f.truncate(size)
@@ -225,14 +295,19 @@ def main():
         check_table(module, table, placed)
         for got, part in zip(table['partitions'], placed):
             part['partuuid'] = got.get('uuid')
-            if part['filesystem'] in MAKERS:
-                MAKERS[part['filesystem']](runner, tmp, part)
+        if pv:
+            volumes = make_volumes(runner, tmp, pv[0], dict(params['lvm'], volumes=volumes))
+        make_all(runner, tmp, targets(placed, volumes), params['root'], workdir)
         os.replace(tmp, path)
+    except (ValueError, OSError) as exc:
+        module.fail_json(msg='making the disk failed: %s' % exc)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    stamp.write(stamp_path, {'fingerprint': key, 'partitions': placed})
-    result['table'] = clean_table(table, path)
+        if os.path.isdir(workdir):
+            os.rmdir(workdir)
+    stamp.write(stamp_path, {'fingerprint': key, 'partitions': placed, 'volumes': volumes})
+    result.update(table=clean_table(table, path), volumes=volumes)
     module.exit_json(**result)
 
 

@@ -36,6 +36,28 @@ def proxy_files():
     return [p for p in paths if os.path.isfile(p) and 'proxy' in read(p).lower()]
 
 
+def layout():
+    """Mounted file systems, active swap, LVM volumes, the root file system's and its disk's sizes, firmware."""
+    mounts = json.loads(out(['findmnt', '--json', '--real', '--list', '--output', 'TARGET,SOURCE,FSTYPE,OPTIONS,UUID'])
+                        or '{"filesystems": []}')['filesystems']
+    swaps = [line.split()[0] for line in read('/proc/swaps').splitlines()[1:] if line.strip()]
+    lvs = json.loads(out(['lvs', '--reportformat', 'json', '-o', 'lv_name,vg_name,lv_active']) or '{"report": [{"lv": []}]}')
+    root = os.statvfs('/')
+    disk = out(['lsblk', '--noheadings', '--nodeps', '--bytes', '--output', 'SIZE', '/dev/vda'])
+    return {'mounts': mounts, 'swaps': swaps, 'lvs': lvs['report'][0]['lv'],
+            'root_bytes': root.f_blocks * root.f_frsize, 'disk_bytes': int(disk or 0),
+            'efi': os.path.isdir('/sys/firmware/efi'),
+            'secure_boot': read_bytes(glob.glob('/sys/firmware/efi/efivars/SecureBoot-*'))[-1:] == b'\x01'}
+
+
+def read_bytes(paths):
+    try:
+        with open(paths[0], 'rb') as f:
+            return f.read()
+    except (OSError, IndexError):
+        return b''
+
+
 def main(units):
     root = json.loads(out(['findmnt', '--json', '--output', 'SOURCE,FSTYPE,OPTIONS,UUID', '--mountpoint', '/'])
                       or '{"filesystems": [{}]}')['filesystems'][0]
@@ -52,6 +74,7 @@ def main(units):
         'enabled': dict(zip(units, out(['systemctl', 'is-enabled'] + units).splitlines())) if units else {},
         'hostname': socket.gethostname(),
         'default_routes': [r.get('dev') for r in routes],
+        'layout': layout(),
     }
     json.dump(state, sys.stdout)
 

@@ -21,7 +21,7 @@ def test_empty_request_is_the_default_image():
     root = [p for p in resolved['disk']['partitions'] if p.get('mountpoint') == '/']
     assert len(root) == 1 and len(root[0]['uuid']) == 36
     assert resolved['boot_test'] == {'enabled': True, 'timeout': 300, 'accel': 'auto', 'memory_mib': 1024,
-                                     'vcpus': 2, 'verify': True, 'firmware': 'auto', 'firmwares': ['bios']}
+                                     'vcpus': 2, 'verify': True, 'firmware': 'auto', 'firmwares': ['bios', 'uefi']}
 
 
 def test_mbr_layout_has_no_bios_boot_partition():
@@ -90,6 +90,7 @@ def test_schema_and_semantic_errors_come_together():
 
 
 def test_boot_test_firmware_must_fit_the_disk():
-    assert 'boot_test.firmware' in errors_of({'boot_test': {'firmware': 'uefi'}})
+    assert 'boot_test.firmware' in errors_of({'disk': {'firmware': 'bios'}, 'boot_test': {'firmware': 'uefi'}})
+    assert req.resolve({'disk': {'secure_boot': True}})['boot_test']['firmwares'] == ['bios', 'uefi_secure']
     assert 'choose one of' in errors_of({'boot_test': {'firmware': 'coreboot'}})['boot_test.firmware']
     assert req.resolve({'boot_test': {'firmware': 'bios'}})['boot_test']['firmwares'] == ['bios']
