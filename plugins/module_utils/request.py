@@ -17,6 +17,7 @@ import os
 import re
 import uuid
 from collections.abc import Mapping
+from urllib.parse import urlparse
 
 from ansible_collections.osimage.builder.plugins.module_utils.disk import LayoutError, parse_size
 
@@ -60,6 +61,7 @@ PROXY_RE = r'^https?://([^\s/@:]+(:[^\s/@]*)?@)?[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$'
 SUITE_RE = r'^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9._-]+)*$'
 ARMOR_BEGIN = '-----BEGIN PGP PUBLIC KEY BLOCK-----'
 ARMOR_END = '-----END PGP PUBLIC KEY BLOCK-----'
+RESERVED_REPOSITORY_NAMES = ('debian', 'debian-security', 'ubuntu')
 PRESETS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                            'data', 'presets')
 SIZE_SCHEMA = {'type': ['string', 'integer'], 'x-hint': 'a size such as 4GiB or 512MiB'}
@@ -352,6 +354,8 @@ def _repository_errors(repos):
         if not isinstance(repo, dict):
             continue
         key = 'repositories[%d]' % i
+        if repo.get('name') in RESERVED_REPOSITORY_NAMES:
+            errors.append((key + '.name', "'%s' is the distribution's own; choose another name" % repo['name']))
         if repo.get('name') in names:
             errors.append((key + '.name', "'%s' is given twice; each repository needs its own name" % repo['name']))
         names.add(repo.get('name'))
@@ -435,7 +439,16 @@ def resolve_customization(req):
     req['packages']['install'] = [p for p in _unique(wanted) if p not in req['packages']['remove']]
     for repo in req['repositories']:
         repo.setdefault('suites', [req['release']])
+        repo['signed_by'] = '/etc/apt/keyrings/%s.%s' % (repo['name'], 'asc' if _armored(repo) else 'gpg')
+        repo['origin'] = urlparse(repo['uri']).hostname or ''
     return req
+
+
+def _armored(repo):
+    if 'key' in repo:
+        return True
+    with open(repo['key_file'], 'rb') as f:
+        return f.read(64).lstrip().startswith(ARMOR_BEGIN.encode('ascii'))
 
 
 def validate(request):
