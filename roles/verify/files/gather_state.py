@@ -1,8 +1,8 @@
 """Print, as one JSON document, the state of a running system that osimage's verify checks look at.
 
 Runs inside the guest with its own python3 (one process instead of one Ansible task per fact, which
-matters under software emulation). Arguments: the units whose state to report, and ``--path=P`` for each
-path whose type, owner, mode and checksum to report.
+matters under software emulation). Arguments: the units that must be enabled, ``--unit=U`` for each other
+unit whose state to report, and ``--path=P`` for each path whose type, owner, mode and checksum to report.
 """
 import glob
 import grp
@@ -155,7 +155,8 @@ def system_settings():
 
 
 def main(args):
-    units = [a for a in args if not a.startswith('--path=')]
+    units = [a for a in args if not a.startswith('--')]
+    others = [a[len('--unit='):] for a in args if a.startswith('--unit=')]
     paths = [a[len('--path='):] for a in args if a.startswith('--path=')]
     root = json.loads(out(['findmnt', '--json', '--output', 'SOURCE,FSTYPE,OPTIONS,UUID', '--mountpoint', '/'])
                       or '{"filesystems": [{}]}')['filesystems'][0]
@@ -169,8 +170,8 @@ def main(args):
         'host_keys': {p: os.stat(p).st_mtime for p in glob.glob('/etc/ssh/ssh_host_*_key')},
         'proxy_files': proxy_files(),
         'package_leftovers': glob.glob('/var/cache/apt/archives/*.deb') + glob.glob('/var/lib/apt/lists/*_Packages*'),
-        'enabled': {u: s['enabled'] for u, s in units_state(units).items()},
-        'units': units_state(units),
+        'enabled': dict(zip(units, out(['systemctl', 'is-enabled'] + units).splitlines())) if units else {},
+        'units': units_state(others),
         'paths': {p: path_state(p) for p in paths},
         'hostname': socket.gethostname(),
         'default_routes': [r.get('dev') for r in routes],
