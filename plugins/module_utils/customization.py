@@ -430,6 +430,9 @@ def needed_packages(request):
         needed['apparmor'] = 'security.apparmor'
     if (request.get('cloud_init') or {}).get('enabled'):
         needed['cloud-init'] = 'cloud_init'
+        # growpart and resize2fs, with which cloud-init grows the root file system to its disk
+        needed['cloud-guest-utils'] = 'cloud_init'
+        needed['e2fsprogs'] = 'cloud_init'
     return needed
 
 

@@ -106,8 +106,9 @@ def test_keys_bring_the_packages_they_need():
                             'security': {'firewall': {'enabled': True}, 'automatic_updates': True,
                                          'apparmor': True},
                             'cloud_init': {'enabled': True}, 'packages': {'install': ['nginx']}})
-    assert resolved['packages']['install'] == ['nginx', 'apparmor', 'cloud-init', 'keyboard-configuration',
-                                               'locales', 'nftables', 'tzdata', 'unattended-upgrades']
+    assert resolved['packages']['install'] == ['nginx', 'apparmor', 'cloud-guest-utils', 'cloud-init', 'e2fsprogs',
+                                               'keyboard-configuration', 'locales', 'nftables', 'tzdata',
+                                               'unattended-upgrades']
 
 
 def test_apparmor_off_goes_to_the_kernel_command_line():
