@@ -67,10 +67,11 @@ def firmware_files(firmware, run_dir, ovmf_dir=OVMF_DIR):
 
 
 def domain_xml(name, domain_type, console, memory_mib, vcpus, disk=None, disk_format=None, kernel=None,
-               ssh_port=None, oem_strings=(), firmware='bios', loader=None, nvram=None):
+               ssh_port=None, oem_strings=(), firmware='bios', loader=None, nvram=None, cdrom=None, forwards=None):
     """Libvirt XML of a transient guest with its serial console written to ``console``.
 
     ``firmware`` is a key of FIRMWARE; for UEFI, ``loader`` and ``nvram`` come from :func:`firmware_files`.
+    ``cdrom`` is an ISO attached read-only; ``forwards`` maps guest TCP ports to ports of 127.0.0.1.
     """
     machine, _code, _template, secure = FIRMWARE[firmware]
     features = "<acpi/><apic/>" + ("<smm state='on'/>" if secure else '')
@@ -94,10 +95,20 @@ def domain_xml(name, domain_type, console, memory_mib, vcpus, disk=None, disk_fo
       <source file={quoteattr(disk)}/>
       <target dev='vda' bus='virtio'/>
     </disk>""" if disk else ''
+    if cdrom:
+        disk_xml += f"""
+    <disk type='file' device='cdrom'>
+      <driver name='qemu' type='raw'/>
+      <source file={quoteattr(cdrom)}/>
+      <target dev={quoteattr('sdc' if machine == 'q35' else 'hdc')} bus={quoteattr('sata' if machine == 'q35' else 'ide')}/>
+      <readonly/>
+    </disk>"""
     netdev = 'user,id=osnet0'
     root_bus = 'pcie.0' if machine == 'q35' else 'pci.0'
     if ssh_port:
         netdev += ',hostfwd=tcp:127.0.0.1:%d-:22' % ssh_port
+    for guest, host in sorted((forwards or {}).items()):
+        netdev += ',hostfwd=tcp:127.0.0.1:%d-:%d' % (host, guest)
     return f"""<domain type={quoteattr(domain_type)} xmlns:qemu='{QEMU_NS}'>
   <name>{escape(name)}</name>
   <memory unit='MiB'>{int(memory_mib)}</memory>
@@ -228,9 +239,34 @@ def make_key(run_dir):
         return key, f.read().strip()
 
 
+def nocloud_seed(run_dir, instance_id):
+    """A cloud-init NoCloud seed (an ISO 9660 volume labelled CIDATA, made with xorriso) in ``run_dir``.
+
+    It only names the instance: cloud-init finds its datasource and finishes, and the boot test's own
+    root key (the systemd credential) stays the way in.
+    """
+    seed = os.path.join(run_dir, 'seed')
+    os.makedirs(seed, exist_ok=True)
+    with open(os.path.join(seed, 'meta-data'), 'w', encoding='utf-8') as f:
+        f.write('instance-id: %s\n' % instance_id)
+    with open(os.path.join(seed, 'user-data'), 'w', encoding='utf-8') as f:
+        f.write('#cloud-config\n{}\n')
+    iso = os.path.join(run_dir, 'seed.iso')
+    try:
+        subprocess.run(['xorriso', '-as', 'mkisofs', '-quiet', '-volid', 'CIDATA', '-joliet', '-rock',
+                        '-output', iso, seed], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise BootError('cannot make the NoCloud seed with xorriso: %s' % getattr(exc, 'stderr', exc)) from exc
+    return iso
+
+
 def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2, probe_kernel=None, ssh=False,
-          firmware='bios', ovmf_dir=OVMF_DIR, grow=0):
-    """Start ``image`` on an overlay in ``run_dir`` with ``firmware``; return the facts of the running domain."""
+          firmware='bios', ovmf_dir=OVMF_DIR, grow=0, nocloud=False, forward_ports=()):
+    """Start ``image`` on an overlay in ``run_dir`` with ``firmware``; return the facts of the running domain.
+
+    ``nocloud`` attaches a NoCloud seed for cloud-init; ``forward_ports`` are guest TCP ports reached on
+    free ports of 127.0.0.1 (facts ``forwarded_ports``).
+    """
     if not os.path.isfile(image):
         raise BootError("image '%s' does not exist" % image)
     fmt = image_format(image)
@@ -246,6 +282,8 @@ def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2,
     facts = {'image': os.path.abspath(image), 'format': fmt, 'domain': name, 'run_dir': run_dir,
              'console_log': os.path.abspath(console), 'firmware': firmware}
     oem = []
+    seed = nocloud_seed(run_dir, name) if nocloud else None
+    facts['forwarded_ports'] = {int(p): free_port() for p in forward_ports}
     if ssh:
         facts['ssh_private_key'], public = make_key(run_dir)
         facts['ssh_port'] = free_port()
@@ -261,7 +299,8 @@ def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2,
         for attempt in range(3):
             xml = domain_xml(name, 'kvm' if use_kvm else 'qemu', os.path.abspath(console), memory_mib, vcpus,
                              disk=overlay, disk_format='qcow2', ssh_port=facts.get('ssh_port'), oem_strings=oem,
-                             firmware=firmware, loader=loader, nvram=nvram)
+                             firmware=firmware, loader=loader, nvram=nvram, cdrom=seed,
+                             forwards=facts['forwarded_ports'])
             facts['started'] = time.time()
             try:
                 conn.createXML(xml, 0)
@@ -270,6 +309,7 @@ def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2,
                 # Another boot test may have taken the free port between our check and qemu's bind.
                 if ssh and 'host forwarding' in str(exc) and attempt < 2:
                     facts['ssh_port'] = free_port()
+                    facts['forwarded_ports'] = {p: free_port() for p in facts['forwarded_ports']}
                     continue
                 raise BootError('libvirt could not start the domain: %s' % exc) from exc
     finally:

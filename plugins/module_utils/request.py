@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from urllib.parse import urlparse
 
 from ansible_collections.osimage.builder.plugins.module_utils import layout
+from ansible_collections.osimage.builder.plugins.module_utils import customization
 from ansible_collections.osimage.builder.plugins.module_utils.disk import LayoutError, parse_size
 
 try:
@@ -260,6 +261,8 @@ SCHEMA = {
                                  'x-hint': 'an absolute path to a YAML tasks file'},
             },
         },
+        # groups, locale, timezone, keyboard, services, files, security, cloud_init, tasks
+        **customization.PROPERTIES,
     },
 }
 KEYS = tuple(SCHEMA['properties'])
@@ -320,7 +323,7 @@ def _schema_errors(request):
     return errors
 
 
-def _semantic_errors(request):
+def _semantic_errors(request, cwd=None):
     """Checks a schema cannot express; each guards its own types, so it runs beside the schema's."""
     errors = []
     distro = DISTROS.get(request.get('distro', 'debian')) if isinstance(request.get('distro', 'debian'), str) else None
@@ -363,6 +366,7 @@ def _semantic_errors(request):
     for key in ('output_dir', 'work_dir', 'cache_dir'):
         if isinstance(request.get(key), str) and os.path.normpath(request[key]) in SYSTEM_DIRS:
             errors.append((key, "'%s' is a system directory; use a directory of its own" % request[key]))
+    errors += customization.semantic_errors(request, request.get('distro', 'debian'), cwd)
     return errors
 
 
@@ -543,8 +547,11 @@ def _armored(repo):
         return f.read(64).lstrip().startswith(ARMOR_BEGIN.encode('ascii'))
 
 
-def validate(request):
-    """Raise RequestError naming every bad key; return None when the request is valid."""
+def validate(request, cwd=None):
+    """Raise RequestError naming every bad key; return None when the request is valid.
+
+    Paths on the controller (``files``, ``tasks``) are relative to ``cwd`` (default: the current directory).
+    """
     if not HAS_JSONSCHEMA:
         raise RequestError([('(top level)', 'the jsonschema Python library is required on the controller')])
     if not isinstance(request, dict):
@@ -552,7 +559,7 @@ def validate(request):
                              % type(request).__name__)])
     errors = _schema_errors(request)
     seen = {key for key, _msg in errors}
-    errors += [e for e in _semantic_errors(request) + _customization_errors(request) if e[0] not in seen]
+    errors += [e for e in _semantic_errors(request, cwd) + _customization_errors(request) if e[0] not in seen]
     if errors:
         raise RequestError(errors)
 
@@ -620,7 +627,7 @@ def resolve(request, cwd=None, build_id=None):
     cwd = cwd or os.getcwd()
     if isinstance(request, dict):
         request = anchor_paths(request, cwd)
-    validate(request)
+    validate(request, cwd)
     req = apply_defaults(SCHEMA, hash_secrets(request))
     distro = DISTROS[req['distro']]
     build_id = build_id or uuid.uuid4().hex[:12]
@@ -642,4 +649,4 @@ def resolve(request, cwd=None, build_id=None):
     req['version'] = distro['releases'][req['release']]
     req['build_id'] = build_id
     req['build_dir'] = os.path.join(req['work_dir'], build_id)
-    return req
+    return customization.resolve(req, cwd)

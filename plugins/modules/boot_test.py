@@ -90,6 +90,17 @@ options:
     description: Directory of the OVMF firmware files (C(OVMF_CODE_4M.fd), C(OVMF_VARS_4M.fd) and their variants).
     type: path
     default: /usr/share/OVMF
+  nocloud_seed:
+    description:
+      - Attach a cloud-init NoCloud seed (a CD-ROM labelled CIDATA that names the instance), so that an
+        image with cloud-init and the NoCloud datasource finds it and finishes.
+    type: bool
+    default: false
+  forward_ports:
+    description: Guest TCP ports to forward from free ports of 127.0.0.1 too (besides SSH).
+    type: list
+    elements: int
+    default: []
   expect:
     description:
       - Regular expression (multi-line) the console must show.
@@ -151,6 +162,10 @@ ssh_port:
   description: Port on 127.0.0.1 forwarded to the guest's SSH server.
   returned: with O(state=running)
   type: int
+forwarded_ports:
+  description: Port of 127.0.0.1 for each guest port in O(forward_ports).
+  returned: when the guest started
+  type: dict
 ssh_private_key:
   description: Throwaway private key that logs in as root.
   returned: with O(state=running)
@@ -181,7 +196,8 @@ from ansible_collections.osimage.builder.plugins.module_utils import leftovers
 from ansible_collections.osimage.builder.plugins.module_utils import libvirt_boot
 
 PUBLIC = ('outcome', 'message', 'seconds_to_login', 'seconds_to_ssh', 'accel', 'accel_reason', 'console_log',
-          'console_tail', 'firmware', 'ssh_port', 'ssh_private_key', 'ssh_user', 'domain', 'run_dir')
+          'console_tail', 'firmware', 'ssh_port', 'ssh_private_key', 'ssh_user', 'domain', 'run_dir',
+          'forwarded_ports')
 
 
 def write_report(path, report):
@@ -205,7 +221,8 @@ def boot(params, run_dir):
                                          accel=params['accel'], memory_mib=params['memory_mib'],
                                          vcpus=params['vcpus'], probe_kernel=params['probe_kernel'], ssh=running,
                                          firmware=params['firmware'], ovmf_dir=params['ovmf_dir'],
-                                         grow=params['grow']))
+                                         grow=params['grow'], nocloud=params['nocloud_seed'],
+                                         forward_ports=params['forward_ports']))
         report['seconds_to_login'] = libvirt_boot.wait_console(report, params['expect'], params['timeout'])
         if running:
             report['seconds_to_ssh'] = libvirt_boot.wait_ssh(report, params['timeout'])
@@ -240,6 +257,8 @@ def main():
             firmware=dict(type='str', default='bios', choices=sorted(libvirt_boot.FIRMWARE)),
             ovmf_dir=dict(type='path', default=libvirt_boot.OVMF_DIR),
             grow=dict(type='int', default=0),
+            nocloud_seed=dict(type='bool', default=False),
+            forward_ports=dict(type='list', elements='int', default=[]),
             expect=dict(type='str', default=libvirt_boot.LOGIN_PROMPT),
         ),
         required_if=[('state', 'tested', ('image', 'console_log', 'report')),

@@ -1,18 +1,27 @@
 """Print, as one JSON document, the state of a running system that osimage's verify checks look at.
 
 Runs inside the guest with its own python3 (one process instead of one Ansible task per fact, which
-matters under software emulation). Arguments: the units that must be enabled.
+matters under software emulation). Arguments: the units that must be enabled, ``--unit=U`` for each other
+unit whose state to report, and ``--path=P`` for each path whose type, owner, mode and checksum to report.
 """
 import glob
+import grp
+import hashlib
 import json
+import pwd
+import stat
 import os
 import socket
 import subprocess
 import sys
 
 
-def out(argv):
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+def out(argv, timeout=120):
+    """The command's standard output, or '' when it is not installed or hangs."""
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return ''
     return proc.stdout.strip()
 
 
@@ -76,7 +85,119 @@ def apt_state():
     }
 
 
-def main(units):
+def key_values(text):
+    """KEY=value lines (shell style, quotes dropped) as a dict."""
+    pairs = {}
+    for line in text.splitlines():
+        if '=' in line and not line.lstrip().startswith('#'):
+            key, value = line.split('=', 1)
+            pairs[key.strip()] = value.strip().strip('"\'')
+    return pairs
+
+
+def units_state(units):
+    if not units:
+        return {}
+    enabled = out(['systemctl', 'is-enabled'] + units).splitlines()
+    active = out(['systemctl', 'is-active'] + units).splitlines()
+    return {u: {'enabled': e, 'active': a} for u, e, a in zip(units, enabled, active)}
+
+
+def path_state(path):
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    kind = 'link' if stat.S_ISLNK(st.st_mode) else 'directory' if stat.S_ISDIR(st.st_mode) else 'file'
+    info = {'state': kind, 'mode': '%04o' % stat.S_IMODE(st.st_mode)}
+    try:
+        info['owner'] = pwd.getpwuid(st.st_uid).pw_name
+        info['group'] = grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        info['owner'], info['group'] = str(st.st_uid), str(st.st_gid)
+    if kind == 'link':
+        info['target'] = os.readlink(path)
+    elif kind == 'file':
+        with open(path, 'rb') as f:
+            info['sha256'] = hashlib.sha256(f.read()).hexdigest()
+    return info
+
+
+def firewall():
+    """The input hook's policy and the ports its rules accept by destination port alone, per protocol."""
+    text = out(['nft', '-j', 'list', 'ruleset'])
+    if not text:
+        return None
+    try:
+        ruleset = json.loads(text).get('nftables', [])
+    except ValueError:
+        return None
+    inputs, ports = set(), {'tcp': [], 'udp': []}
+    policy = None
+    for item in ruleset:
+        chain = item.get('chain')
+        if chain and chain.get('hook') == 'input':
+            inputs.add((chain['family'], chain['table'], chain['name']))
+            policy = chain.get('policy')
+    for item in ruleset:
+        rule = item.get('rule')
+        if not rule or (rule['family'], rule['table'], rule['chain']) not in inputs:
+            continue
+        exprs = rule.get('expr', [])
+        matches = [e['match'] for e in exprs if 'match' in e]
+        if not any('accept' in e for e in exprs) or len(matches) != 1:
+            continue
+        left, right = matches[0].get('left', {}), matches[0].get('right')
+        payload = left.get('payload', {}) if isinstance(left, dict) else {}
+        if payload.get('field') == 'dport' and payload.get('protocol') in ports:
+            values = right['set'] if isinstance(right, dict) and 'set' in right else [right]
+            ports[payload['protocol']] += [v for v in values if isinstance(v, int)]
+    return {'input_policy': policy, 'accepted': {k: sorted(set(v)) for k, v in ports.items()}}
+
+
+def cloud_init():
+    if not os.path.exists('/usr/bin/cloud-init'):
+        return None
+    status = out(['cloud-init', 'status', '--wait'], timeout=300)
+    try:
+        with open('/run/cloud-init/status.json', encoding='utf-8') as f:
+            datasource = json.load(f).get('v1', {}).get('datasource')
+    except (OSError, ValueError):
+        datasource = None
+    return {'status': status.replace('status:', '').strip(), 'datasource': datasource}
+
+
+def sshd_settings():
+    wanted = ('port', 'passwordauthentication', 'permitrootlogin', 'kbdinteractiveauthentication')
+    settings = {}
+    for line in out(['/usr/sbin/sshd', '-T']).splitlines():
+        key, _sep, value = line.partition(' ')
+        if key in wanted:
+            settings.setdefault(key, value)
+    return settings
+
+
+def system_settings():
+    localtime = os.path.realpath('/etc/localtime') if os.path.exists('/etc/localtime') else ''
+    return {
+        'timezone': localtime.split('/usr/share/zoneinfo/', 1)[-1] if localtime else 'Etc/UTC',
+        'timezone_abbrev': out(['date', '+%Z']),
+        'locale': key_values(read('/etc/default/locale')),
+        'locales_available': out(['locale', '-a']).splitlines(),
+        'keyboard': key_values(read('/etc/default/keyboard')),
+        'apparmor': {'enabled': read('/sys/module/apparmor/parameters/enabled').strip(),
+                     'profiles': len(read('/sys/kernel/security/apparmor/profiles').splitlines())},
+        'apt_periodic': key_values(out(['apt-config', 'dump', 'APT::Periodic']).replace(' "', '="').replace('";', '"')),
+        'firewall': firewall(),
+        'cloud_init': cloud_init(),
+        'sshd': sshd_settings(),
+    }
+
+
+def main(args):
+    units = [a for a in args if not a.startswith('--')]
+    others = [a[len('--unit='):] for a in args if a.startswith('--unit=')]
+    paths = [a[len('--path='):] for a in args if a.startswith('--path=')]
     root = json.loads(out(['findmnt', '--json', '--output', 'SOURCE,FSTYPE,OPTIONS,UUID', '--mountpoint', '/'])
                       or '{"filesystems": [{}]}')['filesystems'][0]
     routes = json.loads(out(['ip', '-j', 'route', 'show', 'default']) or '[]')
@@ -90,6 +211,8 @@ def main(units):
         'proxy_files': proxy_files(),
         'package_leftovers': glob.glob('/var/cache/apt/archives/*.deb') + glob.glob('/var/lib/apt/lists/*_Packages*'),
         'enabled': dict(zip(units, out(['systemctl', 'is-enabled'] + units).splitlines())) if units else {},
+        'units': units_state(others),
+        'paths': {p: path_state(p) for p in paths},
         'hostname': socket.gethostname(),
         'default_routes': [r.get('dev') for r in routes],
         'layout': layout(),
@@ -97,6 +220,7 @@ def main(units):
         'ntp_servers': out(['timedatectl', 'show-timesync', '--property=SystemNTPServers', '--value']).split(),
         'apt': apt_state(),
     }
+    state.update(system_settings())
     json.dump(state, sys.stdout)
 
 

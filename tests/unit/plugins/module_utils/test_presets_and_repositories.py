@@ -1,0 +1,147 @@
+"""Presets, repositories and location: expansion, resolution and an error naming the key for every bad value."""
+
+import os
+
+import pytest
+
+from ansible_collections.osimage.builder.plugins.module_utils import request as req
+
+DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
+                    'data')
+KEY_FILE = os.path.join(DATA, 'repo-key.asc')
+with open(KEY_FILE, encoding='ascii') as _f:
+    KEY = _f.read()
+REPO = {'name': 'extra', 'uri': 'http://repo.example.org/debian', 'key': KEY}
+
+
+def errors_of(request):
+    with pytest.raises(req.RequestError) as info:
+        req.validate(request)
+    return dict(info.value.errors)
+
+
+def test_the_presets_the_issue_asks_for_exist_as_data():
+    presets = req.load_presets()
+    assert {'minimal', 'server', 'web', 'database', 'container-host'} <= set(presets)
+    assert 'nginx' in presets['web']['packages'] and 'postgresql' in presets['database']['packages']
+    assert 'podman' in presets['container-host']['packages']
+    for name, preset in presets.items():
+        assert preset['description'], name
+        assert all(req.re.match(req.PACKAGE_RE, p) for p in preset['packages']), name
+
+
+def test_presets_expand_into_packages_and_the_request_extends_them():
+    resolved = req.resolve({'preset': ['server', 'web'], 'packages': {'install': ['htop', 'nginx']}})
+    install = resolved['packages']['install']
+    assert install[:len(req.load_presets()['server']['packages'])] == req.load_presets()['server']['packages']
+    assert install.count('nginx') == 1 and install[-1] == 'htop'
+    assert resolved['preset'] == ['server', 'web'] and 'nginx' in resolved['preset_services']
+
+
+def test_a_single_preset_name_and_removed_packages():
+    resolved = req.resolve({'preset': 'server', 'packages': {'remove': ['cron']}})
+    assert resolved['preset'] == ['server']
+    assert 'cron' not in resolved['packages']['install'] and 'cron' not in resolved['preset_services']
+
+
+def test_minimal_preset_adds_nothing():
+    resolved = req.resolve({'preset': 'minimal'})
+    assert resolved['packages']['install'] == [] and resolved['preset_services'] == []
+
+
+def test_unknown_preset_lists_the_valid_ones():
+    message = errors_of({'preset': ['web', 'kitchen-sink']})['preset']
+    assert "'kitchen-sink' is not a preset" in message and 'container-host' in message and 'web' in message
+
+
+def test_repositories_resolve_with_the_release_as_suite_and_main_component():
+    resolved = req.resolve({'release': 'trixie', 'repositories': [dict(REPO, priority=990)]})
+    [repo] = resolved['repositories']
+    assert repo['suites'] == ['trixie'] and repo['components'] == ['main'] and repo['priority'] == 990
+
+
+def test_key_file_is_relative_to_the_working_directory_of_extra_vars():
+    resolved = req.resolve({'repositories': [{'name': 'x', 'uri': 'http://x/', 'key_file': 'repo-key.asc'}]},
+                           cwd=DATA)
+    assert resolved['repositories'][0]['key_file'] == KEY_FILE
+
+
+def test_location_mirror_overrides_the_distro_mirror():
+    resolved = req.resolve({'location': {'mirror': 'http://mirror.example/debian', 'dns': ['192.0.2.1'],
+                                         'ntp': ['ntp.example.org', '2001:db8::1']}})
+    assert resolved['mirror'] == 'http://mirror.example/debian'
+    assert resolved['packages']['install'] == ['systemd-timesyncd']
+    assert req.resolve({'mirror': 'http://m.example/debian'})['location']['mirror'] == 'http://m.example/debian'
+
+
+def test_proxy_credentials_are_redacted():
+    resolved = req.resolve({'location': {'proxy': 'http://ada:s3cret@proxy.example:3128'}})
+    assert resolved['location']['proxy'] == 'http://ada:s3cret@proxy.example:3128'
+    assert req.redact(resolved)['location']['proxy'] == 'http://ada:********@proxy.example:3128'
+
+
+@pytest.mark.parametrize('request_,key,words', [
+    ({'preset': 5}, 'preset', 'a preset name or a list'),
+    ({'preset': [5]}, 'preset[0]', 'not valid'),
+    ({'repositories': {'name': 'x'}}, 'repositories', 'list of apt repositories'),
+    ({'repositories': [{'uri': 'http://x/', 'key': KEY}]}, 'repositories[0]', "'name' is required"),
+    ({'repositories': [dict(REPO, name='Bad Name')]}, 'repositories[0].name', 'lower-case letters'),
+    ({'repositories': [dict(REPO, uri='ftp://x/debian')]}, 'repositories[0].uri', 'URL'),
+    ({'repositories': [dict(REPO, uri='http://x/$(reboot)')]}, 'repositories[0].uri', 'URL'),
+    ({'repositories': [dict(REPO, suites=[])]}, 'repositories[0].suites', 'list of suites'),
+    ({'repositories': [dict(REPO, suites=['../x'])]}, 'repositories[0].suites[0]', 'suites'),
+    ({'repositories': [dict(REPO, components=['main contrib'])]}, 'repositories[0].components[0]', 'components'),
+    ({'repositories': [{'name': 'x', 'uri': 'http://x/'}]}, 'repositories[0].key', 'exactly one'),
+    ({'repositories': [dict(REPO, key_file=KEY_FILE)]}, 'repositories[0].key', 'exactly one'),
+    ({'repositories': [dict(REPO, key='not a key')]}, 'repositories[0].key', 'ASCII-armored'),
+    ({'repositories': [dict(REPO, key=KEY.replace('-----END', '-----FIN'))]}, 'repositories[0].key', 'END PGP'),
+    ({'repositories': [dict(REPO, key=KEY.replace('\n\n', '\n\n!!'))]}, 'repositories[0].key', 'base64'),
+    ({'repositories': [dict(REPO, key='-----BEGIN PGP PUBLIC KEY BLOCK-----\n\naGVsbG8=\n'
+                                      '-----END PGP PUBLIC KEY BLOCK-----')]},
+     'repositories[0].key', 'not an OpenPGP public key'),
+    ({'repositories': [{'name': 'x', 'uri': 'http://x/', 'key_file': '/nonexistent/key.asc'}]},
+     'repositories[0].key_file', 'does not exist'),
+    ({'repositories': [{'name': 'x', 'uri': 'http://x/', 'key_file': os.path.abspath(__file__)}]},
+     'repositories[0].key_file', 'not an OpenPGP public key'),
+    ({'repositories': [dict(REPO, priority=1001)]}, 'repositories[0].priority', 'from -1 to 1000'),
+    ({'repositories': [dict(REPO, priority='high')]}, 'repositories[0].priority', 'pin priority'),
+    ({'repositories': [dict(REPO, pin_packages=['hello'])]}, 'repositories[0].pin_packages', 'need a priority'),
+    ({'repositories': [dict(REPO, pin_packages=['Hello World'], priority=990)]},
+     'repositories[0].pin_packages[0]', 'package names'),
+    ({'repositories': [REPO, REPO]}, 'repositories[1].name', 'given twice'),
+    ({'repositories': [dict(REPO, trusted=True)]}, 'repositories[0].trusted', 'unknown key'),
+    ({'location': {'dns': ['8.8.8.300']}}, 'location.dns[0]', 'IPv4 or IPv6'),
+    ({'location': {'dns': ['dns.example.org']}}, 'location.dns[0]', 'IPv4 or IPv6'),
+    ({'location': {'dns': '1.1.1.1'}}, 'location.dns', 'list of IPv4'),
+    ({'location': {'ntp': ['bad host!']}}, 'location.ntp[0]', 'host name or an IP'),
+    ({'location': {'ntp': ['a.example', 'a.example']}}, 'location.ntp', 'not valid'),
+    ({'location': {'proxy': 'socks5://proxy:1080'}}, 'location.proxy', 'http:// proxy URL'),
+    ({'location': {'proxy': 'http://proxy:3128/; rm -rf /'}}, 'location.proxy', 'http:// proxy URL'),
+    ({'location': {'mirror': 'mirror.example'}}, 'location.mirror', 'URL'),
+    ({'location': {'mirror': 'http://a/debian'}, 'mirror': 'http://b/debian'}, 'location.mirror', 'not two'),
+    ({'location': {'timezone': 'UTC'}}, 'location.timezone', 'unknown key'),
+])
+def test_every_bad_value_names_its_key(request_, key, words):
+    errors = errors_of(request_)
+    assert key in errors, errors
+    assert words in errors[key], errors[key]
+
+
+def test_a_private_key_is_refused_with_the_fix(tmp_path):
+    private = tmp_path / 'private.asc'
+    private.write_text('-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nxx\n-----END PGP PRIVATE KEY BLOCK-----\n')
+    message = errors_of({'repositories': [{'name': 'x', 'uri': 'http://x/', 'key_file': str(private)}]})
+    assert 'gpg --export' in message['repositories[0].key_file']
+
+
+def test_a_binary_key_file_is_accepted(tmp_path):
+    body = KEY.split('\n\n', 1)[1].split('-----END')[0]
+    lines = [line for line in body.splitlines() if line and not line.startswith('=')]
+    binary = tmp_path / 'key.gpg'
+    binary.write_bytes(req.base64.b64decode(''.join(lines)))
+    req.validate({'repositories': [{'name': 'x', 'uri': 'http://x/', 'key_file': str(binary)}]})
+
+
+def test_request_view_shows_request_keys_only():
+    view = req.request_view(req.resolve({'preset': 'web'}))
+    assert set(view) <= set(req.KEYS) and 'build_id' not in view and 'size_bytes' not in view['disk']
