@@ -394,6 +394,8 @@ def boot_firmwares(req):
     chosen = capable if wanted in ('auto', 'both') else [wanted]
     uefi = 'uefi_secure' if req['disk'].get('secure_boot') else 'uefi'
     return [uefi if fw == 'uefi' else fw for fw in chosen]
+
+
 def load_presets(directory=PRESETS_DIR):
     """{name: {description, packages, services}} from the collection's data/presets/<name>.yml files."""
     if not HAS_YAML:

@@ -65,6 +65,8 @@ def read_bytes(paths):
             return f.read()
     except (OSError, IndexError):
         return b''
+
+
 def global_dns_servers():
     """systemd-resolved's global DNS servers (the configured ones, not the per-link ones from DHCP)."""
     for line in out(['resolvectl', 'dns']).splitlines():
