@@ -12,6 +12,7 @@ from ansible.cli import CLI
 from ansible.errors import AnsibleError
 from ansible.parsing.dataloader import DataLoader
 from ansible.parsing.vault import VaultSecretsContext
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -34,20 +35,31 @@ def load_request(path, vault_password_file=None):
             VaultSecretsContext.initialize(VaultSecretsContext(secrets))
     if not os.path.isfile(path):
         raise SystemExit(_bad('cannot read request %s: no such file' % path))
+    req_mod = collection.module_utils('request')
+
+    def load(name):
+        try:
+            return req_mod.plain(loader.load_from_file(name))
+        except ReferenceError:
+            raise SystemExit(_bad('request %s has Ansible Vault values: give --vault-password-file or set '
+                                  'ANSIBLE_VAULT_PASSWORD_FILE' % name))
+        except AnsibleError as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise SystemExit(_bad('request %s is not valid YAML (or cannot be decrypted): %s' % (name, first)))
+
     try:
-        data = collection.module_utils('request').plain(loader.load_from_file(path))
-    except ReferenceError:
-        raise SystemExit(_bad('request %s has Ansible Vault values: give --vault-password-file or set '
-                              'ANSIBLE_VAULT_PASSWORD_FILE' % path))
-    except AnsibleError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise SystemExit(_bad('request %s is not valid YAML (or cannot be decrypted): %s' % (path, first)))
-    return {} if data is None else data
+        return collection.module_utils('extends').load_request_file(path, load)
+    except req_mod.RequestError as exc:
+        raise SystemExit(_invalid(exc))
 
 
 def _bad(message):
     print('error: %s' % message, file=sys.stderr)
     return EXIT_BAD_INPUT
+
+
+def _invalid(exc):
+    return _bad('the request is not valid:\n  ' + '\n  '.join('%s: %s' % err for err in exc.errors))
 
 
 def checked_request(args):
@@ -62,14 +74,33 @@ def checked_request(args):
     try:
         resolved = req_mod.resolve(request)
     except req_mod.RequestError as exc:
-        raise SystemExit(_bad('the request is not valid:\n  ' + '\n  '.join(
-            "%s: %s" % err for err in exc.errors)))
+        raise SystemExit(_invalid(exc))
     return req_mod, request, resolved
 
 
 def cmd_validate(args, console):
     req_mod, _request, resolved = checked_request(args)
     console.print_json(json.dumps(req_mod.redact(resolved)))
+    return 0
+
+
+def cmd_show(args, console):
+    """The request as it will be built: extends merged, presets expanded, defaults filled, secrets redacted."""
+    req_mod, _request, resolved = checked_request(args)
+    shown = req_mod.request_view(req_mod.redact(resolved))
+    console.out(yaml.safe_dump(shown, sort_keys=False, default_flow_style=False).rstrip())
+    return 0
+
+
+def cmd_presets(_args, console):
+    presets = collection.module_utils('request').load_presets()
+    table = Table(title='presets (request key preset: NAME or [NAME, ...])')
+    for col in ('name', 'description', 'packages', 'services'):
+        table.add_column(col, overflow='fold')
+    for name, preset in presets.items():
+        table.add_row(name, preset['description'], ' '.join(preset['packages']) or '-',
+                      ' '.join(preset['services']) or '-')
+    console.print(table)
     return 0
 
 
@@ -84,8 +115,6 @@ def cmd_build(args, console):
     output_dir = resolved['output_dir']
     os.makedirs(output_dir, exist_ok=True)
     build_id = uuid.uuid4().hex[:12]
-    # The playbook runs in the runner's directory: controller paths (files, tasks) must not be relative.
-    request = collection.module_utils('customization').anchor_paths(request)
     extravars = dict(req_mod.hash_secrets(request), output_dir=output_dir, osimage_build_id=build_id)
     console.print('building [bold]%s[/] (%s %s) into %s'
                   % (resolved['name'], resolved['distro'], resolved['release'], output_dir))
@@ -184,6 +213,13 @@ def parser():
     val.add_argument('request', nargs='?', help='request YAML file')
     val.add_argument('--vault-password-file', help='decrypts !vault values in the request')
     val.set_defaults(func=cmd_validate, output=None)
+    show = sub.add_parser('show', help='print the request as it will be built (extends merged, presets expanded, '
+                                       'defaults filled, secrets redacted) as YAML')
+    show.add_argument('request', nargs='?', help='request YAML file')
+    show.add_argument('--vault-password-file', help='decrypts !vault values in the request')
+    show.set_defaults(func=cmd_show, output=None)
+    presets = sub.add_parser('presets', help='list the package presets a request can name')
+    presets.set_defaults(func=cmd_presets)
     boot = sub.add_parser('boot-test', help='boot any disk image and wait for its login prompt')
     boot.add_argument('image', help='disk image (raw, qcow2, vmdk, ...)')
     boot.add_argument('-o', '--output', help='directory for boot-report.json and console.log (default: beside the image)')

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import load_extra_vars
+from ansible_collections.osimage.builder.plugins.module_utils import extends
 from ansible_collections.osimage.builder.plugins.module_utils import leftovers
 from ansible_collections.osimage.builder.plugins.module_utils import preflight
 from ansible_collections.osimage.builder.plugins.module_utils import request as req
@@ -35,6 +36,7 @@ class ActionModule(ActionBase):
                     "request key '%s': unknown key; valid keys are: %s" % (k, ', '.join(req.KEYS)) for k in unknown))
         build_id = args.get('build_id') or task_vars.get('osimage_build_id')
         try:
+            request = extends.resolve_extends(request, os.getcwd(), self._load_request_file)
             resolved = req.resolve(request, cwd=os.getcwd(), build_id=build_id and str(build_id))
             preflight.check(resolved)
         except req.RequestError as exc:
@@ -42,3 +44,10 @@ class ActionModule(ActionBase):
         leftovers.claim(resolved['work_dir'], resolved['build_id'], resolved['output_dir'])
         result.update(changed=False, ansible_facts={'osimage': resolved, 'osimage_public': req.redact(resolved)})
         return result
+
+    def _load_request_file(self, path):
+        """One file that a request extends, with Ansible Vault values decrypted."""
+        try:
+            return req.plain(self._loader.load_from_file(path))
+        except AnsibleError as exc:
+            raise req.RequestError([('extends', "'%s' cannot be read: %s" % (path, str(exc).strip().splitlines()[0]))])

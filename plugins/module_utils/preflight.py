@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import urllib.request
 
 from ansible.module_utils.urls import open_url
 from ansible_collections.osimage.builder.plugins.module_utils.request import RequestError
@@ -43,20 +44,48 @@ def space_errors(resolved, free=None):
     return errors
 
 
+def _fetch_error(url, proxy, timeout):
+    """Why ``url`` cannot be fetched (through ``proxy`` when given, as the build will); None when it can."""
+    if url.startswith('file://'):
+        return None if os.path.isfile(url[len('file://'):]) else 'it does not exist'
+    try:
+        if proxy:
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({'http': proxy, 'https': proxy}))
+            with opener.open(urllib.request.Request(url, method='HEAD'), timeout=timeout):
+                return None
+        with open_url(url, method='HEAD', timeout=timeout):
+            return None
+    except (OSError, ValueError) as exc:
+        return str(getattr(exc, 'reason', exc))
+
+
 def mirror_errors(resolved, timeout=15):
     """[(key, message)] when the mirror does not serve the release."""
     url = '%s/dists/%s/Release' % (resolved['mirror'].rstrip('/'), resolved['release'])
+    problem = _fetch_error(url, resolved.get('location', {}).get('proxy'), timeout)
+    if problem is None:
+        return []
     if url.startswith('file://'):
-        return [] if os.path.isfile(url[len('file://'):]) else [('mirror', '%s does not exist' % url)]
-    try:
-        with open_url(url, method='HEAD', timeout=timeout):
-            return []
-    except (OSError, ValueError) as exc:
-        return [('mirror', 'cannot fetch %s (%s): check the URL and the network' % (url, getattr(exc, 'reason', exc)))]
+        return [('mirror', '%s does not exist' % url)]
+    return [('mirror', 'cannot fetch %s (%s): check the URL and the network' % (url, problem))]
+
+
+def repository_errors(resolved, timeout=15):
+    """[(key, message)] for extra repositories that do not serve their suites."""
+    errors = []
+    proxy = resolved.get('location', {}).get('proxy')
+    for i, repo in enumerate(resolved.get('repositories', [])):
+        for suite in repo['suites']:
+            base = '%s/dists/%s/' % (repo['uri'].rstrip('/'), suite)
+            problem = _fetch_error(base + 'InRelease', proxy, timeout)
+            if problem and _fetch_error(base + 'Release', proxy, timeout):
+                errors.append(('repositories[%d].uri' % i, 'cannot fetch %sInRelease (%s): check the URI, the '
+                               'suite and the network' % (base, problem)))
+    return errors
 
 
 def check(resolved):
     """Raise RequestError naming every problem of the host for this build."""
-    errors = space_errors(resolved) + mirror_errors(resolved)
+    errors = space_errors(resolved) + mirror_errors(resolved) + repository_errors(resolved)
     if errors:
         raise RequestError(errors)

@@ -10,11 +10,14 @@ hashed). Runs on the controller only; nothing here touches the host.
 
 from __future__ import annotations
 
+import base64
 import copy
+import ipaddress
 import os
 import re
 import uuid
 from collections.abc import Mapping
+from urllib.parse import urlparse
 
 from ansible_collections.osimage.builder.plugins.module_utils import customization
 from ansible_collections.osimage.builder.plugins.module_utils.disk import LayoutError, parse_size
@@ -24,6 +27,12 @@ try:
     HAS_JSONSCHEMA = True
 except ImportError:
     HAS_JSONSCHEMA = False
+
+try:
+    import yaml
+    HAS_YAML = True
+except ImportError:
+    HAS_YAML = False
 
 try:
     from passlib.hash import sha512_crypt
@@ -48,6 +57,14 @@ DISTROS = {
 PACKAGE_RE = r'^[a-z0-9][a-z0-9+.-]+$'
 USER_RE = r'^[a-z_][a-z0-9_-]{0,31}$'
 HOST_RE = r'^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$'
+URL_RE = r'^(https?|file)://[^\s;|&`$\'"]+$'
+PROXY_RE = r'^https?://([^\s/@:]+(:[^\s/@]*)?@)?[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$'
+SUITE_RE = r'^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9._-]+)*$'
+ARMOR_BEGIN = '-----BEGIN PGP PUBLIC KEY BLOCK-----'
+ARMOR_END = '-----END PGP PUBLIC KEY BLOCK-----'
+RESERVED_REPOSITORY_NAMES = ('debian', 'debian-security', 'ubuntu')
+PRESETS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                           'data', 'presets')
 SIZE_SCHEMA = {'type': ['string', 'integer'], 'x-hint': 'a size such as 4GiB or 512MiB'}
 SYSTEM_DIRS = ('/', '/etc', '/usr', '/var', '/root', '/home', '/boot')
 MIN_DISK = 1024 ** 3
@@ -80,6 +97,41 @@ USER_SCHEMA = {
     },
 }
 
+REPOSITORY_SCHEMA = {
+    'type': 'object',
+    'additionalProperties': False,
+    'required': ['name', 'uri'],
+    'properties': {
+        'name': {'type': 'string', 'pattern': r'^[a-z0-9][a-z0-9_-]{0,62}$',
+                 'x-hint': 'a name of lower-case letters, digits, _ and - (it names the .sources and key files)'},
+        'uri': {'type': 'string', 'pattern': URL_RE, 'x-hint': 'an http://, https:// or file:// URL'},
+        'suites': _list({'type': 'string', 'pattern': SUITE_RE}, 'a list of suites such as bookworm or stable',
+                        minItems=1),
+        'components': _list({'type': 'string', 'pattern': r'^[A-Za-z0-9][A-Za-z0-9._-]*$'},
+                            'a list of components such as main', minItems=1, default=['main']),
+        'key': {'type': 'string', 'pattern': r'^\s*' + ARMOR_BEGIN,
+                'x-hint': 'an ASCII-armored OpenPGP public key block (%s ...)' % ARMOR_BEGIN},
+        'key_file': {'type': 'string', 'minLength': 1,
+                     'x-hint': 'the path of an OpenPGP public key file, armored or binary'},
+        'priority': {'type': 'integer', 'minimum': -1, 'maximum': 1000,
+                     'x-hint': 'an apt pin priority from -1 to 1000 (990 prefers this repository)'},
+        'pin_packages': _list({'type': 'string', 'pattern': r'^[a-z0-9*][a-z0-9+.*-]*$'},
+                              'a list of package names (or globs) the priority applies to', minItems=1),
+    },
+}
+
+LOCATION_SCHEMA = {
+    'type': 'object', 'additionalProperties': False, 'default': {},
+    'properties': {
+        'mirror': {'type': 'string', 'pattern': URL_RE, 'x-hint': 'an http://, https:// or file:// URL'},
+        'proxy': {'type': 'string', 'pattern': PROXY_RE,
+                  'x-hint': 'an http:// proxy URL such as http://proxy.example:3128 (used during the build only)'},
+        'dns': _list({'type': 'string'}, 'a list of IPv4 or IPv6 addresses', default=[], uniqueItems=True),
+        'ntp': _list({'type': 'string'}, 'a list of NTP server host names or IP addresses', default=[],
+                     uniqueItems=True),
+    },
+}
+
 SCHEMA = {
     '$schema': 'https://json-schema.org/draft/2020-12/schema',
     'title': 'osimage build request',
@@ -100,6 +152,15 @@ SCHEMA = {
                 'variant': {'enum': ['apt', 'minbase', 'required', 'important', 'standard'], 'default': 'apt'},
             },
         },
+        'extends': {'type': ['string', 'array'], 'items': {'type': 'string', 'minLength': 1}, 'minLength': 1,
+                    'x-hint': 'a request file or a list of them, relative to the file that names them'},
+        'append': _list({'type': 'string', 'pattern': r'^[a-z_]+(\.[a-z_]+)*$'},
+                        'a list of dotted key paths of lists that add to the base request, such as packages.install'),
+        'preset': {'type': ['string', 'array'], 'items': {'type': 'string'},
+                   'x-hint': 'a preset name or a list of them (osimage presets lists them)'},
+        'repositories': _list(REPOSITORY_SCHEMA, 'a list of apt repositories, each with a name, uri and key',
+                              default=[]),
+        'location': LOCATION_SCHEMA,
         'packages': {
             'type': 'object', 'additionalProperties': False, 'default': {},
             'properties': {
@@ -241,6 +302,160 @@ def _semantic_errors(request, cwd=None):
     return errors
 
 
+def load_presets(directory=PRESETS_DIR):
+    """{name: {description, packages, services}} from the collection's data/presets/<name>.yml files."""
+    if not HAS_YAML:
+        raise RequestError([('preset', 'the PyYAML Python library is required to read presets')])
+    presets = {}
+    for entry in sorted(os.listdir(directory)):
+        if entry.endswith('.yml'):
+            with open(os.path.join(directory, entry), encoding='utf-8') as f:
+                data = yaml.safe_load(f) or {}
+            presets[entry[:-len('.yml')]] = {'description': data.get('description', ''),
+                                             'packages': list(data.get('packages') or []),
+                                             'services': list(data.get('services') or [])}
+    return presets
+
+
+def preset_names(request):
+    """The request's presets as a list of names."""
+    value = request.get('preset', [])
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _is_ip(text):
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
+
+
+def key_material_error(data):
+    """Why ``data`` (bytes) is not an OpenPGP public key, armored or binary; None when it is one."""
+    text = data.decode('ascii', 'replace').strip()
+    if text.startswith('-----BEGIN PGP PRIVATE KEY BLOCK-----'):
+        return 'is a private key; give the public key (gpg --export --armor)'
+    if text.startswith(ARMOR_BEGIN):
+        if ARMOR_END not in text:
+            return 'has no %s line' % ARMOR_END
+        body = text[len(ARMOR_BEGIN):text.index(ARMOR_END)].strip().split('\n\n', 1)[-1]
+        lines = [line.strip() for line in body.splitlines() if line.strip() and not line.startswith('=')]
+        try:
+            data = base64.b64decode(''.join(lines), validate=True)
+        except ValueError:
+            return 'is not valid ASCII armor (the base64 does not decode)'
+    # Public-key packet tag 6, in the old (0x98-0x9b) or the new (0xc6) packet format.
+    if not data or data[0] not in (0x98, 0x99, 0x9a, 0x9b, 0xc6):
+        return 'is not an OpenPGP public key (armored or binary)'
+    return None
+
+
+def _repository_errors(repos):
+    errors = []
+    names = set()
+    for i, repo in enumerate(repos):
+        if not isinstance(repo, dict):
+            continue
+        key = 'repositories[%d]' % i
+        if repo.get('name') in RESERVED_REPOSITORY_NAMES:
+            errors.append((key + '.name', "'%s' is the distribution's own; choose another name" % repo['name']))
+        if repo.get('name') in names:
+            errors.append((key + '.name', "'%s' is given twice; each repository needs its own name" % repo['name']))
+        names.add(repo.get('name'))
+        if ('key' in repo) == ('key_file' in repo):
+            errors.append((key + '.key', 'give the signing key inline (key) or as a file (key_file), exactly one'))
+        if isinstance(repo.get('key'), str) and repo['key'].lstrip().startswith(ARMOR_BEGIN):
+            problem = key_material_error(repo['key'].encode('ascii', 'replace'))
+            if problem:
+                errors.append((key + '.key', 'the key %s' % problem))
+        path = repo.get('key_file')
+        if isinstance(path, str) and path:
+            if not os.path.isfile(path):
+                errors.append((key + '.key_file', "'%s' does not exist (relative paths start at the request "
+                                                  "file's directory)" % path))
+            else:
+                with open(path, 'rb') as f:
+                    problem = key_material_error(f.read())
+                if problem:
+                    errors.append((key + '.key_file', "'%s' %s" % (path, problem)))
+        if 'pin_packages' in repo and 'priority' not in repo:
+            errors.append((key + '.pin_packages', 'pins need a priority; add priority (for example 990)'))
+    return errors
+
+
+def _location_errors(request):
+    errors = []
+    location = request.get('location')
+    if not isinstance(location, dict):
+        return errors
+    for i, server in enumerate(location.get('dns') if isinstance(location.get('dns'), list) else []):
+        if isinstance(server, str) and not _is_ip(server):
+            errors.append(('location.dns[%d]' % i, "'%s' is not an IPv4 or IPv6 address" % server))
+    for i, server in enumerate(location.get('ntp') if isinstance(location.get('ntp'), list) else []):
+        if isinstance(server, str) and not (_is_ip(server) or re.match(HOST_RE, server)):
+            errors.append(('location.ntp[%d]' % i, "'%s' is not a host name or an IP address" % server))
+    mirror = request.get('mirror')
+    if isinstance(mirror, str) and isinstance(location.get('mirror'), str) and mirror != location['mirror']:
+        errors.append(('location.mirror', 'give mirror or location.mirror, not two different ones'))
+    return errors
+
+
+def _customization_errors(request):
+    """Semantic checks of preset, repositories and location."""
+    errors = []
+    preset = request.get('preset')
+    if isinstance(preset, (str, list)) and all(isinstance(p, str) for p in preset_names(request)):
+        known = load_presets()
+        for name in preset_names(request):
+            if name not in known:
+                errors.append(('preset', "'%s' is not a preset; choose from: %s" % (name, ', '.join(known))))
+    if isinstance(request.get('repositories'), list):
+        errors += _repository_errors(request['repositories'])
+    return errors + _location_errors(request)
+
+
+def anchor_paths(request, base_dir):
+    """A copy of ``request`` whose relative file paths (repositories' key_file; files' src and template;
+    tasks) start at ``base_dir``."""
+    out = customization.anchor_paths(request, base_dir)
+    if isinstance(out.get('repositories'), list):
+        out['repositories'] = [
+            dict(r, key_file=os.path.normpath(os.path.join(base_dir, r['key_file'])))
+            if isinstance(r, dict) and isinstance(r.get('key_file'), str) and r['key_file'] else r
+            for r in out['repositories']]
+    return out
+
+
+def _unique(items):
+    return list(dict.fromkeys(items))
+
+
+def resolve_customization(req):
+    """Expand presets into packages (and ``preset_services``), add what location needs, fill repositories."""
+    presets = load_presets()
+    names = _unique(preset_names(req))
+    wanted = [p for n in names for p in presets[n]['packages']] + req['packages']['install']
+    if req['location']['ntp']:
+        wanted.append('systemd-timesyncd')
+    req['preset'] = names
+    req['preset_services'] = [s for s in _unique(s for n in names for s in presets[n]['services'])
+                              if s.split('.')[0] not in req['packages']['remove']]
+    req['packages']['install'] = [p for p in _unique(wanted) if p not in req['packages']['remove']]
+    for repo in req['repositories']:
+        repo.setdefault('suites', [req['release']])
+        repo['signed_by'] = '/etc/apt/keyrings/%s.%s' % (repo['name'], 'asc' if _armored(repo) else 'gpg')
+        repo['origin'] = urlparse(repo['uri']).hostname or ''
+    return req
+
+
+def _armored(repo):
+    if 'key' in repo:
+        return True
+    with open(repo['key_file'], 'rb') as f:
+        return f.read(64).lstrip().startswith(ARMOR_BEGIN.encode('ascii'))
+
+
 def validate(request, cwd=None):
     """Raise RequestError naming every bad key; return None when the request is valid.
 
@@ -253,7 +468,7 @@ def validate(request, cwd=None):
                              % type(request).__name__)])
     errors = _schema_errors(request)
     seen = {key for key, _msg in errors}
-    errors += [e for e in _semantic_errors(request, cwd) if e[0] not in seen]
+    errors += [e for e in _semantic_errors(request, cwd) + _customization_errors(request) if e[0] not in seen]
     if errors:
         raise RequestError(errors)
 
@@ -293,6 +508,9 @@ def hash_secrets(request):
 def redact(request):
     """A copy with every secret replaced, for manifests and logs."""
     out = copy.deepcopy(request)
+    location = out.get('location')
+    if isinstance(location, dict) and isinstance(location.get('proxy'), str):
+        location['proxy'] = re.sub(r'//([^/@:]+):[^/@]*@', '//\\1:%s@' % REDACTED, location['proxy'])
     for key in ('root_password', 'root_password_hash'):
         if key in out:
             out[key] = REDACTED
@@ -301,6 +519,16 @@ def redact(request):
             if key in user:
                 user[key] = REDACTED
     return out
+
+
+def request_view(resolved, schema=None):
+    """Only the request keys of ``resolved`` (no build facts such as build_id or partitions), in schema order."""
+    schema = schema or SCHEMA
+    if schema.get('type') == 'object' and isinstance(resolved, dict) and 'properties' in schema:
+        return {k: request_view(resolved[k], sub) for k, sub in schema['properties'].items() if k in resolved}
+    if schema.get('type') == 'array' and isinstance(resolved, list) and isinstance(schema.get('items'), dict):
+        return [request_view(v, schema['items']) for v in resolved]
+    return resolved
 
 
 def disk_layout(table, root_uuid):
@@ -316,15 +544,19 @@ def disk_layout(table, root_uuid):
 
 def resolve(request, cwd=None, build_id=None):
     """Validate and return the fully specified build for ``request``."""
+    cwd = cwd or os.getcwd()
+    if isinstance(request, dict):
+        request = anchor_paths(request, cwd)
     validate(request, cwd)
     req = apply_defaults(SCHEMA, hash_secrets(request))
     distro = DISTROS[req['distro']]
-    cwd = cwd or os.getcwd()
     build_id = build_id or uuid.uuid4().hex[:12]
     if not re.match(r'^[a-z0-9]{4,32}$', build_id):
         raise RequestError([('osimage_build_id', "'%s' is not 4 to 32 lower-case letters and digits" % build_id)])
     req.setdefault('name', '%s-%s' % (req['distro'], req['release']))
-    req.setdefault('mirror', distro['mirror'])
+    req['mirror'] = req['location'].get('mirror') or req.get('mirror') or distro['mirror']
+    req['location']['mirror'] = req['mirror']
+    req = resolve_customization(req)
     req.setdefault('output_dir', os.path.join('output', req['name']))
     for key in ('output_dir', 'work_dir', 'cache_dir'):
         req[key] = os.path.normpath(os.path.join(cwd, req[key]))

@@ -74,6 +74,11 @@ options:
     description:
       - Directory for downloaded packages (C(debs/)) and finished trees (C(trees/)). No caching when omitted.
     type: path
+  proxy:
+    description:
+      - HTTP proxy the bootstrap downloads through (C(http_proxy) and C(https_proxy) of the tool's
+        environment). Not written into the tree and not part of the inputs that identify it.
+    type: str
   tree_cache_max_age:
     description: Seconds a cached tree is reused before it is built afresh. V(0) turns the tree cache off.
     type: int
@@ -214,6 +219,7 @@ def main():
             components=dict(type='list', elements='str', default=['main']),
             keyring=dict(type='path'),
             cache_dir=dict(type='path'),
+            proxy=dict(type='str', no_log=True),
             tree_cache_max_age=dict(type='int', default=86400),
         ),
         supports_check_mode=True,
@@ -258,6 +264,8 @@ def main():
             else:
                 argv = bootstrap_argv(params, partial, deb_cache)
                 env = {'OSIMAGE_DEB_CACHE': deb_cache} if deb_cache else {}
+                if params['proxy']:
+                    env.update(http_proxy=params['proxy'], https_proxy=params['proxy'])
                 runner.run(argv, environ_update=env, what=params['tool'])
                 result['cmd'] = argv
                 remove_host_copies(partial)

@@ -18,6 +18,10 @@ description:
   - Sets the fact C(osimage), the resolved build (defaults filled in, partition layout with UUIDs, absolute
     directories, passwords hashed with passlib so no plain-text password is kept), and C(osimage_public),
     the same with every password hash redacted, for manifests and logs.
+  - A request with C(extends) is merged over the request files it names first (the merge rules are in the
+    collection's README); relative paths resolve against the working directory of the playbook run.
+  - Presets (C(preset)) are expanded into C(packages.install), and the services they name are returned as
+    C(osimage.preset_services).
   - Checks that C(work_dir), C(cache_dir) and C(output_dir) have the free space the build needs and that the
     mirror answers, and fails early with the numbers or the reason.
   - Records this ansible-playbook process as the owner of the build id, so that M(osimage.builder.clean) can tell

@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from local_apt import LocalRepository, RecordingProxy
 from osimage_testlib import BIN, Built, run
 
 
@@ -22,3 +23,20 @@ def default_raw(default_build, tmp_path_factory):
     raw = str(tmp_path_factory.mktemp('raw') / 'disk.raw')
     run(['qemu-img', 'convert', '-O', 'raw', default_build.image(), raw], check=True)
     return raw
+
+
+@pytest.fixture(scope='session')
+def local_apt_repo():
+    """A signed apt repository served on 127.0.0.1 (local_apt.PACKAGES): .uri, .suite, .component, .key_file,
+    .key (armored), .packages {name: version}, .requests() (paths it served)."""
+    repo = LocalRepository()
+    yield repo
+    repo.close()
+
+
+@pytest.fixture(scope='session')
+def recording_proxy():
+    """An HTTP proxy on 127.0.0.1: .url, .requests() (every URL it forwarded)."""
+    proxy = RecordingProxy()
+    yield proxy
+    proxy.close()

@@ -30,7 +30,8 @@ class Built:
         self.dir = output_dir
         self.proc = proc
         self.manifest = self.json('manifest.json')
-        self.report = self.json('boot-report.json')
+        self.report = self.json('boot-report.json') if os.path.exists(os.path.join(output_dir, 'boot-report.json')) \
+            else {}
 
     def json(self, name):
         with open(os.path.join(self.dir, name), encoding='utf-8') as f:
@@ -38,3 +39,70 @@ class Built:
 
     def image(self, fmt='qcow2'):
         return os.path.join(self.dir, '%s.%s' % (self.manifest['name'], fmt))
+
+
+class ImageFile:
+    """The ext4 root file system of a raw disk image, read with debugfs at its offset: no loop device, no mount."""
+
+    def __init__(self, raw):
+        table = json.loads(run(['sfdisk', '--json', raw], check=True).stdout)['partitiontable']
+        self.spec = '%s?offset=%d' % (raw, table['partitions'][-1]['start'] * 512)
+
+    def debugfs(self, command):
+        return run(['debugfs', '-R', command, self.spec])
+
+    def cat(self, path):
+        """The file's content; None when it does not exist."""
+        proc = self.debugfs('cat "%s"' % path)
+        return None if 'File not found' in proc.stderr else proc.stdout
+
+    def stat(self, path):
+        """debugfs' stat of the path; None when it does not exist."""
+        proc = self.debugfs('stat "%s"' % path)
+        return None if 'File not found' in proc.stderr else proc.stdout
+
+    def ls(self, path):
+        """Names in a directory (without . and ..); None when it does not exist."""
+        proc = self.debugfs('ls -p "%s"' % path)
+        if 'File not found' in proc.stderr:
+            return None
+        names = [line.split('/')[5] for line in proc.stdout.splitlines() if line.count('/') >= 6]
+        return [n for n in names if n not in ('.', '..')]
+
+
+def _host_nameservers():
+    try:
+        with open('/etc/resolv.conf', encoding='utf-8') as f:
+            return [line.split()[1] for line in f if line.startswith('nameserver ') and len(line.split()) > 1]
+    except OSError:
+        return []
+
+
+def offline_hygiene_problems(raw):
+    """What the image file still holds of its build, read without booting it; [] for a clean image."""
+    image = ImageFile(raw)
+    problems = []
+    if image.cat('/etc/machine-id') != '':
+        problems.append('/etc/machine-id is missing or not empty')
+    problems += ['SSH host key /etc/ssh/%s' % n for n in image.ls('/etc/ssh') or [] if n.startswith('ssh_host_')]
+    resolv = image.stat('/etc/resolv.conf')
+    if resolv is not None and 'Type: symlink' not in resolv:
+        text = image.cat('/etc/resolv.conf') or ''
+        problems += ['build host name server %s in /etc/resolv.conf' % ns
+                     for ns in _host_nameservers() if 'nameserver %s' % ns in text]
+    for name in image.ls('/etc/apt/apt.conf.d') or []:
+        if 'proxy' in (image.cat('/etc/apt/apt.conf.d/' + name) or '').lower():
+            problems.append('proxy setting in /etc/apt/apt.conf.d/' + name)
+    if 'proxy' in (image.cat('/etc/environment') or '').lower():
+        problems.append('proxy setting in /etc/environment')
+    lists = [n for n in image.ls('/var/lib/apt/lists') or [] if n not in ('lock', 'partial', 'auxfiles')]
+    problems += ['package list /var/lib/apt/lists/' + n for n in lists]
+    problems += ['package cache /var/cache/apt/' + n for n in image.ls('/var/cache/apt') or []
+                 if n.endswith('.bin')]
+    problems += ['downloaded package ' + n for n in image.ls('/var/cache/apt/archives') or [] if n.endswith('.deb')]
+    for tmp in ('/tmp', '/var/tmp'):
+        problems += ['%s/%s left' % (tmp, n) for n in image.ls(tmp) or []]
+    for gone in ('/usr/sbin/policy-rc.d', '/root/.ansible'):
+        if image.stat(gone) is not None:
+            problems.append(gone + ' left by the build')
+    return problems

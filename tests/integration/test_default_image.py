@@ -8,7 +8,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from osimage_testlib import run
+from osimage_testlib import offline_hygiene_problems, run
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +75,7 @@ def test_fstab_and_grub_find_root_by_its_uuid(default_raw):
 def test_image_hygiene_on_the_image_file(default_raw):
     _table, root = root_partition(default_raw)
     offset = root['start'] * SECTOR
-    assert 'Size: 0' in debugfs(default_raw, offset, 'stat /etc/machine-id')
+    assert debugfs(default_raw, offset, 'cat /etc/machine-id') == ''
     assert 'ssh_host_' not in debugfs(default_raw, offset, 'ls /etc/ssh')
     assert 'stub-resolv.conf' in debugfs(default_raw, offset, 'stat /etc/resolv.conf')
     assert debugfs(default_raw, offset, 'cat /etc/hostname').strip() == 'localhost'
@@ -84,6 +84,10 @@ def test_image_hygiene_on_the_image_file(default_raw):
                                         '%s?offset=%d' % (default_raw, offset)]).stderr
     lists = debugfs(default_raw, offset, 'ls /var/lib/apt/lists').split()
     assert not [name for name in lists if name.endswith('_Packages')]
+
+
+def test_offline_hygiene_of_the_default_image(default_raw):
+    assert offline_hygiene_problems(default_raw) == []
 
 
 def test_manifest_describes_the_image(default_build):

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 OSIMAGE = os.path.join(os.path.dirname(sys.executable), 'osimage')
@@ -50,3 +51,33 @@ def test_missing_request_file_is_a_clear_error(tmp_path):
 def test_boot_test_of_a_missing_image_is_a_clear_error(tmp_path):
     out = osimage('boot-test', str(tmp_path / 'nope.qcow2'))
     assert out.returncode == 2 and 'does not exist' in out.stderr
+
+
+def test_show_prints_the_merged_request_as_yaml_without_secrets(tmp_path):
+    (tmp_path / 'base').mkdir()
+    (tmp_path / 'base' / 'common.yml').write_text('hostname: base\nroot_password: hunter2\npreset: server\n'
+                                                  'packages: {install: [curl]}\n')
+    request = tmp_path / 'web.yml'
+    request.write_text('extends: base/common.yml\nappend: [preset, packages.install]\npreset: web\n'
+                       'packages: {install: [htop]}\n')
+    out = osimage('show', str(request))
+    assert out.returncode == 0, out.stderr
+    shown = yaml.safe_load(out.stdout)
+    assert shown['hostname'] == 'base' and shown['preset'] == ['server', 'web']
+    assert {'curl', 'htop', 'nginx', 'cron'} <= set(shown['packages']['install'])
+    assert shown['root_password_hash'] == '********' and 'hunter2' not in out.stdout
+    assert 'extends' not in shown and 'build_id' not in shown and 'partitions' not in shown['disk']
+
+
+def test_show_names_a_missing_base(tmp_path):
+    request = tmp_path / 'r.yml'
+    request.write_text('extends: gone.yml\n')
+    out = osimage('show', str(request))
+    assert out.returncode == 2 and 'extends:' in out.stderr and 'gone.yml' in out.stderr
+
+
+def test_presets_lists_every_preset_with_its_packages():
+    out = osimage('presets')
+    assert out.returncode == 0, out.stderr
+    for words in ('minimal', 'server', 'web', 'nginx', 'database', 'postgresql', 'container-host', 'podman'):
+        assert words in out.stdout

@@ -28,3 +28,19 @@ def test_a_file_mirror_that_lacks_the_release_is_named(tmp_path):
     request = dict(resolved(tmp_path), mirror='file://%s' % tmp_path)
     [(key, message)] = preflight.mirror_errors(request)
     assert key == 'mirror' and 'dists/bookworm/Release does not exist' in message
+
+
+def test_a_repository_that_does_not_serve_its_suite_is_named(tmp_path):
+    (tmp_path / 'repo' / 'dists' / 'stable').mkdir(parents=True)
+    (tmp_path / 'repo' / 'dists' / 'stable' / 'InRelease').write_text('signed')
+    repos = [{'name': 'good', 'uri': 'file://%s/repo' % tmp_path, 'suites': ['stable']},
+             {'name': 'bad', 'uri': 'file://%s/repo' % tmp_path, 'suites': ['stable', 'unstable']}]
+    request = dict(resolved(tmp_path), repositories=repos)
+    [(key, message)] = preflight.repository_errors(request)
+    assert key == 'repositories[1].uri' and 'dists/unstable/InRelease' in message
+
+
+def test_the_mirror_is_checked_through_the_proxy(tmp_path):
+    request = dict(resolved(tmp_path), location={'proxy': 'http://127.0.0.1:9'})
+    [(key, message)] = preflight.mirror_errors(request, timeout=5)
+    assert key == 'mirror' and 'cannot fetch' in message
