@@ -115,8 +115,6 @@ def cmd_build(args, console):
     output_dir = resolved['output_dir']
     os.makedirs(output_dir, exist_ok=True)
     build_id = uuid.uuid4().hex[:12]
-    # The playbook runs in the runner's directory: controller paths (files, tasks) must not be relative.
-    request = collection.module_utils('customization').anchor_paths(request)
     extravars = dict(req_mod.hash_secrets(request), output_dir=output_dir, osimage_build_id=build_id)
     console.print('building [bold]%s[/] (%s %s) into %s'
                   % (resolved['name'], resolved['distro'], resolved['release'], output_dir))

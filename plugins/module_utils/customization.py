@@ -167,14 +167,22 @@ def controller_path(path, cwd=None):
     return os.path.normpath(os.path.join(cwd or os.getcwd(), os.path.expanduser(path)))
 
 
-def anchor_paths(request, cwd=None):
-    """A copy of a (valid) request whose controller paths are absolute, for a playbook run elsewhere."""
+def anchor_paths(request, base_dir=None):
+    """A copy of ``request`` whose controller paths (files' src and template, tasks) are absolute.
+
+    Relative paths start at ``base_dir`` (the request file's directory); values of the wrong type are
+    left for validation to name.
+    """
     out = dict(request)
+
+    def anchored(value):
+        return controller_path(value, base_dir) if isinstance(value, str) and value else value
+
     if isinstance(out.get('tasks'), list):
-        out['tasks'] = [controller_path(p, cwd) for p in out['tasks']]
+        out['tasks'] = [anchored(p) for p in out['tasks']]
     if isinstance(out.get('files'), list):
-        out['files'] = [dict(f, **{k: controller_path(f[k], cwd) for k in ('src', 'template') if k in f})
-                        for f in out['files']]
+        out['files'] = [dict(f, **{k: anchored(f[k]) for k in ('src', 'template') if k in f})
+                        if isinstance(f, dict) else f for f in out['files']]
     return out
 
 

@@ -70,13 +70,18 @@ def alive(work_dir, build_id):
 
 
 def build_ids(work_dir):
-    """Every build id that has something on this host: mounts, domains, directories or owner records."""
-    ids = {src[len(chroot.TAG):] for _m, src, _t in chroot.mounts() if src.startswith(chroot.TAG)}
+    """Every build id of ``work_dir`` that has something on this host: mounts, domains, directories or owner
+    records. Builds of other work directories are not ours to judge: their owner records are elsewhere."""
+    inside = os.path.join(os.path.abspath(work_dir), '')
+    ids = {src[len(chroot.TAG):] for mnt, src, _t in chroot.mounts()
+           if src.startswith(chroot.TAG) and mnt.startswith(inside)}
     if libvirt_boot.HAS_LIBVIRT:
         try:
             conn = libvirt_boot.connect()
             try:
-                ids.update(d.name()[len(chroot.TAG):] for d in conn.listAllDomains() if d.name().startswith(chroot.TAG))
+                # A domain belongs to this work directory through its boot run directory (made before it starts).
+                ids.update(d.name()[len(chroot.TAG):] for d in conn.listAllDomains()
+                           if d.name().startswith(chroot.TAG) and os.path.isdir(os.path.join(work_dir, 'boot-' + d.name())))
             finally:
                 conn.close()
         except libvirt_boot.BootError:

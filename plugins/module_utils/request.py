@@ -510,8 +510,9 @@ def _customization_errors(request):
 
 
 def anchor_paths(request, base_dir):
-    """A copy of ``request`` whose relative file paths (repositories' key_file) start at ``base_dir``."""
-    out = dict(request)
+    """A copy of ``request`` whose relative file paths (repositories' key_file; files' src and template;
+    tasks) start at ``base_dir``."""
+    out = customization.anchor_paths(request, base_dir)
     if isinstance(out.get('repositories'), list):
         out['repositories'] = [
             dict(r, key_file=os.path.normpath(os.path.join(base_dir, r['key_file'])))

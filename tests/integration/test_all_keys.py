@@ -1,4 +1,5 @@
-"""The all-keys image: one request using most customization keys, built once, booted and verified.
+"""The all-keys image: one request using most keys (preset, repositories, location and the system keys),
+built once, booted and verified.
 
 The verify play proves each key inside the running guest; the test adds its own verify task that logs in
 as the request's user with a private key only the test holds and becomes root with sudo.
@@ -46,7 +47,7 @@ LOGIN_CHECK = '''---
 '''
 
 
-def all_keys_request(src):
+def all_keys_request(src, repo):
     """Write the request and the controller files it names into ``src``; return the request."""
     run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'ada', '-f', str(src / 'ada_key')], check=True)
     (src / 'motd').write_text('Welcome to the all-keys image\n')
@@ -56,7 +57,12 @@ def all_keys_request(src):
     return {
         'name': 'all-keys',
         'hostname': 'allkeys',
-        'packages': {'install': ['nginx', 'zsh']},
+        'preset': 'web',
+        'packages': {'install': ['zsh', 'osimage-hello']},
+        'repositories': [{'name': 'osimage-test', 'uri': repo.uri, 'suites': [repo.suite],
+                          'components': [repo.component], 'key_file': repo.key_file, 'priority': 990}],
+        # slirp's resolver, so that the guest resolves with the configured server
+        'location': {'dns': ['10.0.2.3'], 'ntp': ['ntp.example.org']},
         'user_groups': [{'name': 'web-admins', 'gid': 2000}],
         'users': [{'name': 'ada', 'uid': 1500, 'shell': '/usr/bin/zsh', 'sudo': True, 'groups': ['adm', 'web-admins'],
                    'ssh_authorized_keys': [(src / 'ada_key.pub').read_text().strip()]}],
@@ -82,13 +88,13 @@ def all_keys_request(src):
 
 
 @pytest.fixture(scope='session')
-def all_keys_build(tmp_path_factory):
-    """`osimage build` of the all-keys request (relative controller paths, run from its directory)."""
+def all_keys_build(tmp_path_factory, local_apt_repo):
+    """`osimage build` of the all-keys request, run from elsewhere: controller paths are relative to it."""
     src = tmp_path_factory.mktemp('all-keys-src')
     out = str(tmp_path_factory.mktemp('all-keys'))
-    (src / 'request.yml').write_text(yaml.safe_dump(all_keys_request(src)))
+    (src / 'request.yml').write_text(yaml.safe_dump(all_keys_request(src, local_apt_repo)))
     started = time.monotonic()
-    proc = run([os.path.join(BIN, 'osimage'), 'build', 'request.yml', '-o', out], cwd=str(src), timeout=3600)
+    proc = run([os.path.join(BIN, 'osimage'), 'build', str(src / 'request.yml'), '-o', out], timeout=3600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     built = Built(out, proc)
     built.seconds = time.monotonic() - started
@@ -109,6 +115,9 @@ def test_every_key_is_proven_in_the_booted_guest(all_keys_build):
                  'automatic security updates are switched as requested', 'AppArmor is on with profiles loaded',
                  'cloud-init finished', 'requested users exist with their shells and groups',
                  "users' SSH keys are installed", 'sudo users may run everything', "the user's verify tasks passed",
+                 'DNS servers are the requested ones', 'NTP servers are the requested ones',
+                 'extra apt repositories are configured with their signing keys',
+                 'pinned repositories have their priority and apt reads the pins', 'requested packages are installed',
                  'system reached the running state', 'no failed units'):
         assert outcomes.get(name) == 'passed', (name, report['checks'])
     assert 'failed' not in outcomes.values(), report['checks']
@@ -116,14 +125,14 @@ def test_every_key_is_proven_in_the_booted_guest(all_keys_build):
 
 def test_the_request_resolved_with_what_its_keys_need(all_keys_build):
     request = all_keys_build.manifest['request']
-    for package in ('nginx', 'zsh', 'locales', 'tzdata', 'keyboard-configuration', 'nftables',
-                    'unattended-upgrades', 'apparmor', 'cloud-init'):
+    for package in ('nginx', 'zsh', 'osimage-hello', 'locales', 'tzdata', 'keyboard-configuration', 'nftables',
+                    'unattended-upgrades', 'apparmor', 'cloud-init', 'systemd-timesyncd'):
         assert package in request['packages']['install']
     motd = request['files'][0]
     assert motd['src'] == str(all_keys_build.src / 'motd')
     assert motd['sha256'] == hashlib.sha256(b'Welcome to the all-keys image\n').hexdigest()
     packages = {p['name'] if isinstance(p, dict) else p for p in all_keys_build.manifest['packages']}
-    assert {'nginx', 'cloud-init', 'nftables'} <= packages
+    assert {'nginx', 'cloud-init', 'nftables', 'osimage-hello'} <= packages
 
 
 def test_build_time_and_size_are_reported(all_keys_build, capsys):

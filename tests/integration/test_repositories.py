@@ -69,3 +69,23 @@ def test_the_build_went_through_the_proxy_and_left_nothing_of_it(repo_build, rec
     assert any(url.startswith(local_apt_repo.uri) for url in seen), seen
     assert any(url.startswith('http://deb.debian.org/') for url in seen), seen
     assert offline_hygiene_problems(repo_build.image('raw')) == []
+
+
+@pytest.mark.matrix
+def test_trixie_installs_from_the_signed_repository(local_apt_repo, tmp_path):
+    """Debian 13's apt verifies with sqv and defaults to deb822 sources: the same repository must work there."""
+    request = {'name': 'repositories-trixie', 'release': 'trixie', 'formats': ['raw'], 'boot_test': {'enabled': False},
+               'repositories': [{'name': 'osimage-test', 'uri': local_apt_repo.uri, 'suites': [local_apt_repo.suite],
+                                 'key': local_apt_repo.key, 'priority': 990, 'pin_packages': ['hello']}],
+               'packages': {'install': ['osimage-hello', 'hello']}}
+    (tmp_path / 'request.yml').write_text(yaml.safe_dump(request))
+    proc = run([os.path.join(BIN, 'osimage'), 'build', str(tmp_path / 'request.yml'), '-o', str(tmp_path)],
+               timeout=2400)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    built = Built(str(tmp_path), proc)
+    packages = {p['name']: p['version'] for p in built.manifest['packages']}
+    assert packages['hello'] == local_apt_repo.packages['hello']
+    assert packages['osimage-hello'] == local_apt_repo.packages['osimage-hello']
+    image = ImageFile(built.image('raw'))
+    assert 'Package: hello\n' in image.cat('/etc/apt/preferences.d/osimage-test.pref')
+    assert offline_hygiene_problems(built.image('raw')) == []

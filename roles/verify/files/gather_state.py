@@ -196,6 +196,26 @@ def system_settings():
     }
 
 
+def global_dns_servers():
+    """systemd-resolved's global DNS servers (the configured ones, not the per-link ones from DHCP)."""
+    for line in out(['resolvectl', 'dns']).splitlines():
+        if line.startswith('Global:'):
+            return line.split()[1:]
+    return []
+
+
+def apt_state():
+    """Extra apt sources, keys, pins, and what apt says when it reads its preferences."""
+    policy = subprocess.run(['apt-cache', 'policy'], capture_output=True, text=True, check=False)
+    return {
+        'sources': {p: read(p) for p in glob.glob('/etc/apt/sources.list.d/*.sources')},
+        'keyrings': sorted(glob.glob('/etc/apt/keyrings/*')),
+        'preferences': {p: read(p) for p in glob.glob('/etc/apt/preferences.d/*')},
+        'policy_errors': [line for line in policy.stderr.splitlines() if line.startswith(('E:', 'W:'))]
+        + ([] if policy.returncode == 0 else ['apt-cache policy exited with %d' % policy.returncode]),
+    }
+
+
 def main(args):
     units = [a for a in args if not a.startswith('--')]
     others = [a[len('--unit='):] for a in args if a.startswith('--unit=')]

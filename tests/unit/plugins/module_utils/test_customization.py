@@ -1,139 +1,147 @@
-"""Customization keys: each bad value named with its fix, defaults, derived packages and controller paths."""
+"""Presets, repositories and location: expansion, resolution and an error naming the key for every bad value."""
 
-import hashlib
+import os
 
 import pytest
 
-from ansible_collections.osimage.builder.plugins.module_utils import customization
 from ansible_collections.osimage.builder.plugins.module_utils import request as req
 
+DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
+                    'data')
+KEY_FILE = os.path.join(DATA, 'repo-key.asc')
+with open(KEY_FILE, encoding='ascii') as _f:
+    KEY = _f.read()
+REPO = {'name': 'extra', 'uri': 'http://repo.example.org/debian', 'key': KEY}
 
-def errors_of(request, cwd=None):
+
+def errors_of(request):
     with pytest.raises(req.RequestError) as info:
-        req.validate(request, cwd=cwd)
+        req.validate(request)
     return dict(info.value.errors)
 
 
+def test_the_presets_the_issue_asks_for_exist_as_data():
+    presets = req.load_presets()
+    assert {'minimal', 'server', 'web', 'database', 'container-host'} <= set(presets)
+    assert 'nginx' in presets['web']['packages'] and 'postgresql' in presets['database']['packages']
+    assert 'podman' in presets['container-host']['packages']
+    for name, preset in presets.items():
+        assert preset['description'], name
+        assert all(req.re.match(req.PACKAGE_RE, p) for p in preset['packages']), name
+
+
+def test_presets_expand_into_packages_and_the_request_extends_them():
+    resolved = req.resolve({'preset': ['server', 'web'], 'packages': {'install': ['htop', 'nginx']}})
+    install = resolved['packages']['install']
+    assert install[:len(req.load_presets()['server']['packages'])] == req.load_presets()['server']['packages']
+    assert install.count('nginx') == 1 and install[-1] == 'htop'
+    assert resolved['preset'] == ['server', 'web'] and 'nginx' in resolved['preset_services']
+
+
+def test_a_single_preset_name_and_removed_packages():
+    resolved = req.resolve({'preset': 'server', 'packages': {'remove': ['cron']}})
+    assert resolved['preset'] == ['server']
+    assert 'cron' not in resolved['packages']['install'] and 'cron' not in resolved['preset_services']
+
+
+def test_minimal_preset_adds_nothing():
+    resolved = req.resolve({'preset': 'minimal'})
+    assert resolved['packages']['install'] == [] and resolved['preset_services'] == []
+
+
+def test_unknown_preset_lists_the_valid_ones():
+    message = errors_of({'preset': ['web', 'kitchen-sink']})['preset']
+    assert "'kitchen-sink' is not a preset" in message and 'container-host' in message and 'web' in message
+
+
+def test_repositories_resolve_with_the_release_as_suite_and_main_component():
+    resolved = req.resolve({'release': 'trixie', 'repositories': [dict(REPO, priority=990)]})
+    [repo] = resolved['repositories']
+    assert repo['suites'] == ['trixie'] and repo['components'] == ['main'] and repo['priority'] == 990
+
+
+def test_key_file_is_relative_to_the_working_directory_of_extra_vars():
+    resolved = req.resolve({'repositories': [{'name': 'x', 'uri': 'http://x/', 'key_file': 'repo-key.asc'}]},
+                           cwd=DATA)
+    assert resolved['repositories'][0]['key_file'] == KEY_FILE
+
+
+def test_location_mirror_overrides_the_distro_mirror():
+    resolved = req.resolve({'location': {'mirror': 'http://mirror.example/debian', 'dns': ['192.0.2.1'],
+                                         'ntp': ['ntp.example.org', '2001:db8::1']}})
+    assert resolved['mirror'] == 'http://mirror.example/debian'
+    assert resolved['packages']['install'] == ['systemd-timesyncd']
+    assert req.resolve({'mirror': 'http://m.example/debian'})['location']['mirror'] == 'http://m.example/debian'
+
+
+def test_proxy_credentials_are_redacted():
+    resolved = req.resolve({'location': {'proxy': 'http://ada:s3cret@proxy.example:3128'}})
+    assert resolved['location']['proxy'] == 'http://ada:s3cret@proxy.example:3128'
+    assert req.redact(resolved)['location']['proxy'] == 'http://ada:********@proxy.example:3128'
+
+
 @pytest.mark.parametrize('request_,key,words', [
-    ({'user_groups': [{'name': 'Web'}]}, 'user_groups[0].name', 'group name'),
-    ({'user_groups': [{'name': 'web', 'gid': 5}]}, 'user_groups[0].gid', 'gid from 100'),
-    ({'user_groups': [{'name': 'web'}, {'name': 'web'}]}, 'user_groups[1].name', 'twice'),
-    ({'user_groups': [{'name': 'sudo'}]}, 'user_groups[0].name', 'system group'),
-    ({'user_groups': [{'name': 'a', 'gid': 2000}, {'name': 'b', 'gid': 2000}]}, 'user_groups[1].gid', 'also the gid of a'),
-    ({'users': [{'name': 'ada', 'uid': 1500}, {'name': 'bob', 'uid': 1500}]}, 'users[1].uid', 'also the uid of ada'),
-    ({'users': [{'name': 'ada', 'groups': ['wheel']}]}, 'users[0].groups[0]', 'add it to user_groups'),
-    ({'users': [{'name': 'ada'}], 'user_groups': [{'name': 'ada'}]}, 'users[0].name', 'group of its own name'),
-    ({'users': [{'name': 'ada', 'shell': '/usr/bin/zsh'}]}, 'users[0].shell', 'packages.install'),
-    ({'users': [{'name': 'ada', 'shell': '/opt/myshell'}]}, 'users[0].shell', 'not a shell the image will have'),
-    ({'locale': 'english'}, 'locale', 'en_US.UTF-8'),
-    ({'locale': 'xx_YY.UTF-8'}, 'locale', 'not a locale glibc supports'),
-    ({'timezone': 'Mars/Olympus'}, 'timezone', 'tz database name'),
-    ({'timezone': '../../etc/passwd'}, 'timezone', 'tz database name'),
-    ({'keyboard': {'layout': 'klingon'}}, 'keyboard.layout', 'not an XKB layout'),
-    ({'keyboard': {'layout': 'us; reboot'}}, 'keyboard.layout', 'XKB layout'),
-    ({'keyboard': {'colour': 'red'}}, 'keyboard.colour', 'unknown key'),
-    ({'services': {'enabled': ['nginx']}}, 'services.enabled[0]', 'nginx.service'),
-    ({'services': {'enabled': ['$(reboot).service']}}, 'services.enabled[0]', 'unit name'),
-    ({'services': {'started': ['nginx.service']}}, 'services.started', 'unknown key'),
-    ({'services': {'enabled': ['a.service'], 'masked': ['a.service']}}, 'services.masked[0]', 'one state'),
-    ({'files': [{'path': 'etc/motd', 'content': 'x'}]}, 'files[0].path', 'absolute path'),
-    ({'files': [{'path': '/etc/../root/x', 'content': 'x'}]}, 'files[0].path', 'normalized'),
-    ({'files': [{'path': '/proc/x', 'content': 'x'}]}, 'files[0].path', 'not part of the image'),
-    ({'files': [{'path': '/etc/motd'}]}, 'files[0]', 'exactly one of src, content or template'),
-    ({'files': [{'path': '/etc/motd', 'content': 'x', 'src': '/etc/hostname'}]}, 'files[0]', 'exactly one'),
-    ({'files': [{'path': '/etc/motd', 'src': '/nonexistent/motd'}]}, 'files[0].src', 'does not exist'),
-    ({'files': [{'path': '/etc/a.conf', 'template': 'missing.j2'}]}, 'files[0].template', 'does not exist'),
-    ({'files': [{'path': '/etc/motd', 'content': 'x', 'mode': 644}]}, 'files[0].mode', 'quoted octal'),
-    ({'files': [{'path': '/etc/motd', 'content': 'x', 'mode': '0999'}]}, 'files[0].mode', 'quoted octal'),
-    ({'files': [{'path': '/srv/x', 'state': 'link'}]}, 'files[0].target', 'needs the target'),
-    ({'files': [{'path': '/srv/x', 'state': 'directory', 'content': 'x'}]}, 'files[0].content', 'a directory has no'),
-    ({'files': [{'path': '/a', 'content': 'x'}, {'path': '/a', 'content': 'y'}]}, 'files[1].path', 'twice'),
-    ({'files': [{'path': '/etc/motd', 'content': 'x', 'owner': 'Bad Owner'}]}, 'files[0].owner', 'user or group'),
-    ({'security': {'firewall': {'enabled': True, 'allowed_ports': [{'port': 70000}]}}},
-     'security.firewall.allowed_ports[0].port', '1 to 65535'),
-    ({'security': {'firewall': {'enabled': True, 'allowed_ports': [{'port': 0}]}}},
-     'security.firewall.allowed_ports[0].port', '1 to 65535'),
-    ({'security': {'firewall': {'enabled': True, 'allowed_ports': [{'port': 53, 'proto': 'sctp'}]}}},
-     'security.firewall.allowed_ports[0].proto', 'tcp, udp'),
-    ({'security': {'firewall': {'enabled': True, 'allowed_ports': [{'port': 80}, {'port': 80}]}}},
-     'security.firewall.allowed_ports[1]', 'twice'),
-    ({'security': {'firewall': {'allowed_ports': [{'port': 80}]}}}, 'security.firewall.allowed_ports', 'enabled: true'),
-    ({'security': {'firewall': {'enabled': True, 'allow_ssh': False}}}, 'security.firewall.allow_ssh', 'boot_test.verify'),
-    ({'security': {'ssh': {'permit_root_login': 'no'}}}, 'security.ssh.permit_root_login', 'boot_test.verify: false'),
-    ({'security': {'ssh': {'permit_root_login': 'never'}}}, 'security.ssh.permit_root_login', 'choose one of'),
-    ({'security': {'ssh': {'port': 2222}}}, 'security.ssh.port', 'boot_test.verify'),
-    ({'security': {'apparmor': 'maybe'}}, 'security.apparmor', 'true (installed'),
-    ({'cloud_init': {'enabled': True, 'datasources': ['Floppy']}}, 'cloud_init.datasources[0]', 'choose one of'),
-    ({'cloud_init': {'enabled': True, 'datasources': []}}, 'cloud_init.datasources', 'not valid'),
-    ({'cloud_init': {'enabled': True}, 'packages': {'remove': ['cloud-init']}}, 'packages.remove[0]', 'needed by cloud_init'),
-    ({'tasks': ['/nonexistent/site.yml']}, 'tasks[0]', 'does not exist'),
-    ({'tasks': 'site.yml'}, 'tasks', 'list of tasks files'),
+    ({'preset': 5}, 'preset', 'a preset name or a list'),
+    ({'preset': [5]}, 'preset[0]', 'not valid'),
+    ({'repositories': {'name': 'x'}}, 'repositories', 'list of apt repositories'),
+    ({'repositories': [{'uri': 'http://x/', 'key': KEY}]}, 'repositories[0]', "'name' is required"),
+    ({'repositories': [dict(REPO, name='Bad Name')]}, 'repositories[0].name', 'lower-case letters'),
+    ({'repositories': [dict(REPO, uri='ftp://x/debian')]}, 'repositories[0].uri', 'URL'),
+    ({'repositories': [dict(REPO, uri='http://x/$(reboot)')]}, 'repositories[0].uri', 'URL'),
+    ({'repositories': [dict(REPO, suites=[])]}, 'repositories[0].suites', 'list of suites'),
+    ({'repositories': [dict(REPO, suites=['../x'])]}, 'repositories[0].suites[0]', 'suites'),
+    ({'repositories': [dict(REPO, components=['main contrib'])]}, 'repositories[0].components[0]', 'components'),
+    ({'repositories': [{'name': 'x', 'uri': 'http://x/'}]}, 'repositories[0].key', 'exactly one'),
+    ({'repositories': [dict(REPO, key_file=KEY_FILE)]}, 'repositories[0].key', 'exactly one'),
+    ({'repositories': [dict(REPO, key='not a key')]}, 'repositories[0].key', 'ASCII-armored'),
+    ({'repositories': [dict(REPO, key=KEY.replace('-----END', '-----FIN'))]}, 'repositories[0].key', 'END PGP'),
+    ({'repositories': [dict(REPO, key=KEY.replace('\n\n', '\n\n!!'))]}, 'repositories[0].key', 'base64'),
+    ({'repositories': [dict(REPO, key='-----BEGIN PGP PUBLIC KEY BLOCK-----\n\naGVsbG8=\n'
+                                      '-----END PGP PUBLIC KEY BLOCK-----')]},
+     'repositories[0].key', 'not an OpenPGP public key'),
+    ({'repositories': [{'name': 'x', 'uri': 'http://x/', 'key_file': '/nonexistent/key.asc'}]},
+     'repositories[0].key_file', 'does not exist'),
+    ({'repositories': [{'name': 'x', 'uri': 'http://x/', 'key_file': os.path.abspath(__file__)}]},
+     'repositories[0].key_file', 'not an OpenPGP public key'),
+    ({'repositories': [dict(REPO, priority=1001)]}, 'repositories[0].priority', 'from -1 to 1000'),
+    ({'repositories': [dict(REPO, priority='high')]}, 'repositories[0].priority', 'pin priority'),
+    ({'repositories': [dict(REPO, pin_packages=['hello'])]}, 'repositories[0].pin_packages', 'need a priority'),
+    ({'repositories': [dict(REPO, pin_packages=['Hello World'], priority=990)]},
+     'repositories[0].pin_packages[0]', 'package names'),
+    ({'repositories': [REPO, REPO]}, 'repositories[1].name', 'given twice'),
+    ({'repositories': [dict(REPO, trusted=True)]}, 'repositories[0].trusted', 'unknown key'),
+    ({'location': {'dns': ['8.8.8.300']}}, 'location.dns[0]', 'IPv4 or IPv6'),
+    ({'location': {'dns': ['dns.example.org']}}, 'location.dns[0]', 'IPv4 or IPv6'),
+    ({'location': {'dns': '1.1.1.1'}}, 'location.dns', 'list of IPv4'),
+    ({'location': {'ntp': ['bad host!']}}, 'location.ntp[0]', 'host name or an IP'),
+    ({'location': {'ntp': ['a.example', 'a.example']}}, 'location.ntp', 'not valid'),
+    ({'location': {'proxy': 'socks5://proxy:1080'}}, 'location.proxy', 'http:// proxy URL'),
+    ({'location': {'proxy': 'http://proxy:3128/; rm -rf /'}}, 'location.proxy', 'http:// proxy URL'),
+    ({'location': {'mirror': 'mirror.example'}}, 'location.mirror', 'URL'),
+    ({'location': {'mirror': 'http://a/debian'}, 'mirror': 'http://b/debian'}, 'location.mirror', 'not two'),
+    ({'location': {'timezone': 'UTC'}}, 'location.timezone', 'unknown key'),
 ])
-def test_bad_customization_is_named_with_the_fix(request_, key, words):
+def test_every_bad_value_names_its_key(request_, key, words):
     errors = errors_of(request_)
     assert key in errors, errors
-    assert words in errors[key]
+    assert words in errors[key], errors[key]
 
 
-def test_a_directory_without_tasks_is_not_a_role(tmp_path):
-    (tmp_path / 'notarole').mkdir()
-    (tmp_path / 'tasks.txt').write_text('x')
-    errors = errors_of({'tasks': ['notarole', 'tasks.txt']}, cwd=str(tmp_path))
-    assert 'not a role' in errors['tasks[0]'] and 'YAML' in errors['tasks[1]']
+def test_a_private_key_is_refused_with_the_fix(tmp_path):
+    private = tmp_path / 'private.asc'
+    private.write_text('-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nxx\n-----END PGP PRIVATE KEY BLOCK-----\n')
+    message = errors_of({'repositories': [{'name': 'x', 'uri': 'http://x/', 'key_file': str(private)}]})
+    assert 'gpg --export' in message['repositories[0].key_file']
 
 
-def test_users_may_join_their_own_groups_and_system_groups():
-    req.validate({'user_groups': [{'name': 'web', 'gid': 2000}],
-                  'users': [{'name': 'ada', 'groups': ['web', 'adm', 'sudo'], 'shell': '/usr/bin/zsh'}],
-                  'packages': {'install': ['zsh']}})
+def test_a_binary_key_file_is_accepted(tmp_path):
+    body = KEY.split('\n\n', 1)[1].split('-----END')[0]
+    lines = [line for line in body.splitlines() if line and not line.startswith('=')]
+    binary = tmp_path / 'key.gpg'
+    binary.write_bytes(req.base64.b64decode(''.join(lines)))
+    req.validate({'repositories': [{'name': 'x', 'uri': 'http://x/', 'key_file': str(binary)}]})
 
 
-def test_defaults_leave_the_image_as_it_was():
-    resolved = req.resolve({}, cwd='/srv', build_id='abc123')
-    assert resolved['locale'] == 'C.UTF-8' and resolved['timezone'] == 'Etc/UTC'
-    assert resolved['services'] == {'enabled': [], 'disabled': [], 'masked': []}
-    assert resolved['security'] == {
-        'ssh': {'password_authentication': False, 'permit_root_login': 'prohibit-password', 'port': 22},
-        'firewall': {'enabled': False, 'allowed_ports': [], 'allow_ssh': True},
-        'automatic_updates': False, 'apparmor': None}
-    assert resolved['cloud_init'] == {'enabled': False, 'datasources': ['NoCloud']}
-    assert 'keyboard' not in resolved and resolved['packages']['install'] == []
-    assert resolved['kernel_cmdline'] == []
-
-
-def test_keys_bring_the_packages_they_need():
-    resolved = req.resolve({'locale': 'de_DE.UTF-8', 'timezone': 'Europe/Berlin', 'keyboard': {'layout': 'de'},
-                            'security': {'firewall': {'enabled': True}, 'automatic_updates': True,
-                                         'apparmor': True},
-                            'cloud_init': {'enabled': True}, 'packages': {'install': ['nginx']}})
-    assert resolved['packages']['install'] == ['nginx', 'apparmor', 'cloud-guest-utils', 'cloud-init', 'e2fsprogs',
-                                               'keyboard-configuration', 'locales', 'nftables', 'tzdata',
-                                               'unattended-upgrades']
-
-
-def test_apparmor_off_goes_to_the_kernel_command_line():
-    resolved = req.resolve({'security': {'apparmor': False}, 'kernel_cmdline': ['quiet']})
-    assert resolved['kernel_cmdline'] == ['quiet', 'apparmor=0']
-
-
-def test_controller_paths_become_absolute_with_checksums(tmp_path):
-    (tmp_path / 'motd').write_text('hello\n')
-    (tmp_path / 'a.j2').write_text('{{ hostname }}\n')
-    (tmp_path / 'site.yml').write_text('[]\n')
-    request = {'files': [{'path': '/etc/motd', 'src': 'motd'}, {'path': '/etc/a', 'template': 'a.j2'},
-                         {'path': '/etc/b', 'content': 'b\n'}], 'tasks': ['site.yml']}
-    resolved = req.resolve(request, cwd=str(tmp_path))
-    motd, tmpl, inline = resolved['files']
-    assert motd['src'] == str(tmp_path / 'motd') and tmpl['template'] == str(tmp_path / 'a.j2')
-    assert motd['sha256'] == hashlib.sha256(b'hello\n').hexdigest()
-    assert inline['sha256'] == hashlib.sha256(b'b\n').hexdigest() and 'sha256' not in tmpl
-    assert resolved['tasks'] == [str(tmp_path / 'site.yml')]
-    anchored = customization.anchor_paths(request, cwd=str(tmp_path))
-    assert anchored['files'][0]['src'] == str(tmp_path / 'motd') and request['files'][0]['src'] == 'motd'
-
-
-def test_without_controller_lists_the_names_are_checked_by_shape(monkeypatch):
-    monkeypatch.setattr(customization, 'SUPPORTED_LOCALES', '/nonexistent')
-    monkeypatch.setattr(customization, 'XKB_RULES', '/nonexistent')
-    monkeypatch.setattr(customization, 'known_timezones', lambda: None)
-    req.validate({'locale': 'xx_YY.UTF-8', 'keyboard': {'layout': 'zz'}, 'timezone': 'Nowhere/Town'})
+def test_request_view_shows_request_keys_only():
+    view = req.request_view(req.resolve({'preset': 'web'}))
+    assert set(view) <= set(req.KEYS) and 'build_id' not in view and 'partitions' not in view['disk']
