@@ -225,12 +225,11 @@ def volumes(disk):
 
 
 def _mount_options(item):
-    opts = list(item.get('options') or [])
-    if not opts:
-        opts = {'vfat': ['umask=0077'], 'swap': ['sw']}.get(item['filesystem'],
-                                                          ['errors=remount-ro'] if item['filesystem'] == 'ext4'
-                                                          and item.get('mountpoint') == '/' else ['defaults'])
-    return opts
+    if item.get('options'):
+        return list(item['options'])
+    if item['filesystem'] == 'ext4' and item.get('mountpoint') == '/':
+        return ['errors=remount-ro']
+    return {'vfat': ['umask=0077'], 'swap': ['sw']}.get(item['filesystem'], ['defaults'])
 
 
 def mounts(parts, vols, vg):

@@ -11,8 +11,8 @@ SEGMENTS = [
 
 
 def test_offsets_count_extents_from_the_first_physical_extent():
-    assert lvm.offsets(SEGMENTS, 1048576) == {'root': (1048576, 41943040),
-                                               'var': (1048576 + 10 * 4194304, 58720256)}
+    expected = {'root': (1048576, 41943040), 'var': (1048576 + 10 * 4194304, 58720256)}
+    assert lvm.offsets(SEGMENTS, 1048576) == expected
 
 
 def test_a_volume_in_two_segments_is_refused():
