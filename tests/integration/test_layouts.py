@@ -2,7 +2,8 @@
 
 Default run: one build that combines LVM (never activated on the host) with a separate /boot, xfs, a btrfs
 subvolume, swap and an ESP, booted under OVMF on a disk enlarged by 1 GiB (root must grow).
-Matrix (-m matrix): btrfs root with subvolumes on BIOS, MBR, Secure Boot through the signed shim.
+Matrix (-m matrix): btrfs root with subvolumes on BIOS, MBR, Secure Boot through the signed shim,
+systemd-boot with a Unified Kernel Image on trixie under OVMF.
 """
 
 import os
@@ -98,3 +99,12 @@ def test_mbr_bios_with_separate_home(tmp_path_factory):
 def test_secure_boot_through_the_signed_shim(tmp_path_factory):
     built = build(tmp_path_factory, 'layout-secure', {'firmware': 'uefi', 'secure_boot': True})
     assert_layout_verified(built, 'uefi_secure')
+
+
+@pytest.mark.matrix
+def test_systemd_boot_with_a_unified_kernel_image_on_trixie_under_ovmf(tmp_path_factory):
+    built = build(tmp_path_factory, 'layout-sdboot', {'firmware': 'uefi', 'bootloader': 'systemd-boot'},
+                  release='trixie')
+    assert_layout_verified(built, 'uefi')
+    with open(built.report['console_log'], 'rb') as f:
+        assert b'Debian GNU/Linux 13 (trixie)' in f.read()  # systemd-boot's menu entry of the UKI
