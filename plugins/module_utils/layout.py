@@ -24,7 +24,9 @@ MIN_BYTES = {'ext4': 16 * MIB, 'xfs': 300 * MIB, 'btrfs': 128 * MIB, 'vfat': 33 
 ROOT_FILESYSTEMS = ('ext4', 'xfs', 'btrfs')
 FS_PACKAGES = {'xfs': ['xfsprogs'], 'btrfs': ['btrfs-progs'], 'vfat': ['dosfstools'], 'lvm': ['lvm2']}
 # Bootloader -> firmwares it boots.
-BOOTLOADER_FIRMWARES = {'grub': ('bios', 'uefi', 'hybrid')}
+BOOTLOADER_FIRMWARES = {'grub': ('bios', 'uefi', 'hybrid'), 'systemd-boot': ('uefi',)}
+# A Unified Kernel Image holds the kernel and the initramfs: the ESP must hold several.
+UKI_ESP_SIZE = '512MiB'
 
 
 def firmware_of(disk):
@@ -37,7 +39,8 @@ def requested(disk):
     if disk.get('partitions'):
         return disk['partitions']
     firmware = firmware_of(disk)
-    return ([DEFAULT_ESP] if firmware in ('uefi', 'hybrid') else []) + [DEFAULT_ROOT]
+    esp = dict(DEFAULT_ESP, size=UKI_ESP_SIZE) if disk.get('bootloader') == 'systemd-boot' else DEFAULT_ESP
+    return ([esp] if firmware in ('uefi', 'hybrid') else []) + [DEFAULT_ROOT]
 
 
 def _size(value):
@@ -222,12 +225,11 @@ def volumes(disk):
 
 
 def _mount_options(item):
-    opts = list(item.get('options') or [])
-    if not opts:
-        opts = {'vfat': ['umask=0077'], 'swap': ['sw']}.get(item['filesystem'],
-                                                          ['errors=remount-ro'] if item['filesystem'] == 'ext4'
-                                                          and item.get('mountpoint') == '/' else ['defaults'])
-    return opts
+    if item.get('options'):
+        return list(item['options'])
+    if item['filesystem'] == 'ext4' and item.get('mountpoint') == '/':
+        return ['errors=remount-ro']
+    return {'vfat': ['umask=0077'], 'swap': ['sw']}.get(item['filesystem'], ['defaults'])
 
 
 def mounts(parts, vols, vg):
@@ -256,7 +258,9 @@ def packages(disk, parts, vols):
     need = set()
     for item in parts + vols:
         need.update(FS_PACKAGES.get(item['filesystem'], []))
-    if firmware_of(disk) in ('uefi', 'hybrid'):
+    if disk.get('bootloader') == 'systemd-boot':
+        need.update(['systemd-boot-efi', 'systemd-ukify'])
+    elif firmware_of(disk) in ('uefi', 'hybrid'):
         need.add('grub-efi-amd64-bin')
         if disk.get('secure_boot'):
             need.update(['shim-signed', 'grub-efi-amd64-signed'])

@@ -48,7 +48,7 @@ def create(runner, dev, vg, volumes):
     _rc, out, _err = _lvm(runner, dev, ['lvs', '--segments', '--reportformat', 'json', '--units', 'b',
                                         '--nosuffix', '-o', 'lv_name,seg_pe_ranges,seg_size,vg_extent_size', vg],
                           'reading the logical volumes')
-    return offsets(json.loads(out)['report'][0]['lv'], pe_start)
+    return offsets(json.loads(out)['report'][0]['seg'], pe_start)
 
 
 def offsets(segments, pe_start):

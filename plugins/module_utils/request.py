@@ -222,7 +222,7 @@ SCHEMA = {
                 'firmware': {'enum': ['bios', 'uefi', 'hybrid'],
                              'x-hint': 'bios, uefi or hybrid (the default on gpt; bios on mbr)'},
                 'secure_boot': {'type': 'boolean', 'default': False},
-                'bootloader': {'enum': ['grub', 'extlinux', 'systemd-boot'], 'default': 'grub'},
+                'bootloader': {'enum': ['grub', 'systemd-boot'], 'default': 'grub'},
                 'grow': {'type': 'boolean', 'default': True},
                 'partitions': _list(PARTITION_SCHEMA, 'a list of partitions, each with a size and a filesystem',
                                     minItems=1),
@@ -353,6 +353,9 @@ def _semantic_errors(request, cwd=None):
             errors.append(('users[%d].name' % i, "'%s' is given twice or is root" % user.get('name')))
         names.add(user.get('name'))
     errors += _boot_firmware_errors(request)
+    if isinstance(disk, dict) and disk.get('bootloader') == 'systemd-boot' and release != 'trixie':
+        errors.append(('disk.bootloader', 'systemd-boot with a Unified Kernel Image needs ukify, which Debian '
+                                          'ships from trixie on: set release: trixie or use grub'))
     grow = (request.get('boot_test') or {}).get('grow') if isinstance(request.get('boot_test'), dict) else None
     if isinstance(grow, (str, int)) and not isinstance(grow, bool):
         try:

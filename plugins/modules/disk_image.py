@@ -101,7 +101,7 @@ options:
         type: str
         required: true
       volumes:
-        description: Logical volumes, in order; O(lvm.volumes[].size) may be V(rest) for the last one.
+        description: Logical volumes, in order (name, size, filesystem, uuid, label, mountpoint); the last one's size may be V(rest).
         type: list
         elements: dict
         required: true

@@ -115,3 +115,26 @@ def test_nothing_is_left_on_the_host(default_build):
     assert not [d for d in domains if d.startswith('osimage-')]
     assert not glob.glob('/var/tmp/osimage/%s' % default_build.manifest['build_id'])
     assert not glob.glob(os.path.join(default_build.dir, '*.tmp*'))
+
+
+def test_the_hybrid_image_boots_with_seabios_and_with_ovmf(default_build):
+    assert default_build.report['firmware'] == 'bios'
+    uefi = default_build.json('boot-report-uefi.json')
+    assert uefi['outcome'] == 'passed' and uefi['firmware'] == 'uefi' and 0 < uefi['seconds_to_login']
+    with open(os.path.join(default_build.dir, 'console-uefi.log'), 'rb') as f:
+        console = f.read()
+    assert b'BdsDxe' in console and b'login:' in console
+    outcomes = {c['name']: c['outcome'] for c in default_build.report['checks']}
+    assert outcomes['file systems are mounted as the request lays them out'] == 'passed'
+    assert outcomes['booted with the firmware of the boot test'] == 'passed'
+
+
+def test_the_esp_holds_grub_at_the_removable_and_the_distro_path(default_raw):
+    table = json.loads(run(['sfdisk', '--json', default_raw], check=True).stdout)['partitiontable']
+    esp = [p for p in table['partitions'] if p['type'] == 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B'][0]
+    image = '%s@@%d' % (default_raw, esp['start'] * SECTOR)
+    env = dict(os.environ, MTOOLS_SKIP_CHECK='1')
+    for path in ('::/EFI/BOOT/BOOTX64.EFI', '::/EFI/debian/grubx64.efi'):
+        listing = run(['mdir', '-b', '-i', image, path], env=env)
+        assert listing.returncode == 0, listing.stderr
+    assert run(['blkid', '-p', '-O', str(esp['start'] * SECTOR), '-s', 'TYPE', '-o', 'value', default_raw]).stdout.strip() == 'vfat'

@@ -88,3 +88,9 @@ def test_root_that_is_not_last_does_not_grow():
 def test_bad_layouts_are_refused_with_the_fix(disk, key, words):
     errors = dict(layout.errors(disk, 3 * GIB))
     assert key in errors and words in errors[key], errors
+
+
+def test_systemd_boot_gets_a_larger_esp_and_ukify():
+    disk = req.resolve({'release': 'trixie', 'disk': {'firmware': 'uefi', 'bootloader': 'systemd-boot'}})['disk']
+    assert disk['partitions'][0]['size'] == 512 * 1024 ** 2
+    assert {'systemd-boot-efi', 'systemd-ukify'} <= set(disk['packages']) and 'grub-efi-amd64-bin' not in disk['packages']
