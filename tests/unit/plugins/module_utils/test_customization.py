@@ -144,4 +144,4 @@ def test_a_binary_key_file_is_accepted(tmp_path):
 
 def test_request_view_shows_request_keys_only():
     view = req.request_view(req.resolve({'preset': 'web'}))
-    assert set(view) <= set(req.KEYS) and 'build_id' not in view and 'partitions' not in view['disk']
+    assert set(view) <= set(req.KEYS) and 'build_id' not in view and 'size_bytes' not in view['disk']
