@@ -83,7 +83,7 @@ def all_keys_request(src, repo):
                      'automatic_updates': True, 'apparmor': True},
         'cloud_init': {'enabled': True, 'datasources': ['NoCloud']},
         'tasks': ['site.yml'],
-        'boot_test': {'timeout': 900, 'verify_tasks': str(src / 'login.yml')},
+        'boot_test': {'timeout': 1800, 'verify_tasks': str(src / 'login.yml')},
     }
 
 
