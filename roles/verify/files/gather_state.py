@@ -1,7 +1,8 @@
 """Print, as one JSON document, the state of a running system that osimage's verify checks look at.
 
 Runs inside the guest with its own python3 (one process instead of one Ansible task per fact, which
-matters under software emulation). Arguments: the units that must be enabled.
+matters under software emulation). Arguments: the units that must be enabled, then after ``--`` the
+units of a platform's guest agent, which must be installed (enabled, or static when udev starts them).
 """
 import glob
 import json
@@ -36,7 +37,12 @@ def proxy_files():
     return [p for p in paths if os.path.isfile(p) and 'proxy' in read(p).lower()]
 
 
-def main(units):
+def unit_states(units):
+    """What systemctl is-enabled says of each unit (enabled, static, disabled...; '' when there is no such unit)."""
+    return {unit: out(['systemctl', 'is-enabled', unit]) for unit in units}
+
+
+def main(units, agent_units=()):
     root = json.loads(out(['findmnt', '--json', '--output', 'SOURCE,FSTYPE,OPTIONS,UUID', '--mountpoint', '/'])
                       or '{"filesystems": [{}]}')['filesystems'][0]
     routes = json.loads(out(['ip', '-j', 'route', 'show', 'default']) or '[]')
@@ -52,9 +58,13 @@ def main(units):
         'enabled': dict(zip(units, out(['systemctl', 'is-enabled'] + units).splitlines())) if units else {},
         'hostname': socket.gethostname(),
         'default_routes': [r.get('dev') for r in routes],
+        'cmdline': read('/proc/cmdline').split(),
+        'agent_units': unit_states(list(agent_units)),
     }
     json.dump(state, sys.stdout)
 
 
 if __name__ == '__main__':
-    main(sys.argv[1:])
+    ARGS = sys.argv[1:]
+    SPLIT = ARGS.index('--') if '--' in ARGS else len(ARGS)
+    main(ARGS[:SPLIT], ARGS[SPLIT + 1:])
