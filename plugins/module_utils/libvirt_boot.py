@@ -7,6 +7,10 @@ The image is never modified: the domain runs on a qcow2 overlay in a run directo
 the throwaway SSH key of this boot. SSH is reached on 127.0.0.1 through a user-mode network port
 forward (no bridge, no dnsmasq). The key reaches root through a systemd credential passed as an SMBIOS
 OEM string (systemd >= 252 provisions ``ssh.authorized_keys.root``), so nothing is written into the image.
+
+Firmware: SeaBIOS (``bios``), OVMF (``uefi``) or OVMF with Secure Boot and the Microsoft keys enrolled
+(``uefi_secure``, which needs SMM and so a q35 machine). OVMF's variable store is copied from its template
+into the run directory for each boot, so no boot sees what another one stored.
 """
 
 from __future__ import annotations
@@ -33,18 +37,49 @@ PROBE_TEXT = b'Linux version'
 QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0'
 # getty's '<hostname> login:' prompt; kernel messages may follow on the same line, so no end anchor.
 LOGIN_PROMPT = r'^\S+ login:'
+OVMF_DIR = '/usr/share/OVMF'
+# firmware -> (machine, OVMF code file, OVMF variable store template, secure boot)
+FIRMWARE = {
+    'bios': ('pc', None, None, False),
+    'uefi': ('pc', 'OVMF_CODE_4M.fd', 'OVMF_VARS_4M.fd', False),
+    'uefi_secure': ('q35', 'OVMF_CODE_4M.secboot.fd', 'OVMF_VARS_4M.ms.fd', True),
+}
 
 
 class BootError(Exception):
     """The boot could not be set up (not: the guest did not come up)."""
 
 
+def firmware_files(firmware, run_dir, ovmf_dir=OVMF_DIR):
+    """(OVMF code, this boot's copy of the variable store) for ``firmware``; (None, None) for SeaBIOS."""
+    if firmware not in FIRMWARE:
+        raise BootError("firmware '%s' is not one of %s" % (firmware, ', '.join(FIRMWARE)))
+    _machine, code, template, _secure = FIRMWARE[firmware]
+    if not code:
+        return None, None
+    code, template = os.path.join(ovmf_dir, code), os.path.join(ovmf_dir, template)
+    for path in (code, template):
+        if not os.path.isfile(path):
+            raise BootError("UEFI firmware file '%s' is missing; install the ovmf package" % path)
+    nvram = os.path.join(run_dir, 'OVMF_VARS.fd')
+    shutil.copyfile(template, nvram)
+    return code, nvram
+
+
 def domain_xml(name, domain_type, console, memory_mib, vcpus, disk=None, disk_format=None, kernel=None,
-               ssh_port=None, oem_strings=()):
-    """Libvirt XML of a transient BIOS guest with its serial console written to ``console``."""
+               ssh_port=None, oem_strings=(), firmware='bios', loader=None, nvram=None):
+    """Libvirt XML of a transient guest with its serial console written to ``console``.
+
+    ``firmware`` is a key of FIRMWARE; for UEFI, ``loader`` and ``nvram`` come from :func:`firmware_files`.
+    """
+    machine, _code, _template, secure = FIRMWARE[firmware]
+    features = "<acpi/><apic/>" + ("<smm state='on'/>" if secure else '')
     if kernel:
         boot = (f"<kernel>{escape(kernel)}</kernel>"
                 "<cmdline>console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1</cmdline>")
+    elif loader:
+        boot = (f"<loader readonly='yes' secure={quoteattr('yes' if secure else 'no')} type='pflash'>"
+                f"{escape(loader)}</loader><nvram>{escape(nvram)}</nvram><boot dev='hd'/>")
     else:
         boot = "<boot dev='hd'/><bios useserial='yes'/>"
     if oem_strings:
@@ -60,6 +95,7 @@ def domain_xml(name, domain_type, console, memory_mib, vcpus, disk=None, disk_fo
       <target dev='vda' bus='virtio'/>
     </disk>""" if disk else ''
     netdev = 'user,id=osnet0'
+    root_bus = 'pcie.0' if machine == 'q35' else 'pci.0'
     if ssh_port:
         netdev += ',hostfwd=tcp:127.0.0.1:%d-:22' % ssh_port
     return f"""<domain type={quoteattr(domain_type)} xmlns:qemu='{QEMU_NS}'>
@@ -67,8 +103,8 @@ def domain_xml(name, domain_type, console, memory_mib, vcpus, disk=None, disk_fo
   <memory unit='MiB'>{int(memory_mib)}</memory>
   <vcpu>{int(vcpus)}</vcpu>
   {sysinfo}
-  <os><type arch='x86_64' machine='pc'>hvm</type>{boot}</os>
-  <features><acpi/><apic/></features>
+  <os><type arch='x86_64' machine={quoteattr(machine)}>hvm</type>{boot}</os>
+  <features>{features}</features>
   <clock offset='utc'/>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>restart</on_reboot>
@@ -80,7 +116,7 @@ def domain_xml(name, domain_type, console, memory_mib, vcpus, disk=None, disk_fo
   </devices>
   <qemu:commandline>
     <qemu:arg value='-netdev'/><qemu:arg value={quoteattr(netdev)}/>
-    <qemu:arg value='-device'/><qemu:arg value='virtio-net-pci,netdev=osnet0,bus=pci.0,addr=0x1e'/>
+    <qemu:arg value='-device'/><qemu:arg value={quoteattr('virtio-net-pci,netdev=osnet0,bus=%s,addr=0x1e' % root_bus)}/>
   </qemu:commandline>
 </domain>"""
 
@@ -192,8 +228,9 @@ def make_key(run_dir):
         return key, f.read().strip()
 
 
-def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2, probe_kernel=None, ssh=False):
-    """Start ``image`` on an overlay in ``run_dir``; return the facts of the running domain."""
+def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2, probe_kernel=None, ssh=False,
+          firmware='bios', ovmf_dir=OVMF_DIR):
+    """Start ``image`` on an overlay in ``run_dir`` with ``firmware``; return the facts of the running domain."""
     if not os.path.isfile(image):
         raise BootError("image '%s' does not exist" % image)
     fmt = image_format(image)
@@ -201,10 +238,11 @@ def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2,
     overlay = os.path.join(run_dir, 'overlay.qcow2')
     subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', os.path.abspath(image), '-F', fmt, overlay],
                    check=True, capture_output=True)
+    loader, nvram = firmware_files(firmware, run_dir, ovmf_dir)
     if os.path.exists(console):
         os.unlink(console)
     facts = {'image': os.path.abspath(image), 'format': fmt, 'domain': name, 'run_dir': run_dir,
-             'console_log': os.path.abspath(console), 'firmware': 'bios'}
+             'console_log': os.path.abspath(console), 'firmware': firmware}
     oem = []
     if ssh:
         facts['ssh_private_key'], public = make_key(run_dir)
@@ -220,7 +258,8 @@ def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2,
         facts.update(accel='kvm' if use_kvm else 'tcg', accel_reason=why)
         for attempt in range(3):
             xml = domain_xml(name, 'kvm' if use_kvm else 'qemu', os.path.abspath(console), memory_mib, vcpus,
-                             disk=overlay, disk_format='qcow2', ssh_port=facts.get('ssh_port'), oem_strings=oem)
+                             disk=overlay, disk_format='qcow2', ssh_port=facts.get('ssh_port'), oem_strings=oem,
+                             firmware=firmware, loader=loader, nvram=nvram)
             facts['started'] = time.time()
             try:
                 conn.createXML(xml, 0)

@@ -141,6 +141,8 @@ SCHEMA = {
                 'memory_mib': {'type': 'integer', 'minimum': 256, 'maximum': 65536, 'default': 1024},
                 'vcpus': {'type': 'integer', 'minimum': 1, 'maximum': 64, 'default': 2},
                 'verify': {'type': 'boolean', 'default': True},
+                'firmware': {'enum': ['auto', 'bios', 'uefi', 'both'], 'default': 'auto',
+                             'x-hint': 'auto (every firmware the disk boots with), bios, uefi or both'},
                 'verify_tasks': {'type': 'string', 'pattern': r'^/.+\.ya?ml$',
                                  'x-hint': 'an absolute path to a YAML tasks file'},
             },
@@ -233,6 +235,7 @@ def _semantic_errors(request):
         if user.get('name') in names or user.get('name') == 'root':
             errors.append(('users[%d].name' % i, "'%s' is given twice or is root" % user.get('name')))
         names.add(user.get('name'))
+    errors += _boot_firmware_errors(request)
     tasks = (request.get('boot_test') or {}).get('verify_tasks') if isinstance(request.get('boot_test'), dict) else None
     if isinstance(tasks, str) and tasks.startswith('/') and not os.path.isfile(tasks):
         errors.append(('boot_test.verify_tasks', "'%s' does not exist" % tasks))
@@ -283,6 +286,32 @@ def outputs(req):
     for item in out:
         item['src'] = {'ova': vmdk and vmdk[0], 'tar': os.path.join(build_dir, 'root')}.get(item['format'], raw)
     return out
+
+
+# The firmwares a disk boots with, by its disk.firmware.
+DISK_FIRMWARES = {'bios': ['bios'], 'uefi': ['uefi'], 'hybrid': ['bios', 'uefi']}
+
+
+def _boot_firmware_errors(request):
+    disk = request.get('disk') if isinstance(request.get('disk'), dict) else {}
+    boot = request.get('boot_test') if isinstance(request.get('boot_test'), dict) else {}
+    wanted, disk_fw = boot.get('firmware', 'auto'), disk.get('firmware', 'bios')
+    if disk_fw not in DISK_FIRMWARES or wanted == 'auto':
+        return []
+    capable = DISK_FIRMWARES[disk_fw]
+    if (wanted == 'both' and len(capable) < 2) or (wanted in ('bios', 'uefi') and wanted not in capable):
+        return [('boot_test.firmware', "'%s' cannot boot a disk made for %s firmware; use auto or %s"
+                 % (wanted, disk_fw, ' or '.join(capable)))]
+    return []
+
+
+def boot_firmwares(req):
+    """The firmwares the boot test uses for a resolved request, in order; the first one is verified."""
+    capable = DISK_FIRMWARES[req['disk'].get('firmware', 'bios')]
+    wanted = req['boot_test']['firmware']
+    chosen = capable if wanted in ('auto', 'both') else [wanted]
+    uefi = 'uefi_secure' if req['disk'].get('secure_boot') else 'uefi'
+    return [uefi if fw == 'uefi' else fw for fw in chosen]
 
 
 def validate(request):
@@ -371,6 +400,7 @@ def resolve(request, cwd=None, build_id=None):
         req[key] = os.path.normpath(os.path.join(cwd, req[key]))
     req['disk']['size_bytes'] = parse_size(req['disk']['size'])
     req['disk']['partitions'] = disk_layout(req['disk']['table'], str(uuid.uuid4()))
+    req['boot_test']['firmwares'] = boot_firmwares(req)
     req['family'] = distro['family']
     req['version'] = distro['releases'][req['release']]
     req['build_id'] = build_id

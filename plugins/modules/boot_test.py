@@ -27,6 +27,8 @@ description:
   - With O(accel=auto), KVM is used only when a real Linux kernel (O(probe_kernel)) starts under it within
     seconds; a C(/dev/kvm) node alone proves nothing. Otherwise the boot runs under TCG. The report says
     which accelerator ran and why. The probe's answer is kept until the host reboots.
+  - O(firmware) picks SeaBIOS or OVMF (UEFI, optionally with Secure Boot). OVMF's variable store is a fresh
+    copy of its template in O(run_dir) for every boot.
 author: osimage developers (@osimage)
 options:
   state:
@@ -72,6 +74,17 @@ options:
     description: Guest CPUs.
     type: int
     default: 2
+  firmware:
+    description:
+      - V(bios) boots with SeaBIOS on a C(pc) machine, V(uefi) with OVMF on a C(pc) machine, V(uefi_secure)
+        with OVMF with Secure Boot on and the Microsoft keys enrolled, on a C(q35) machine with SMM.
+    type: str
+    choices: [bios, uefi, uefi_secure]
+    default: bios
+  ovmf_dir:
+    description: Directory of the OVMF firmware files (C(OVMF_CODE_4M.fd), C(OVMF_VARS_4M.fd) and their variants).
+    type: path
+    default: /usr/share/OVMF
   expect:
     description:
       - Regular expression (multi-line) the console must show.
@@ -91,6 +104,13 @@ EXAMPLES = r'''
     image: /srv/images/debian/debian-bookworm.qcow2
     console_log: /srv/images/debian/console.log
     report: /srv/images/debian/boot-report.json
+
+- name: Prove it boots under UEFI too
+  osimage.builder.boot_test:
+    image: /srv/images/debian/debian-bookworm.qcow2
+    firmware: uefi
+    console_log: /srv/images/debian/console-uefi.log
+    report: /srv/images/debian/boot-report-uefi.json
 
 - name: Boot it and keep it running for a verify play
   osimage.builder.boot_test:
@@ -134,6 +154,10 @@ accel:
   description: V(kvm) or V(tcg).
   returned: when the guest started
   type: str
+firmware:
+  description: The firmware the guest booted with.
+  returned: when the guest started
+  type: str
 accel_reason:
   description: Why that accelerator was used.
   returned: when the guest started
@@ -154,7 +178,7 @@ from ansible_collections.osimage.builder.plugins.module_utils import leftovers
 from ansible_collections.osimage.builder.plugins.module_utils import libvirt_boot
 
 PUBLIC = ('outcome', 'message', 'seconds_to_login', 'seconds_to_ssh', 'accel', 'accel_reason', 'console_log',
-          'console_tail', 'ssh_port', 'ssh_private_key', 'ssh_user', 'domain', 'run_dir')
+          'console_tail', 'firmware', 'ssh_port', 'ssh_private_key', 'ssh_user', 'domain', 'run_dir')
 
 
 def write_report(path, report):
@@ -166,7 +190,8 @@ def write_report(path, report):
 
 def boot(params, run_dir):
     """Start the domain and wait; return the report. The domain is gone again unless it is running."""
-    report = {'image': params['image'], 'accel': params['accel'], 'timeout': params['timeout']}
+    report = {'image': params['image'], 'accel': params['accel'], 'timeout': params['timeout'],
+              'firmware': params['firmware']}
     running = params['state'] == 'running'
     build_id, work_dir = params['name'][len('osimage-'):], os.path.dirname(run_dir)
     if params['name'].startswith('osimage-') and not leftovers.alive(work_dir, build_id):
@@ -176,7 +201,8 @@ def boot(params, run_dir):
         disk = disk_archive.bootable_disk(params['image'], run_dir)
         report.update(libvirt_boot.start(disk, params['console_log'], params['name'], run_dir,
                                          accel=params['accel'], memory_mib=params['memory_mib'],
-                                         vcpus=params['vcpus'], probe_kernel=params['probe_kernel'], ssh=running))
+                                         vcpus=params['vcpus'], probe_kernel=params['probe_kernel'], ssh=running,
+                                         firmware=params['firmware'], ovmf_dir=params['ovmf_dir']))
         if disk != params['image']:
             report.update(image=params['image'], unpacked_disk=disk)
         report['seconds_to_login'] = libvirt_boot.wait_console(report, params['expect'], params['timeout'])
@@ -210,6 +236,8 @@ def main():
             timeout=dict(type='int', default=300),
             memory_mib=dict(type='int', default=1024),
             vcpus=dict(type='int', default=2),
+            firmware=dict(type='str', default='bios', choices=sorted(libvirt_boot.FIRMWARE)),
+            ovmf_dir=dict(type='path', default=libvirt_boot.OVMF_DIR),
             expect=dict(type='str', default=libvirt_boot.LOGIN_PROMPT),
         ),
         required_if=[('state', 'tested', ('image', 'console_log', 'report')),

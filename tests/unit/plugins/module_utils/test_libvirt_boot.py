@@ -25,3 +25,33 @@ def test_login_prompt_is_seen(console):
 ])
 def test_boot_messages_are_not_a_login_prompt(console):
     assert not libvirt_boot.console_shows(console, libvirt_boot.LOGIN_PROMPT)
+
+
+def test_bios_guest_boots_seabios_on_pc():
+    xml = libvirt_boot.domain_xml('d', 'qemu', '/c.log', 512, 1, disk='/o.qcow2', disk_format='qcow2')
+    assert 'machine="pc"' in xml and "<bios useserial='yes'/>" in xml and '<loader' not in xml
+
+
+def test_uefi_guest_gets_ovmf_and_its_own_variable_store(tmp_path):
+    loader, nvram = libvirt_boot.firmware_files('uefi', str(tmp_path))
+    assert loader == '/usr/share/OVMF/OVMF_CODE_4M.fd'
+    assert nvram == str(tmp_path / 'OVMF_VARS.fd') and (tmp_path / 'OVMF_VARS.fd').stat().st_size > 0
+    xml = libvirt_boot.domain_xml('d', 'qemu', '/c.log', 512, 1, disk='/o.qcow2', disk_format='qcow2',
+                                  firmware='uefi', loader=loader, nvram=nvram)
+    assert 'machine="pc"' in xml and 'secure="no"' in xml and '<nvram>%s</nvram>' % nvram in xml
+    assert '<bios' not in xml and '<smm' not in xml
+
+
+def test_secure_boot_guest_is_q35_with_smm_and_microsoft_keys(tmp_path):
+    loader, nvram = libvirt_boot.firmware_files('uefi_secure', str(tmp_path))
+    assert loader.endswith('OVMF_CODE_4M.secboot.fd')
+    assert (tmp_path / 'OVMF_VARS.fd').read_bytes() == open('/usr/share/OVMF/OVMF_VARS_4M.ms.fd', 'rb').read()
+    xml = libvirt_boot.domain_xml('d', 'qemu', '/c.log', 512, 1, disk='/o.qcow2', disk_format='qcow2',
+                                  firmware='uefi_secure', loader=loader, nvram=nvram)
+    assert 'machine="q35"' in xml and 'secure="yes"' in xml and "<smm state='on'/>" in xml
+    assert 'bus=pcie.0' in xml
+
+
+def test_missing_ovmf_is_a_clear_error(tmp_path):
+    with pytest.raises(libvirt_boot.BootError, match='install the ovmf package'):
+        libvirt_boot.firmware_files('uefi', str(tmp_path), ovmf_dir=str(tmp_path / 'none'))

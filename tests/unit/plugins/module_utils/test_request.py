@@ -21,7 +21,7 @@ def test_empty_request_is_the_default_image():
     root = [p for p in resolved['disk']['partitions'] if p.get('mountpoint') == '/']
     assert len(root) == 1 and len(root[0]['uuid']) == 36
     assert resolved['boot_test'] == {'enabled': True, 'timeout': 300, 'accel': 'auto', 'memory_mib': 1024,
-                                     'vcpus': 2, 'verify': True}
+                                     'vcpus': 2, 'verify': True, 'firmware': 'auto', 'firmwares': ['bios']}
 
 
 def test_mbr_layout_has_no_bios_boot_partition():
@@ -87,3 +87,9 @@ def test_unknown_extra_vars_ignore_internal_ones():
 def test_schema_and_semantic_errors_come_together():
     errors = errors_of({'colour': 'red', 'release': 'sid', 'disk': {'size': 'huge'}})
     assert set(errors) == {'colour', 'release', 'disk.size'}
+
+
+def test_boot_test_firmware_must_fit_the_disk():
+    assert 'boot_test.firmware' in errors_of({'boot_test': {'firmware': 'uefi'}})
+    assert 'choose one of' in errors_of({'boot_test': {'firmware': 'coreboot'}})['boot_test.firmware']
+    assert req.resolve({'boot_test': {'firmware': 'bios'}})['boot_test']['firmwares'] == ['bios']
