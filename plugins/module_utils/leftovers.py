@@ -76,7 +76,10 @@ def build_ids(work_dir):
         try:
             conn = libvirt_boot.connect()
             try:
-                ids.update(d.name()[len(chroot.TAG):] for d in conn.listAllDomains() if d.name().startswith(chroot.TAG))
+                # A domain is this work_dir's only when its run directory is here: builds with another
+                # work_dir keep their owner records there, and their running guests are not stale.
+                ids.update(d.name()[len(chroot.TAG):] for d in conn.listAllDomains() if d.name().startswith(chroot.TAG)
+                           and os.path.isdir(os.path.join(work_dir, 'boot-' + d.name())))
             finally:
                 conn.close()
         except libvirt_boot.BootError:
