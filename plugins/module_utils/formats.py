@@ -4,7 +4,7 @@
 """The output formats: one table for the request schema, the build and the checks after conversion.
 
 ``kind`` says how a format is made: ``disk`` by qemu-img from the raw disk, ``ova`` and ``gce`` are
-archives of a disk, ``tar`` is the root tree. ``boots`` says whether the boot test can start it
+archives of a disk, ``tar`` is the root tree, ``iso`` a live ISO of it. ``boots`` says whether the boot test can start it
 (archives are unpacked first).
 """
 
@@ -26,6 +26,8 @@ FORMATS = {
     'ova': {'suffix': 'ova', 'kind': 'archive', 'boots': True},
     'gce': {'suffix': 'gce.tar.gz', 'kind': 'archive', 'boots': True},
     'tar': {'suffix': 'tar.zst', 'kind': 'tree', 'boots': False},
+    # A hybrid BIOS/UEFI live ISO of the root tree; booted from a CD-ROM drive.
+    'iso': {'suffix': 'iso', 'kind': 'iso', 'boots': True},
 }
 DISK_FORMATS = tuple(f for f, spec in FORMATS.items() if spec['kind'] == 'disk')
 ARCHIVE_FORMATS = tuple(f for f, spec in FORMATS.items() if spec['kind'] != 'disk')
@@ -34,6 +36,8 @@ RENAMED = {'vpc': "is now called 'vhd' (a fixed VHD, 1 MiB aligned, as Azure req
 # qemu-img check exists for these (vpc and raw have no consistency check).
 CHECKABLE = ('qcow2', 'vmdk', 'vhdx', 'vdi')
 COMPRESSIBLE = ('qcow2',)
+# What the image needs for a live ISO: live-boot in its initramfs, GRUB's EFI modules beside the BIOS ones.
+ISO_PACKAGES = ['live-boot', 'grub-efi-amd64-bin']
 
 
 def file_name(name, fmt):

@@ -67,10 +67,11 @@ def firmware_files(firmware, run_dir, ovmf_dir=OVMF_DIR):
 
 
 def domain_xml(name, domain_type, console, memory_mib, vcpus, disk=None, disk_format=None, kernel=None,
-               ssh_port=None, oem_strings=(), firmware='bios', loader=None, nvram=None):
+               ssh_port=None, oem_strings=(), firmware='bios', loader=None, nvram=None, cdrom=False):
     """Libvirt XML of a transient guest with its serial console written to ``console``.
 
     ``firmware`` is a key of FIRMWARE; for UEFI, ``loader`` and ``nvram`` come from :func:`firmware_files`.
+    With ``cdrom``, ``disk`` is a read-only CD-ROM on SATA and the guest boots from it.
     """
     machine, _code, _template, secure = FIRMWARE[firmware]
     features = "<acpi/><apic/>" + ("<smm state='on'/>" if secure else '')
@@ -93,7 +94,16 @@ def domain_xml(name, domain_type, console, memory_mib, vcpus, disk=None, disk_fo
       <driver name='qemu' type={quoteattr(disk_format)}/>
       <source file={quoteattr(disk)}/>
       <target dev='vda' bus='virtio'/>
-    </disk>""" if disk else ''
+    </disk>""" if disk and not cdrom else ''
+    if disk and cdrom:
+        boot = boot.replace("<boot dev='hd'/>", "<boot dev='cdrom'/>")
+        disk_xml = f"""
+    <disk type='file' device='cdrom'>
+      <driver name='qemu' type='raw'/>
+      <source file={quoteattr(disk)}/>
+      <target dev='sda' bus='sata'/>
+      <readonly/>
+    </disk>"""
     netdev = 'user,id=osnet0'
     root_bus = 'pcie.0' if machine == 'q35' else 'pci.0'
     if ssh_port:
@@ -235,14 +245,17 @@ def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2,
         raise BootError("image '%s' does not exist" % image)
     fmt = image_format(image)
     os.makedirs(run_dir, mode=0o700, exist_ok=True)
-    overlay = os.path.join(run_dir, 'overlay.qcow2')
-    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', os.path.abspath(image), '-F', fmt, overlay],
-                   check=True, capture_output=True)
+    # An ISO is a read-only CD-ROM, which needs no overlay to stay unmodified.
+    cdrom = image.endswith('.iso')
+    overlay = os.path.abspath(image) if cdrom else os.path.join(run_dir, 'overlay.qcow2')
+    if not cdrom:
+        subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', os.path.abspath(image), '-F', fmt, overlay],
+                       check=True, capture_output=True)
     loader, nvram = firmware_files(firmware, run_dir, ovmf_dir)
     if os.path.exists(console):
         os.unlink(console)
     facts = {'image': os.path.abspath(image), 'format': fmt, 'domain': name, 'run_dir': run_dir,
-             'console_log': os.path.abspath(console), 'firmware': firmware}
+             'console_log': os.path.abspath(console), 'firmware': firmware, 'device': 'cdrom' if cdrom else 'disk'}
     oem = []
     if ssh:
         facts['ssh_private_key'], public = make_key(run_dir)
@@ -259,7 +272,7 @@ def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2,
         for attempt in range(3):
             xml = domain_xml(name, 'kvm' if use_kvm else 'qemu', os.path.abspath(console), memory_mib, vcpus,
                              disk=overlay, disk_format='qcow2', ssh_port=facts.get('ssh_port'), oem_strings=oem,
-                             firmware=firmware, loader=loader, nvram=nvram)
+                             firmware=firmware, loader=loader, nvram=nvram, cdrom=cdrom)
             facts['started'] = time.time()
             try:
                 conn.createXML(xml, 0)

@@ -284,7 +284,8 @@ def outputs(req):
         out.insert(0, {'format': 'vmdk', 'path': os.path.join(build_dir, 'ova-disk.vmdk'), 'keep': False})
     vmdk = [o['path'] for o in out if o['format'] == 'vmdk']
     for item in out:
-        item['src'] = {'ova': vmdk and vmdk[0], 'tar': os.path.join(build_dir, 'root')}.get(item['format'], raw)
+        item['src'] = {'ova': vmdk and vmdk[0], 'tar': os.path.join(build_dir, 'root'),
+                       'iso': os.path.join(build_dir, 'root')}.get(item['format'], raw)
     return out
 
 
@@ -406,7 +407,13 @@ def resolve(request, cwd=None, build_id=None):
     req['build_id'] = build_id
     req['build_dir'] = os.path.join(req['work_dir'], build_id)
     req['outputs'] = outputs(req)
-    # The boot test starts the first requested format that boots (the request's order decides).
-    boots = [f for f in req['formats'] if fmts.FORMATS[f]['boots']]
+    if 'iso' in req['formats']:
+        req['packages']['install'] += [p for p in fmts.ISO_PACKAGES if p not in req['packages']['install']]
+    # The boot test starts the first requested format that boots (the request's order decides); a disk
+    # before the live ISO, which is proven alone, to its login prompt, with SeaBIOS and OVMF.
+    boots = [f for f in req['formats'] if fmts.FORMATS[f]['boots'] and f != 'iso'] or \
+        [f for f in req['formats'] if f == 'iso']
     req['boot_image'] = os.path.join(req['output_dir'], fmts.file_name(req['name'], boots[0])) if boots else None
+    if boots == ['iso']:
+        req['boot_test'].update(verify=False, firmwares=['bios', 'uefi'])
     return req

@@ -3,7 +3,8 @@
 Default: one build with every format but the GCE tarball and raw (the boot test and verify play run on its
 qcow2), the checks after conversion, the OVA and root tarball read back, every disk format compared with
 the qcow2, and the vmdk, vhdx and vdi booted to their login prompts, at once. The matrix adds the GCE
-tarball, raw, and boots of the vhd, OVA, GCE tarball and of each platform profile's image.
+tarball, raw, and boots of the vhd, OVA, GCE tarball, of the live ISO (from a CD-ROM under SeaBIOS and OVMF)
+and of each platform profile's image.
 """
 
 import json
@@ -158,3 +159,15 @@ def test_each_platform_profile_builds_and_verifies(platform, tmp_path_factory):
         assert checks["the platform's guest agent is installed"] == 'passed'
     if built.manifest['request']['kernel_cmdline']:
         assert checks["requested kernel arguments are on the running kernel's command line"] == 'passed'
+
+
+@pytest.mark.matrix
+def test_the_live_iso_boots_from_a_cdrom_under_seabios_and_ovmf(tmp_path_factory):
+    built = build(tmp_path_factory, 'live', {'formats': ['iso']})
+    (image,) = built.manifest['images']
+    assert image['format'] == 'iso' and image['checks']
+    catalog = run(['xorriso', '-indev', image['dest'], '-report_el_torito', 'plain'], check=True)
+    assert ' BIOS ' in catalog.stdout + catalog.stderr and ' UEFI ' in catalog.stdout + catalog.stderr
+    reports = {'bios': built.report, 'uefi': built.json('boot-report-uefi.json')}
+    for firmware, report in reports.items():
+        assert report['outcome'] == 'passed' and report['firmware'] == firmware and report['device'] == 'cdrom', report

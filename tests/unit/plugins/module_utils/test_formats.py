@@ -144,3 +144,12 @@ def test_an_unknown_platform_names_the_profiles():
 
 def test_a_profile_format_is_checked_like_a_requested_one():
     assert 'whole number of MiB' in errors_of({'platform': 'azure', 'disk': {'size': 3 * 1024 ** 3 + 512}})['disk.size']
+
+
+def test_an_iso_gets_live_boot_and_is_proven_alone_under_both_firmwares():
+    resolved = req.resolve({'formats': ['iso', 'qcow2']})
+    assert resolved['packages']['install'] == ['live-boot', 'grub-efi-amd64-bin']
+    assert resolved['boot_image'].endswith('.qcow2') and resolved['boot_test']['verify']
+    alone = req.resolve({'formats': ['iso']})
+    assert alone['boot_image'].endswith('.iso')
+    assert alone['boot_test']['verify'] is False and alone['boot_test']['firmwares'] == ['bios', 'uefi']
