@@ -50,3 +50,21 @@ def test_missing_request_file_is_a_clear_error(tmp_path):
 def test_boot_test_of_a_missing_image_is_a_clear_error(tmp_path):
     out = osimage('boot-test', str(tmp_path / 'nope.qcow2'))
     assert out.returncode == 2 and 'does not exist' in out.stderr
+
+
+def test_platforms_lists_every_profile_with_its_formats():
+    proc = subprocess.run([OSIMAGE, 'platforms'], capture_output=True, text=True, timeout=60, check=False,
+                          env=dict(os.environ, COLUMNS='250'))
+    assert proc.returncode == 0, proc.stderr
+    for name, words in (('kvm', 'qemu-guest-agent'), ('vmware', 'open-vm-tools'), ('azure', 'rootdelay=300'),
+                        ('hyperv', 'hyperv-daemons'), ('gcp', 'gce'), ('aws', 'raw'), ('virtualbox', 'vdi, ova')):
+        line = [ln for ln in proc.stdout.splitlines() if ln.startswith('│ %s ' % name)][0]
+        assert words in line, line
+
+
+def test_validate_shows_the_platform_resolved(tmp_path):
+    request = tmp_path / 'r.yml'
+    request.write_text('platform: vmware\npackages: {install: [vim]}\n')
+    resolved = json.loads(osimage('validate', str(request)).stdout)
+    assert resolved['formats'] == ['vmdk', 'ova'] and resolved['packages']['install'] == ['open-vm-tools', 'vim']
+    assert resolved['platform_profile']['services'] == ['open-vm-tools.service']
