@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run a disk image in a transient libvirt domain: start it, watch its console and SSH, stop it.
 
-The image is never modified: the domain runs on a qcow2 overlay in a run directory, which also holds
+The image is never modified: the domain runs on a qcow2 overlay (or, for formats libvirt cannot name as a
+backing file such as vhdx, a qcow2 copy converted back with qemu-img) in a run directory, which also holds
 the throwaway SSH key of this boot. SSH is reached on 127.0.0.1 through a user-mode network port
 forward (no bridge, no dnsmasq). The key reaches root through a systemd credential passed as an SMBIOS
 OEM string (systemd >= 252 provisions ``ssh.authorized_keys.root``), so nothing is written into the image.
@@ -38,6 +39,8 @@ QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0'
 # getty's '<hostname> login:' prompt; kernel messages may follow on the same line, so no end anchor.
 LOGIN_PROMPT = r'^\S+ login:'
 OVMF_DIR = '/usr/share/OVMF'
+# Formats libvirt names as a qcow2 overlay's backing file; others (vhdx) it opens as raw.
+BACKING_FORMATS = ('raw', 'qcow2', 'vmdk', 'vdi', 'vpc')
 # firmware -> (machine, OVMF code file, OVMF variable store template, secure boot)
 FIRMWARE = {
     'bios': ('pc', None, None, False),
@@ -248,8 +251,12 @@ def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2,
     # An ISO is a read-only CD-ROM, which needs no overlay to stay unmodified.
     cdrom = image.endswith('.iso')
     overlay = os.path.abspath(image) if cdrom else os.path.join(run_dir, 'overlay.qcow2')
-    if not cdrom:
+    if not cdrom and fmt in BACKING_FORMATS:
         subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', os.path.abspath(image), '-F', fmt, overlay],
+                       check=True, capture_output=True)
+    elif not cdrom:
+        # libvirt would open such a backing file as raw: boot a copy qemu-img converted back instead.
+        subprocess.run(['qemu-img', 'convert', '-f', fmt, '-O', 'qcow2', os.path.abspath(image), overlay],
                        check=True, capture_output=True)
     loader, nvram = firmware_files(firmware, run_dir, ovmf_dir)
     if os.path.exists(console):
