@@ -3,6 +3,8 @@
 cold: an empty cache directory (every package downloaded, the tree bootstrapped)
 warm: the same cache again (the bootstrapped tree is reused)
 --parallel N: afterwards, N warm builds (boot test off) at once against N in a row, wall time
+--formats: afterwards, a warm build emitting every format against one emitting qcow2 only (boot test off),
+    with each format's size and conversion seconds
 
 Prints one table and writes the numbers as JSON (--json). Run as root after scripts/setup-host:
     .venv/bin/python benchmarks/bench.py [--runs warm] [--parallel 2] [--keep]
@@ -21,12 +23,15 @@ import time
 BIN = os.path.dirname(sys.executable)
 
 
-def start(workdir, cache_dir, label, boot_test=True):
+ALL_FORMATS = ['qcow2', 'raw', 'vmdk', 'ova', 'vhd', 'vhdx', 'vdi', 'tar', 'gce', 'iso']
+
+
+def start(workdir, cache_dir, label, boot_test=True, formats=('qcow2',)):
     out = os.path.join(workdir, label)
     request = os.path.join(workdir, label + '.yml')
     with open(request, 'w', encoding='utf-8') as f:
         json.dump({'name': label, 'cache_dir': cache_dir, 'output_dir': out, 'work_dir': os.path.join(workdir, 'work'),
-                   'boot_test': {'enabled': boot_test}}, f)
+                   'boot_test': {'enabled': boot_test}, 'formats': list(formats)}, f)
     return subprocess.Popen([os.path.join(BIN, 'osimage'), 'build', request], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
@@ -48,6 +53,19 @@ def parallel(workdir, cache_dir, count):
     for i in range(count):
         finish(start(workdir, cache_dir, 'seq%d' % i, boot_test=False), 'seq%d' % i)
     return {'builds': count, 'at_once_seconds': round(at_once, 1), 'in_a_row_seconds': round(time.monotonic() - started, 1)}
+
+
+def every_format(workdir, cache_dir):
+    """Wall seconds of a build emitting every format against qcow2 only, and each format's size and seconds."""
+    walls, manifests = {}, {}
+    for label, formats in (('qcow2only', ['qcow2']), ('allformats', ALL_FORMATS)):
+        started = time.monotonic()
+        finish(start(workdir, cache_dir, label, boot_test=False, formats=formats), label)
+        walls[label] = round(time.monotonic() - started, 1)
+        with open(os.path.join(workdir, label, 'manifest.json'), encoding='utf-8') as f:
+            manifests[label] = json.load(f)
+    images = [{k: i.get(k) for k in ('format', 'bytes', 'seconds')} for i in manifests['allformats']['images']]
+    return {'qcow2_only_seconds': walls['qcow2only'], 'all_formats_seconds': walls['allformats'], 'images': images}
 
 
 def build(workdir, cache_dir, label):
@@ -74,6 +92,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--runs', nargs='+', choices=['cold', 'warm'], default=['cold', 'warm'])
     parser.add_argument('--parallel', type=int, default=0, help='also time N warm builds at once against in a row')
+    parser.add_argument('--formats', action='store_true', help='also time a build of every format against qcow2 only')
     parser.add_argument('--json', help='write the results here too')
     parser.add_argument('--keep', action='store_true', help='keep the images and caches')
     args = parser.parse_args()
@@ -84,6 +103,7 @@ def main():
         for label in args.runs:
             results.append(build(workdir, cache, label))
         together = parallel(workdir, cache, args.parallel) if args.parallel else None
+        formats = every_format(workdir, cache) if args.formats else None
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -98,9 +118,15 @@ def main():
     if together:
         print('%(builds)d warm builds without boot test: %(at_once_seconds).1f s at once, '
               '%(in_a_row_seconds).1f s in a row' % together)
+    if formats:
+        print('build without boot test: every format %(all_formats_seconds).1f s, qcow2 only %(qcow2_only_seconds).1f s'
+              % formats)
+        for image in formats['images']:
+            print('  %-6s %9.1f MiB  %6.1f s' % (image['format'], image['bytes'] / 2 ** 20, image['seconds'] or 0))
     if args.json:
         with open(args.json, 'w', encoding='utf-8') as f:
-            json.dump({'results': results, 'parallel': together, 'peak_child_rss_mib': peak}, f, indent=2)
+            json.dump({'results': results, 'parallel': together, 'formats': formats, 'peak_child_rss_mib': peak}, f,
+                      indent=2)
 
 
 if __name__ == '__main__':

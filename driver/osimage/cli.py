@@ -174,6 +174,20 @@ def cmd_clean(args, console):
     return 0
 
 
+def cmd_platforms(_args, console):
+    """List the platform profiles (data/platforms/*.yml of the collection) and what each one sets."""
+    profiles = collection.module_utils('platforms')
+    table = Table(title='platform profiles (request key platform:)')
+    for col in ('platform', 'formats', 'packages added', 'kernel arguments added', 'services enabled', 'what for'):
+        table.add_column(col)
+    for name in profiles.names():
+        p = profiles.load(name)
+        table.add_row(name, ', '.join(p['formats']), ', '.join(p['packages']) or '-', ' '.join(p['kernel_cmdline']) or '-',
+                      ', '.join(p['services']) or '-', p['description'])
+    console.print(table)
+    return 0
+
+
 def _read_json(path):
     try:
         with open(path, encoding='utf-8') as f:
@@ -229,6 +243,8 @@ def parser():
     boot.add_argument('--verify', help='a tasks file of your own checks, run inside the guest')
     boot.add_argument('--no-verify', action='store_true', help='only wait for the login prompt')
     boot.set_defaults(func=cmd_boot_test, output_dir=None)
+    plat = sub.add_parser('platforms', help='list the platform profiles a request can name with platform:')
+    plat.set_defaults(func=cmd_platforms)
     clean = sub.add_parser('clean', help='release what killed builds left (mounts, chroot processes, VMs, files)')
     clean.add_argument('--work-dir', default='/var/tmp/osimage', help='the builds\' work_dir')
     clean.set_defaults(func=cmd_clean)

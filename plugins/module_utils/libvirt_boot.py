@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run a disk image in a transient libvirt domain: start it, watch its console and SSH, stop it.
 
-The image is never modified: the domain runs on a qcow2 overlay in a run directory, which also holds
+The image is never modified: the domain runs on a qcow2 overlay (or, for formats libvirt cannot name as a
+backing file such as vhdx, a qcow2 copy converted back with qemu-img) in a run directory, which also holds
 the throwaway SSH key of this boot. SSH is reached on 127.0.0.1 through a user-mode network port
 forward (no bridge, no dnsmasq). The key reaches root through a systemd credential passed as an SMBIOS
 OEM string (systemd >= 252 provisions ``ssh.authorized_keys.root``), so nothing is written into the image.
@@ -38,6 +39,8 @@ QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0'
 # getty's '<hostname> login:' prompt; kernel messages may follow on the same line, so no end anchor.
 LOGIN_PROMPT = r'^\S+ login:'
 OVMF_DIR = '/usr/share/OVMF'
+# Formats libvirt names as a qcow2 overlay's backing file; others (vhdx) it opens as raw.
+BACKING_FORMATS = ('raw', 'qcow2', 'vmdk', 'vdi', 'vpc')
 # firmware -> (machine, OVMF code file, OVMF variable store template, secure boot)
 FIRMWARE = {
     'bios': ('pc', None, None, False),
@@ -67,11 +70,13 @@ def firmware_files(firmware, run_dir, ovmf_dir=OVMF_DIR):
 
 
 def domain_xml(name, domain_type, console, memory_mib, vcpus, disk=None, disk_format=None, kernel=None,
-               ssh_port=None, oem_strings=(), firmware='bios', loader=None, nvram=None, cdrom=None, forwards=None):
+               ssh_port=None, oem_strings=(), firmware='bios', loader=None, nvram=None, cdrom=None, forwards=None,
+               boot_cdrom=False):
     """Libvirt XML of a transient guest with its serial console written to ``console``.
 
     ``firmware`` is a key of FIRMWARE; for UEFI, ``loader`` and ``nvram`` come from :func:`firmware_files`.
-    ``cdrom`` is an ISO attached read-only; ``forwards`` maps guest TCP ports to ports of 127.0.0.1.
+    ``cdrom`` is an ISO attached read-only (a NoCloud seed); ``forwards`` maps guest TCP ports to ports of
+    127.0.0.1. With ``boot_cdrom``, ``disk`` is a read-only CD-ROM on SATA and the guest boots from it.
     """
     machine, _code, _template, secure = FIRMWARE[firmware]
     features = "<acpi/><apic/>" + ("<smm state='on'/>" if secure else '')
@@ -94,7 +99,16 @@ def domain_xml(name, domain_type, console, memory_mib, vcpus, disk=None, disk_fo
       <driver name='qemu' type={quoteattr(disk_format)}/>
       <source file={quoteattr(disk)}/>
       <target dev='vda' bus='virtio'/>
-    </disk>""" if disk else ''
+    </disk>""" if disk and not boot_cdrom else ''
+    if disk and boot_cdrom:
+        boot = boot.replace("<boot dev='hd'/>", "<boot dev='cdrom'/>")
+        disk_xml = f"""
+    <disk type='file' device='cdrom'>
+      <driver name='qemu' type='raw'/>
+      <source file={quoteattr(disk)}/>
+      <target dev='sda' bus='sata'/>
+      <readonly/>
+    </disk>"""
     if cdrom:
         disk_xml += f"""
     <disk type='file' device='cdrom'>
@@ -271,16 +285,23 @@ def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2,
         raise BootError("image '%s' does not exist" % image)
     fmt = image_format(image)
     os.makedirs(run_dir, mode=0o700, exist_ok=True)
-    overlay = os.path.join(run_dir, 'overlay.qcow2')
-    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', os.path.abspath(image), '-F', fmt, overlay],
-                   check=True, capture_output=True)
-    if grow:
+    # An ISO is a read-only CD-ROM, which needs no overlay to stay unmodified.
+    cdrom = image.endswith('.iso')
+    overlay = os.path.abspath(image) if cdrom else os.path.join(run_dir, 'overlay.qcow2')
+    if not cdrom and fmt in BACKING_FORMATS:
+        subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', os.path.abspath(image), '-F', fmt, overlay],
+                       check=True, capture_output=True)
+    elif not cdrom:
+        # libvirt would open such a backing file as raw: boot a copy qemu-img converted back instead.
+        subprocess.run(['qemu-img', 'convert', '-f', fmt, '-O', 'qcow2', os.path.abspath(image), overlay],
+                       check=True, capture_output=True)
+    if grow and not cdrom:
         subprocess.run(['qemu-img', 'resize', '-q', overlay, '+%d' % grow], check=True, capture_output=True)
     loader, nvram = firmware_files(firmware, run_dir, ovmf_dir)
     if os.path.exists(console):
         os.unlink(console)
     facts = {'image': os.path.abspath(image), 'format': fmt, 'domain': name, 'run_dir': run_dir,
-             'console_log': os.path.abspath(console), 'firmware': firmware}
+             'console_log': os.path.abspath(console), 'firmware': firmware, 'device': 'cdrom' if cdrom else 'disk'}
     oem = []
     seed = nocloud_seed(run_dir, name) if nocloud else None
     facts['forwarded_ports'] = {int(p): free_port() for p in forward_ports}
@@ -300,7 +321,7 @@ def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2,
             xml = domain_xml(name, 'kvm' if use_kvm else 'qemu', os.path.abspath(console), memory_mib, vcpus,
                              disk=overlay, disk_format='qcow2', ssh_port=facts.get('ssh_port'), oem_strings=oem,
                              firmware=firmware, loader=loader, nvram=nvram, cdrom=seed,
-                             forwards=facts['forwarded_ports'])
+                             forwards=facts['forwarded_ports'], boot_cdrom=cdrom)
             facts['started'] = time.time()
             try:
                 conn.createXML(xml, 0)

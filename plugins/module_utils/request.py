@@ -22,6 +22,8 @@ from urllib.parse import urlparse
 from ansible_collections.osimage.builder.plugins.module_utils import layout
 from ansible_collections.osimage.builder.plugins.module_utils import customization
 from ansible_collections.osimage.builder.plugins.module_utils.disk import LayoutError, parse_size
+from ansible_collections.osimage.builder.plugins.module_utils import formats as fmts
+from ansible_collections.osimage.builder.plugins.module_utils import platforms
 
 try:
     import jsonschema
@@ -237,10 +239,11 @@ SCHEMA = {
                 },
             },
         },
-        'formats': _list({'enum': ['raw', 'qcow2', 'vmdk', 'vhdx', 'vpc', 'vdi']},
-                         'a list of formats: raw, qcow2, vmdk, vhdx, vpc, vdi',
+        'formats': _list({'enum': list(fmts.FORMATS), 'x-renamed': fmts.RENAMED},
+                         'a list of formats: ' + ', '.join(fmts.FORMATS),
                          minItems=1, uniqueItems=True, default=['qcow2']),
         'compress': {'type': 'boolean', 'default': False},
+        'platform': {'enum': platforms.names()},
         'output_dir': {'type': 'string', 'minLength': 1},
         'work_dir': {'type': 'string', 'minLength': 1, 'default': '/var/tmp/osimage'},
         'cache_dir': {'type': 'string', 'minLength': 1, 'default': '/var/cache/osimage'},
@@ -311,7 +314,9 @@ def _schema_errors(request):
             continue
         value = err.instance
         shown = '********' if any(str(p) in SECRET_KEYS for p in err.absolute_path) else repr(value)
-        if err.validator == 'enum':
+        if err.validator == 'enum' and isinstance(value, str) and value in err.schema.get('x-renamed', {}):
+            errors.append((key, '%r %s' % (value, err.schema['x-renamed'][value])))
+        elif err.validator == 'enum':
             errors.append((key, '%s is not valid; choose one of: %s'
                            % (shown, ', '.join(map(str, err.validator_value)))))
         elif 'x-hint' in err.schema:
@@ -366,11 +371,55 @@ def _semantic_errors(request, cwd=None):
     tasks = (request.get('boot_test') or {}).get('verify_tasks') if isinstance(request.get('boot_test'), dict) else None
     if isinstance(tasks, str) and tasks.startswith('/') and not os.path.isfile(tasks):
         errors.append(('boot_test.verify_tasks', "'%s' does not exist" % tasks))
+    errors += _format_errors(request)
     for key in ('output_dir', 'work_dir', 'cache_dir'):
         if isinstance(request.get(key), str) and os.path.normpath(request[key]) in SYSTEM_DIRS:
             errors.append((key, "'%s' is a system directory; use a directory of its own" % request[key]))
     errors += customization.semantic_errors(request, request.get('distro', 'debian'), cwd)
     return errors
+
+
+def _format_errors(request):
+    """Formats that cannot be made or proved as asked."""
+    errors = []
+    profile = platforms.load(request['platform']) if request.get('platform') in platforms.names() else {}
+    wanted = request.get('formats', profile.get('formats', ['qcow2']))
+    wanted = [f for f in wanted if isinstance(f, str)] if isinstance(wanted, list) else []
+    boot_test = request.get('boot_test') if isinstance(request.get('boot_test'), dict) else {}
+    if wanted and all(f in fmts.FORMATS for f in wanted) and boot_test.get('enabled', True) is not False \
+            and not any(fmts.FORMATS.get(f, {}).get('boots') for f in wanted):
+        errors.append(('formats', 'none of %s can be booted to prove it (tar is a root tree, not a disk); '
+                                  'add a disk format such as qcow2 or set boot_test.enabled: false' % ', '.join(wanted)))
+    disk = request.get('disk') if isinstance(request.get('disk'), dict) else {}
+    if 'vhd' in wanted and isinstance(disk.get('size'), (str, int)) and not isinstance(disk['size'], bool):
+        try:
+            if parse_size(disk['size']) % fmts.MIB:
+                errors.append(('disk.size', '%r is not a whole number of MiB, which a fixed VHD (Azure) needs; '
+                                            'use a size such as 4GiB' % (disk['size'],)))
+        except LayoutError:
+            pass
+    return errors
+
+
+def outputs(req):
+    """The files a build writes, in the order it makes them, each with what it is made from.
+
+    Disk formats come from the raw disk; then the archives: an OVA from the streamOptimized vmdk (made in
+    the build directory only, ``keep`` false, when vmdk itself is not requested), the GCE tarball from
+    the raw disk, the tar from the root tree.
+    """
+    wanted, build_dir = list(req['formats']), req['build_dir']
+    raw = os.path.join(build_dir, 'disk.raw')
+    made = [f for f in fmts.DISK_FORMATS if f in wanted] + [f for f in fmts.ARCHIVE_FORMATS if f in wanted]
+    out = [{'format': f, 'path': os.path.join(req['output_dir'], fmts.file_name(req['name'], f)), 'keep': True}
+           for f in made]
+    if 'ova' in wanted and 'vmdk' not in wanted:
+        out.insert(0, {'format': 'vmdk', 'path': os.path.join(build_dir, 'ova-disk.vmdk'), 'keep': False})
+    vmdk = [o['path'] for o in out if o['format'] == 'vmdk']
+    for item in out:
+        item['src'] = {'ova': vmdk and vmdk[0], 'tar': os.path.join(build_dir, 'root'),
+                       'iso': os.path.join(build_dir, 'root')}.get(item['format'], raw)
+    return out
 
 
 # The firmwares a disk boots with, by its disk.firmware.
@@ -634,7 +683,7 @@ def resolve(request, cwd=None, build_id=None):
     if isinstance(request, dict):
         request = anchor_paths(request, cwd)
     validate(request, cwd)
-    req = apply_defaults(SCHEMA, hash_secrets(request))
+    req = apply_defaults(SCHEMA, platforms.apply(hash_secrets(request)))
     distro = DISTROS[req['distro']]
     build_id = build_id or uuid.uuid4().hex[:12]
     if not re.match(r'^[a-z0-9]{4,32}$', build_id):
@@ -655,4 +704,14 @@ def resolve(request, cwd=None, build_id=None):
     req['version'] = distro['releases'][req['release']]
     req['build_id'] = build_id
     req['build_dir'] = os.path.join(req['work_dir'], build_id)
+    req['outputs'] = outputs(req)
+    if 'iso' in req['formats']:
+        req['packages']['install'] += [p for p in fmts.ISO_PACKAGES if p not in req['packages']['install']]
+    # The boot test starts the first requested format that boots (the request's order decides); a disk
+    # before the live ISO, which is proven alone, to its login prompt, with SeaBIOS and OVMF.
+    boots = [f for f in req['formats'] if fmts.FORMATS[f]['boots'] and f != 'iso'] or \
+        [f for f in req['formats'] if f == 'iso']
+    req['boot_image'] = os.path.join(req['output_dir'], fmts.file_name(req['name'], boots[0])) if boots else None
+    if boots == ['iso']:
+        req['boot_test'].update(verify=False, firmwares=['bios', 'uefi'])
     return customization.resolve(req, cwd)

@@ -16,6 +16,12 @@ PROVIDERS = {
     'umount': 'mount',
     'dpkg-query': 'dpkg',
     'cp': 'coreutils',
+    'xorriso': 'xorriso',
+    'mksquashfs': 'squashfs-tools',
+    'mkfs.vfat': 'dosfstools',
+    'mmd': 'mtools',
+    'mcopy': 'mtools',
+    'chroot': 'coreutils',
 }
 
 

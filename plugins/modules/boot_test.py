@@ -12,7 +12,8 @@ module: boot_test
 short_description: Boot a disk image in a throwaway libvirt domain and wait for its login prompt and SSH
 version_added: 0.1.0
 description:
-  - Boots O(image) (any format qemu reads) in a transient libvirt domain on a qcow2 overlay, so the image
+  - Boots O(image) (any format qemu reads; of an OVA or a GCE C(.tar.gz), the disk inside, unpacked into
+    O(run_dir)) in a transient libvirt domain on a qcow2 overlay, so the image
     itself is never modified, with the serial console written to O(console_log).
   - With O(state=tested), passes when O(expect) shows on the console within O(timeout) seconds, then
     destroys the domain and removes the overlay.
@@ -190,8 +191,10 @@ console_tail:
 
 import json
 import os
+import tarfile
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.osimage.builder.plugins.module_utils import disk_archive
 from ansible_collections.osimage.builder.plugins.module_utils import leftovers
 from ansible_collections.osimage.builder.plugins.module_utils import libvirt_boot
 
@@ -217,12 +220,15 @@ def boot(params, run_dir):
         # Owned by this ansible-playbook, so that osimage.builder.clean stops it only if the run was killed.
         leftovers.claim(work_dir, build_id)
     try:
-        report.update(libvirt_boot.start(params['image'], params['console_log'], params['name'], run_dir,
+        disk = disk_archive.bootable_disk(params['image'], run_dir)
+        report.update(libvirt_boot.start(disk, params['console_log'], params['name'], run_dir,
                                          accel=params['accel'], memory_mib=params['memory_mib'],
                                          vcpus=params['vcpus'], probe_kernel=params['probe_kernel'], ssh=running,
                                          firmware=params['firmware'], ovmf_dir=params['ovmf_dir'],
                                          grow=params['grow'], nocloud=params['nocloud_seed'],
                                          forward_ports=params['forward_ports']))
+        if disk != params['image']:
+            report.update(image=params['image'], unpacked_disk=disk)
         report['seconds_to_login'] = libvirt_boot.wait_console(report, params['expect'], params['timeout'])
         if running:
             report['seconds_to_ssh'] = libvirt_boot.wait_ssh(report, params['timeout'])
@@ -231,7 +237,7 @@ def boot(params, run_dir):
         report.update(outcome='timeout', message=str(exc))
     except RuntimeError as exc:
         report.update(outcome='failed', message=str(exc))
-    except libvirt_boot.BootError as exc:
+    except (libvirt_boot.BootError, ValueError, OSError, tarfile.TarError) as exc:
         report.update(outcome='error', message=str(exc))
     finally:
         if report.get('outcome') != 'running':

@@ -41,7 +41,9 @@ options:
     type: dict
     required: true
   images:
-    description: The results of M(osimage.builder.image_convert), one per format.
+    description:
+      - The results of M(osimage.builder.image_convert) and M(osimage.builder.image_archive), one per format.
+      - Each one's file, format, sizes, sha256, seconds and the checks made after conversion are recorded.
     type: list
     elements: dict
     required: true
@@ -82,6 +84,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
 
 PARTITION_KEYS = ('name', 'type', 'start', 'sectors', 'filesystem', 'uuid', 'partuuid', 'label', 'mountpoint')
+IMAGE_KEYS = ('format', 'dest', 'bytes', 'virtual_size', 'sha256', 'seconds', 'checks', 'members')
 FORMAT = '${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n'
 
 
@@ -131,8 +134,7 @@ def main():
             'table': disk.get('table'),
             'partitions': [{k: p.get(k) for k in PARTITION_KEYS} for p in disk.get('partitions', [])],
         },
-        'images': [{k: i.get(k) for k in ('format', 'dest', 'bytes', 'virtual_size', 'sha256')}
-                   for i in params['images']],
+        'images': [{k: i.get(k) for k in IMAGE_KEYS if k in i} for i in params['images']],
         'stages': stage_seconds([(str(n), float(t)) for n, t in params['stages']], time.time()),
     }
     text = json.dumps(manifest, indent=2, sort_keys=True) + '\n'

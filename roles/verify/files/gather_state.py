@@ -2,7 +2,9 @@
 
 Runs inside the guest with its own python3 (one process instead of one Ansible task per fact, which
 matters under software emulation). Arguments: the units that must be enabled, ``--unit=U`` for each other
-unit whose state to report, and ``--path=P`` for each path whose type, owner, mode and checksum to report.
+unit whose state to report, ``--path=P`` for each path whose type, owner, mode and checksum to report, and
+``--agent=U`` for each unit of a platform's guest agent, which must be installed (enabled, or static when
+udev starts it).
 """
 import glob
 import grp
@@ -98,11 +100,9 @@ def key_values(text):
 
 
 def units_state(units):
-    if not units:
-        return {}
-    enabled = out(['systemctl', 'is-enabled'] + units).splitlines()
-    active = out(['systemctl', 'is-active'] + units).splitlines()
-    return {u: {'enabled': e, 'active': a} for u, e, a in zip(units, enabled, active)}
+    """systemctl is-enabled and is-active of each unit, one unit a call ('' when there is no such unit)."""
+    return {u: {'enabled': out(['systemctl', 'is-enabled', u]), 'active': out(['systemctl', 'is-active', u])}
+            for u in units}
 
 
 def path_state(path):
@@ -196,30 +196,11 @@ def system_settings():
     }
 
 
-def global_dns_servers():
-    """systemd-resolved's global DNS servers (the configured ones, not the per-link ones from DHCP)."""
-    for line in out(['resolvectl', 'dns']).splitlines():
-        if line.startswith('Global:'):
-            return line.split()[1:]
-    return []
-
-
-def apt_state():
-    """Extra apt sources, keys, pins, and what apt says when it reads its preferences."""
-    policy = subprocess.run(['apt-cache', 'policy'], capture_output=True, text=True, check=False)
-    return {
-        'sources': {p: read(p) for p in glob.glob('/etc/apt/sources.list.d/*.sources')},
-        'keyrings': sorted(glob.glob('/etc/apt/keyrings/*')),
-        'preferences': {p: read(p) for p in glob.glob('/etc/apt/preferences.d/*')},
-        'policy_errors': [line for line in policy.stderr.splitlines() if line.startswith(('E:', 'W:'))]
-        + ([] if policy.returncode == 0 else ['apt-cache policy exited with %d' % policy.returncode]),
-    }
-
-
 def main(args):
     units = [a for a in args if not a.startswith('--')]
     others = [a[len('--unit='):] for a in args if a.startswith('--unit=')]
     paths = [a[len('--path='):] for a in args if a.startswith('--path=')]
+    agents = [a[len('--agent='):] for a in args if a.startswith('--agent=')]
     root = json.loads(out(['findmnt', '--json', '--output', 'SOURCE,FSTYPE,OPTIONS,UUID', '--mountpoint', '/'])
                       or '{"filesystems": [{}]}')['filesystems'][0]
     routes = json.loads(out(['ip', '-j', 'route', 'show', 'default']) or '[]')
@@ -241,6 +222,8 @@ def main(args):
         'dns_servers': global_dns_servers(),
         'ntp_servers': out(['timedatectl', 'show-timesync', '--property=SystemNTPServers', '--value']).split(),
         'apt': apt_state(),
+        'cmdline': read('/proc/cmdline').split(),
+        'agent_units': units_state(agents),
     }
     state.update(system_settings())
     json.dump(state, sys.stdout)

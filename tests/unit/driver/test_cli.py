@@ -81,3 +81,21 @@ def test_presets_lists_every_preset_with_its_packages():
     assert out.returncode == 0, out.stderr
     for words in ('minimal', 'server', 'web', 'nginx', 'database', 'postgresql', 'container-host', 'podman'):
         assert words in out.stdout
+
+
+def test_platforms_lists_every_profile_with_its_formats():
+    proc = subprocess.run([OSIMAGE, 'platforms'], capture_output=True, text=True, timeout=60, check=False,
+                          env=dict(os.environ, COLUMNS='250'))
+    assert proc.returncode == 0, proc.stderr
+    for name, words in (('kvm', 'qemu-guest-agent'), ('vmware', 'open-vm-tools'), ('azure', 'rootdelay=300'),
+                        ('hyperv', 'hyperv-daemons'), ('gcp', 'gce'), ('aws', 'raw'), ('virtualbox', 'vdi, ova')):
+        line = [ln for ln in proc.stdout.splitlines() if ln.startswith('│ %s ' % name)][0]
+        assert words in line, line
+
+
+def test_validate_shows_the_platform_resolved(tmp_path):
+    request = tmp_path / 'r.yml'
+    request.write_text('platform: vmware\npackages: {install: [vim]}\n')
+    resolved = json.loads(osimage('validate', str(request)).stdout)
+    assert resolved['formats'] == ['vmdk', 'ova'] and resolved['packages']['install'] == ['open-vm-tools', 'vim']
+    assert resolved['platform_profile']['services'] == ['open-vm-tools.service']

@@ -55,3 +55,16 @@ def test_secure_boot_guest_is_q35_with_smm_and_microsoft_keys(tmp_path):
 def test_missing_ovmf_is_a_clear_error(tmp_path):
     with pytest.raises(libvirt_boot.BootError, match='install the ovmf package'):
         libvirt_boot.firmware_files('uefi', str(tmp_path), ovmf_dir=str(tmp_path / 'none'))
+
+
+def test_an_iso_is_a_read_only_cdrom_the_guest_boots_from():
+    from xml.etree import ElementTree  # pylint: disable=import-outside-toplevel
+    for firmware, loader in (('bios', None), ('uefi', '/usr/share/OVMF/OVMF_CODE_4M.fd')):
+        xml = libvirt_boot.domain_xml('osimage-x', 'qemu', '/tmp/console.log', 1024, 2, disk='/srv/live.iso',
+                                      disk_format='qcow2', firmware=firmware, loader=loader, nvram='/tmp/vars.fd',
+                                      cdrom=True)
+        root = ElementTree.fromstring(xml)
+        (disk,) = root.iter('disk')
+        assert disk.get('device') == 'cdrom' and disk.find('readonly') is not None
+        assert disk.find('target').get('bus') == 'sata' and disk.find('driver').get('type') == 'raw'
+        assert [b.get('dev') for b in root.iter('boot')] == ['cdrom']

@@ -34,7 +34,7 @@ def test_mbr_layout_has_no_bios_boot_partition():
     ({'disk': {'sizee': '4G'}}, 'disk.sizee', 'unknown key'),
     ({'distro': 'gentoo'}, 'distro', 'choose one of: debian'),
     ({'release': 'sid'}, 'release', 'bookworm, trixie'),
-    ({'formats': ['iso']}, 'formats[0]', 'choose one of'),
+    ({'formats': ['iso9660']}, 'formats[0]', 'choose one of'),
     ({'formats': []}, 'formats', 'not valid'),
     ({'hostname': 'bad_host!'}, 'hostname', 'host name'),
     ({'users': [{'name': 'Bad User'}]}, 'users[0].name', 'user name'),
@@ -58,7 +58,7 @@ def test_bad_keys_are_named_with_the_fix(request_, key, words):
 
 
 def test_every_error_is_reported_at_once():
-    errors = errors_of({'colour': 'red', 'formats': ['iso'], 'hostname': '-x-'})
+    errors = errors_of({'colour': 'red', 'formats': ['iso9660'], 'hostname': '-x-'})
     assert set(errors) == {'colour', 'formats[0]', 'hostname'}
 
 

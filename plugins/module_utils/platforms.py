@@ -1,0 +1,56 @@
+# -*- coding: utf-8 -*-
+# Copyright: osimage developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Platform profiles: the defaults one word (``platform: azure``) gives a request, read from data files.
+
+Each profile is ``data/platforms/<name>.yml`` in the collection: ``description``, ``formats`` (used when
+the request names none), ``packages`` (added to ``packages.install``), ``kernel_cmdline`` (added before the
+request's own arguments), ``services`` (units the platform role enables in the image) and ``agent_units``
+(units the verify play expects to be installed). Runs on the controller only.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+
+from ansible.module_utils.common.yaml import yaml_load
+
+DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'data', 'platforms')
+KEYS = ('description', 'formats', 'packages', 'kernel_cmdline', 'services', 'agent_units')
+
+
+def names():
+    """The profiles there are, sorted."""
+    try:
+        return sorted(f[:-4] for f in os.listdir(DATA_DIR) if f.endswith('.yml'))
+    except FileNotFoundError:
+        return []
+
+
+def load(name):
+    """The profile ``name`` with every key present."""
+    with open(os.path.join(DATA_DIR, name + '.yml'), encoding='utf-8') as f:
+        data = yaml_load(f) or {}
+    profile = {key: data.get(key, '' if key == 'description' else []) for key in KEYS}
+    profile['name'] = name
+    return profile
+
+
+def _union(first, then):
+    return list(first) + [item for item in then if item not in first]
+
+
+def apply(request):
+    """A copy of a valid request with its profile's defaults: the request's formats win, packages and
+    kernel arguments are the union (the profile's first), and the profile is kept as ``platform_profile``."""
+    out = copy.deepcopy(request)
+    if not out.get('platform'):
+        return out
+    profile = load(out['platform'])
+    out.setdefault('formats', list(profile['formats']))
+    packages = out.setdefault('packages', {})
+    packages['install'] = _union(profile['packages'], packages.get('install', []))
+    out['kernel_cmdline'] = _union(profile['kernel_cmdline'], out.get('kernel_cmdline', []))
+    out['platform_profile'] = profile
+    return out

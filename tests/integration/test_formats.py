@@ -1,0 +1,173 @@
+"""Output formats: one build emits every format; each is checked, read back and the disks a user imports boot.
+
+Default: one build with every format but the GCE tarball and raw (the boot test and verify play run on its
+qcow2), the checks after conversion, the OVA and root tarball read back, every disk format compared with
+the qcow2, and the vmdk, vhdx and vdi booted to their login prompts, at once. The matrix adds the GCE
+tarball, raw, and boots of the vhd, OVA, GCE tarball, of the live ISO (from a CD-ROM under SeaBIOS and OVMF)
+and of each platform profile's image.
+"""
+
+import json
+import os
+import subprocess
+import tarfile
+from xml.etree import ElementTree
+
+import pytest
+
+from osimage_testlib import BIN, Built, run
+
+pytestmark = pytest.mark.integration
+
+DEFAULT_FORMATS = ['qcow2', 'vmdk', 'ova', 'vhd', 'vhdx', 'vdi', 'tar']
+MATRIX_FORMATS = ['raw', 'gce']
+SUFFIX = {'raw': 'raw', 'qcow2': 'qcow2', 'vmdk': 'vmdk', 'vhd': 'vhd', 'vhdx': 'vhdx', 'vdi': 'vdi', 'ova': 'ova',
+          'gce': 'gce.tar.gz', 'tar': 'tar.zst'}
+QEMU = {'vhd': 'vpc'}
+
+
+def build(tmp_path_factory, label, request):
+    out = tmp_path_factory.mktemp(label)
+    path = out / 'request.json'
+    path.write_text(json.dumps(dict(request, name=label, boot_test={'timeout': 900})))
+    proc = run([os.path.join(BIN, 'osimage'), 'build', str(path), '-o', str(out / 'out')], timeout=3600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return Built(str(out / 'out'), proc)
+
+
+@pytest.fixture(scope='session')
+def formats_build(tmp_path_factory):
+    """One build emitting every default-tested format; its boot test and verify play run on the qcow2."""
+    return build(tmp_path_factory, 'formats', {'formats': DEFAULT_FORMATS})
+
+
+def path_of(built, fmt):
+    return os.path.join(built.dir, '%s.%s' % (built.manifest['name'], SUFFIX[fmt]))
+
+
+def boot_all(paths, out_root):
+    """Boot the images at once (login prompt only); return {path: boot report}."""
+    procs = {}
+    for path in paths:
+        out = os.path.join(out_root, os.path.basename(path))
+        procs[path] = (out, subprocess.Popen(  # pylint: disable=consider-using-with
+            [os.path.join(BIN, 'osimage'), 'boot-test', path, '--no-verify', '--timeout', '900', '-o', out],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    reports = {}
+    for path, (out, proc) in procs.items():
+        output = proc.communicate(timeout=1200)[0]
+        assert proc.returncode == 0, '%s: %s' % (path, output[-3000:])
+        with open(os.path.join(out, 'boot-report.json'), encoding='utf-8') as f:
+            reports[path] = json.load(f)
+    return reports
+
+
+def test_every_format_is_written_checked_and_in_the_manifest(formats_build):
+    images = {i['format']: i for i in formats_build.manifest['images']}
+    assert list(images) == ['qcow2', 'vmdk', 'vhd', 'vhdx', 'vdi', 'ova', 'tar']
+    for fmt, image in images.items():
+        assert image['dest'] == path_of(formats_build, fmt) and os.path.getsize(image['dest']) == image['bytes']
+        with open(image['dest'] + '.sha256', encoding='utf-8') as f:
+            assert f.read().split()[0] == image['sha256']
+        assert image['checks'] and image['seconds'] >= 0, fmt
+        if fmt not in ('ova', 'tar'):
+            assert 'reads back identical to the source' in [c['name'] for c in image['checks']], fmt
+    assert not [n for n in os.listdir(formats_build.dir) if '.tmp-' in n]
+    assert formats_build.report['outcome'] == 'passed' and formats_build.report['image'] == path_of(formats_build, 'qcow2')
+
+
+def test_disk_formats_are_what_their_platforms_import(formats_build):
+    for fmt in ('vmdk', 'vhd', 'vhdx', 'vdi'):
+        info = json.loads(run(['qemu-img', 'info', '--output=json', '-f', QEMU.get(fmt, fmt), path_of(formats_build, fmt)],
+                              check=True).stdout)
+        assert info['virtual-size'] == 3 * 1024 ** 3, fmt
+        compare = run(['qemu-img', 'compare', '-F', QEMU.get(fmt, fmt), path_of(formats_build, 'qcow2'),
+                       path_of(formats_build, fmt)])
+        assert compare.returncode == 0, (fmt, compare.stdout, compare.stderr)
+        if fmt == 'vmdk':
+            assert info['format-specific']['data']['create-type'] == 'streamOptimized'
+    vhd = path_of(formats_build, 'vhd')
+    with open(vhd, 'rb') as f:
+        f.seek(-512, os.SEEK_END)
+        footer = f.read()
+    assert footer[:8] == b'conectix' and int.from_bytes(footer[60:64], 'big') == 2  # fixed
+    assert os.path.getsize(vhd) == 3 * 1024 ** 3 + 512
+
+
+def test_the_ova_is_an_ovf_package_vmware_and_virtualbox_import(formats_build):
+    ova = path_of(formats_build, 'ova')
+    with tarfile.open(ova) as tar:
+        members = tar.getmembers()
+        names = [m.name for m in members]
+        assert names == ['formats.ovf', 'formats.mf', 'formats-disk1.vmdk']
+        descriptor = ElementTree.fromstring(tar.extractfile(members[0]).read())
+        mf = tar.extractfile(members[1]).read().decode()
+    ns = {'ovf': 'http://schemas.dmtf.org/ovf/envelope/1'}
+    assert descriptor.get('{%s}version' % ns['ovf']) == '1.0'
+    disk = descriptor.find('ovf:DiskSection/ovf:Disk', ns)
+    assert disk.get('{%s}capacity' % ns['ovf']) == str(3 * 1024 ** 3)
+    assert 'SHA256(formats.ovf)= ' in mf and 'SHA256(formats-disk1.vmdk)= ' in mf
+    with open(path_of(formats_build, 'vmdk') + '.sha256', encoding='utf-8') as f:
+        assert f.read().split()[0] in mf  # the OVA's disk is the vmdk beside it, byte for byte
+
+
+def test_the_root_tarball_holds_the_tree(formats_build):
+    listing = run(['tar', '--list', '--zstd', '--file', path_of(formats_build, 'tar')], check=True).stdout.splitlines()
+    assert './etc/os-release' in listing and './boot/grub/grub.cfg' in listing
+    assert not [n for n in listing if n.startswith(('./proc/', './sys/')) and n.count('/') > 2]
+
+
+def test_vmdk_vhdx_and_vdi_boot_to_their_login_prompts(formats_build, tmp_path):
+    reports = boot_all([path_of(formats_build, f) for f in ('vmdk', 'vhdx', 'vdi')], str(tmp_path))
+    for path, report in reports.items():
+        assert report['outcome'] == 'passed' and report['seconds_to_login'] > 0, path
+        assert report['format'] == os.path.splitext(path)[1][1:], report
+
+
+@pytest.fixture(scope='session')
+def matrix_build(tmp_path_factory):
+    return build(tmp_path_factory, 'formatsm', {'formats': ['qcow2'] + MATRIX_FORMATS, 'boot_test': {'enabled': False}})
+
+
+@pytest.mark.matrix
+def test_raw_and_gce_are_written_and_checked(matrix_build):
+    images = {i['format']: i for i in matrix_build.manifest['images']}
+    assert images['gce']['members'] == ['disk.raw'] and images['gce']['virtual_size'] == 3 * 1024 ** 3
+    with tarfile.open(path_of(matrix_build, 'gce')) as tar:
+        (member,) = tar.getmembers()
+        assert member.name == 'disk.raw' and member.issparse()
+
+
+@pytest.mark.matrix
+def test_vhd_ova_and_gce_boot_to_their_login_prompts(formats_build, matrix_build, tmp_path):
+    paths = [path_of(formats_build, 'vhd'), path_of(formats_build, 'ova'), path_of(matrix_build, 'gce')]
+    for path, report in boot_all(paths, str(tmp_path)).items():
+        assert report['outcome'] == 'passed', path
+        if path.endswith(('.ova', '.tar.gz')):
+            assert report['unpacked_disk'] and report['image'] == path
+
+
+@pytest.mark.matrix
+@pytest.mark.parametrize('platform', ['kvm', 'vmware', 'virtualbox', 'hyperv', 'azure', 'aws', 'gcp'])
+def test_each_platform_profile_builds_and_verifies(platform, tmp_path_factory):
+    built = build(tmp_path_factory, 'platform-' + platform, {'platform': platform})
+    checks = {c['name']: c['outcome'] for c in built.report['checks']}
+    assert built.report['outcome'] == 'passed'
+    assert checks['requested packages are installed'] == 'passed'
+    assert 'failed' not in checks.values(), built.report['checks']
+    if built.manifest['request']['platform_profile']['agent_units']:
+        assert checks["the platform's guest agent is installed"] == 'passed'
+    if built.manifest['request']['kernel_cmdline']:
+        assert checks["requested kernel arguments are on the running kernel's command line"] == 'passed'
+
+
+@pytest.mark.matrix
+def test_the_live_iso_boots_from_a_cdrom_under_seabios_and_ovmf(tmp_path_factory):
+    built = build(tmp_path_factory, 'live', {'formats': ['iso']})
+    (image,) = built.manifest['images']
+    assert image['format'] == 'iso' and image['checks']
+    catalog = run(['xorriso', '-indev', image['dest'], '-report_el_torito', 'plain'], check=True)
+    assert ' BIOS ' in catalog.stdout + catalog.stderr and ' UEFI ' in catalog.stdout + catalog.stderr
+    reports = {'bios': built.report, 'uefi': built.json('boot-report-uefi.json')}
+    for firmware, report in reports.items():
+        assert report['outcome'] == 'passed' and report['firmware'] == firmware and report['device'] == 'cdrom', report

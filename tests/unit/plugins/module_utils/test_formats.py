@@ -1,0 +1,155 @@
+"""Output formats: what a request resolves to, the OVA's descriptor and manifest read back, archives unpacked."""
+
+import hashlib
+import io
+import tarfile
+
+import pytest
+
+from ansible_collections.osimage.builder.plugins.module_utils import disk_archive, ovf
+from ansible_collections.osimage.builder.plugins.module_utils import request as req
+
+ALL = ['qcow2', 'raw', 'vmdk', 'ova', 'vhd', 'vhdx', 'vdi', 'tar', 'gce']
+
+
+def errors_of(request):
+    with pytest.raises(req.RequestError) as info:
+        req.validate(request)
+    return dict(info.value.errors)
+
+
+def test_every_format_has_its_file_and_source():
+    resolved = req.resolve({'name': 'img', 'formats': ALL}, cwd='/srv', build_id='abc123')
+    files = {o['format']: o['path'].rsplit('/', 1)[1] for o in resolved['outputs']}
+    assert files == {'raw': 'img.raw', 'qcow2': 'img.qcow2', 'vmdk': 'img.vmdk', 'vhd': 'img.vhd', 'vhdx': 'img.vhdx',
+                     'vdi': 'img.vdi', 'ova': 'img.ova', 'gce': 'img.gce.tar.gz', 'tar': 'img.tar.zst'}
+    src = {o['format']: o['src'] for o in resolved['outputs']}
+    assert src['ova'] == '/srv/output/img/img.vmdk' and src['tar'] == '/var/tmp/osimage/abc123/root'
+    assert src['gce'] == src['qcow2'] == '/var/tmp/osimage/abc123/disk.raw'
+    order = [o['format'] for o in resolved['outputs']]
+    assert order.index('vmdk') < order.index('ova')
+    assert resolved['boot_image'] == '/srv/output/img/img.qcow2'
+
+
+def test_an_ova_alone_gets_its_vmdk_in_the_build_directory_only():
+    resolved = req.resolve({'name': 'img', 'formats': ['ova']}, cwd='/srv', build_id='abc123')
+    vmdk, ova = resolved['outputs']
+    assert (vmdk['format'], vmdk['keep'], vmdk['path']) == ('vmdk', False, '/var/tmp/osimage/abc123/ova-disk.vmdk')
+    assert (ova['format'], ova['keep'], ova['src']) == ('ova', True, vmdk['path'])
+    assert resolved['boot_image'] == '/srv/output/img/img.ova'
+
+
+def test_vpc_is_renamed_with_its_fix():
+    assert 'write vhd' in errors_of({'formats': ['vpc']})['formats[0]']
+
+
+def test_a_root_tarball_alone_cannot_be_boot_tested():
+    assert 'boot_test.enabled: false' in errors_of({'formats': ['tar']})['formats']
+    req.validate({'formats': ['tar'], 'boot_test': {'enabled': False}})
+
+
+def test_a_fixed_vhd_needs_a_whole_number_of_mib():
+    assert 'whole number of MiB' in errors_of({'formats': ['vhd'], 'disk': {'size': 3 * 1024 ** 3 + 512}})['disk.size']
+    req.validate({'formats': ['vhd'], 'disk': {'size': '3GiB'}})
+
+
+def test_compress_is_a_boolean():
+    assert 'compress' in errors_of({'compress': 'yes'})
+
+
+def make_ova(path, order=('ovf', 'mf', 'disk'), tamper=False):
+    disk = b'streamOptimized vmdk bytes' * 100
+    descriptor = ovf.descriptor('t', 't-disk1.vmdk', len(disk), 3 * 1024 ** 3)
+    digests = {'t.ovf': hashlib.sha256(descriptor).hexdigest(), 't-disk1.vmdk': hashlib.sha256(disk).hexdigest()}
+    if tamper:
+        digests['t-disk1.vmdk'] = '0' * 64
+    members = {'ovf': ('t.ovf', descriptor), 'mf': ('t.mf', ovf.manifest(digests)), 'disk': ('t-disk1.vmdk', disk)}
+    with tarfile.open(path, 'w', format=tarfile.USTAR_FORMAT) as tar:
+        for key in order:
+            name, data = members[key]
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return disk
+
+
+def test_an_ova_reads_back(tmp_path):
+    make_ova(tmp_path / 't.ova')
+    found = ovf.read_back(str(tmp_path / 't.ova'))
+    assert found == {'members': ['t.ovf', 't.mf', 't-disk1.vmdk'], 'capacity': 3 * 1024 ** 3, 'disk': 't-disk1.vmdk'}
+
+
+@pytest.mark.parametrize('kwargs,words', [
+    ({'order': ('ovf', 'disk', 'mf')}, 'the .mf second'),
+    ({'order': ('disk', 'ovf', 'mf')}, 'the .ovf must come first'),
+    ({'tamper': True}, 'do not match'),
+])
+def test_a_bad_ova_is_refused(tmp_path, kwargs, words):
+    make_ova(tmp_path / 't.ova', **kwargs)
+    with pytest.raises(ValueError, match=words):
+        ovf.read_back(str(tmp_path / 't.ova'))
+
+
+def test_the_descriptor_is_ovf_1_0_with_one_stream_optimized_disk():
+    root = ovf.ElementTree.fromstring(ovf.descriptor('vm', 'vm-disk1.vmdk', 10, 2048, memory_mib=512, vcpus=1))
+    q = '{%s}%%s' % ovf.OVF
+    assert root.get(q % 'version') == '1.0'
+    disk = root.find('.//' + q % 'Disk')
+    assert disk.get(q % 'capacity') == '2048' and disk.get(q % 'format').endswith('#streamOptimized')
+    quantities = [i.text for i in root.iter('{%s}VirtualQuantity' % ovf.RASD)]
+    assert quantities == ['1', '512']
+
+
+def test_the_disk_of_an_ova_is_unpacked_to_boot(tmp_path):
+    disk = make_ova(tmp_path / 't.ova')
+    path = disk_archive.bootable_disk(str(tmp_path / 't.ova'), str(tmp_path / 'run'))
+    assert path == str(tmp_path / 'run' / 't-disk1.vmdk')
+    with open(path, 'rb') as f:
+        assert f.read() == disk
+    assert disk_archive.bootable_disk('/x/img.qcow2', str(tmp_path / 'run')) == '/x/img.qcow2'
+
+
+def test_an_archive_without_one_disk_is_refused(tmp_path):
+    with tarfile.open(tmp_path / 'x.tar.gz', 'w:gz') as tar:
+        info = tarfile.TarInfo('../../etc/disk.raw')
+        tar.addfile(info, io.BytesIO(b''))
+    with pytest.raises(ValueError, match='exactly one disk'):
+        disk_archive.bootable_disk(str(tmp_path / 'x.tar.gz'), str(tmp_path / 'run'))
+
+
+def test_every_platform_profile_is_complete_and_its_formats_exist():
+    from ansible_collections.osimage.builder.plugins.module_utils import platforms  # pylint: disable=import-outside-toplevel
+    assert platforms.names() == ['aws', 'azure', 'gcp', 'hyperv', 'kvm', 'virtualbox', 'vmware']
+    for name in platforms.names():
+        profile = platforms.load(name)
+        assert profile['description'] and profile['formats'], name
+        req.validate({'platform': name})
+        resolved = req.resolve({'platform': name}, cwd='/srv', build_id='abc123')
+        assert resolved['formats'] == profile['formats'] and resolved['boot_image'], name
+        assert resolved['platform_profile']['services'] == profile['services']
+
+
+def test_a_profile_adds_to_the_request_and_the_request_wins_on_formats():
+    resolved = req.resolve({'platform': 'azure', 'formats': ['qcow2', 'vhd'], 'packages': {'install': ['vim', 'waagent']},
+                            'kernel_cmdline': ['quiet', 'rootdelay=300']})
+    assert resolved['formats'] == ['qcow2', 'vhd']
+    assert resolved['packages']['install'] == ['waagent', 'cloud-init', 'vim']
+    assert resolved['kernel_cmdline'] == ['console=ttyS0,115200n8', 'earlyprintk=ttyS0,115200', 'rootdelay=300', 'quiet']
+    assert req.resolve({'platform': 'kvm'})['packages']['install'] == ['qemu-guest-agent']
+
+
+def test_an_unknown_platform_names_the_profiles():
+    assert 'aws, azure, gcp, hyperv, kvm, virtualbox, vmware' in errors_of({'platform': 'openstack'})['platform']
+
+
+def test_a_profile_format_is_checked_like_a_requested_one():
+    assert 'whole number of MiB' in errors_of({'platform': 'azure', 'disk': {'size': 3 * 1024 ** 3 + 512}})['disk.size']
+
+
+def test_an_iso_gets_live_boot_and_is_proven_alone_under_both_firmwares():
+    resolved = req.resolve({'formats': ['iso', 'qcow2']})
+    assert resolved['packages']['install'] == ['live-boot', 'grub-efi-amd64-bin']
+    assert resolved['boot_image'].endswith('.qcow2') and resolved['boot_test']['verify']
+    alone = req.resolve({'formats': ['iso']})
+    assert alone['boot_image'].endswith('.iso')
+    assert alone['boot_test']['verify'] is False and alone['boot_test']['firmwares'] == ['bios', 'uefi']
