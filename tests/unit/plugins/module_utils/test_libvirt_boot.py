@@ -62,7 +62,7 @@ def test_an_iso_is_a_read_only_cdrom_the_guest_boots_from():
     for firmware, loader in (('bios', None), ('uefi', '/usr/share/OVMF/OVMF_CODE_4M.fd')):
         xml = libvirt_boot.domain_xml('osimage-x', 'qemu', '/tmp/console.log', 1024, 2, disk='/srv/live.iso',
                                       disk_format='qcow2', firmware=firmware, loader=loader, nvram='/tmp/vars.fd',
-                                      cdrom=True)
+                                      boot_cdrom=True)
         root = ElementTree.fromstring(xml)
         (disk,) = root.iter('disk')
         assert disk.get('device') == 'cdrom' and disk.find('readonly') is not None
