@@ -152,7 +152,8 @@ def cmd_boot_test(args, console):
     try:
         ok, progress = playbook.run('boot_test.yml', extravars, console)
     finally:
-        collection.module_utils('libvirt_boot').stop(name, '/var/tmp/osimage/boot-' + name)
+        # The guest, its run directory and the owner record the boot_test module made for it.
+        collection.module_utils('leftovers').release(name[len('osimage-'):], '/var/tmp/osimage')
     report = _read_json(os.path.join(output_dir, 'boot-report.json'))
     if not ok:
         console.print('[bold red]boot test failed[/]: %s' % (progress.failure or report.get('message')))
