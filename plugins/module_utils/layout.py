@@ -286,6 +286,10 @@ def resolve(disk):
     disk['grow'] = bool(disk.get('grow', True)) and (last.get('mountpoint') == '/' or (
         last['filesystem'] == 'lvm' and any(v.get('mountpoint') == '/' and v['size'] == 'rest' for v in vols)))
     if disk['grow']:
+        # Before it grows, root cannot be larger than the disk less every partition and volume of a fixed size.
+        fixed = sum(item['size'] for item in parts + (vols if last['filesystem'] == 'lvm' else [])
+                    if item['size'] != 'rest')
         disk['grow_target'] = {'partition': len(parts), 'lvm': last['filesystem'] == 'lvm',
-                               'device': root.get('device') or 'UUID=%s' % root['uuid']}
+                               'device': root.get('device') or 'UUID=%s' % root['uuid'],
+                               'unsized_root_bytes': disk['size_bytes'] - fixed}
     return disk
