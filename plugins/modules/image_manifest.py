@@ -84,6 +84,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
 
 PARTITION_KEYS = ('name', 'type', 'start', 'sectors', 'filesystem', 'uuid', 'partuuid', 'label', 'mountpoint')
+VOLUME_KEYS = ('name', 'offset', 'bytes', 'filesystem', 'uuid', 'label', 'mountpoint')
 IMAGE_KEYS = ('format', 'dest', 'bytes', 'virtual_size', 'sha256', 'seconds', 'checks', 'members')
 FORMAT = '${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n'
 
@@ -133,6 +134,7 @@ def main():
             'size': disk.get('size'),
             'table': disk.get('table'),
             'partitions': [{k: p.get(k) for k in PARTITION_KEYS} for p in disk.get('partitions', [])],
+            'volumes': [{k: v.get(k) for k in VOLUME_KEYS} for v in disk.get('volumes', [])],
         },
         'images': [{k: i.get(k) for k in IMAGE_KEYS if k in i} for i in params['images']],
         'stages': stage_seconds([(str(n), float(t)) for n, t in params['stages']], time.time()),
