@@ -52,3 +52,20 @@ def sha256_file(path, chunk=4 * 1024 * 1024):
         for block in iter(lambda: f.read(chunk), b''):
             digest.update(block)
     return digest.hexdigest()
+
+
+def publish(tmp, dest):
+    """Write ``tmp``'s ``.sha256`` beside it, then rename both into place at ``dest``; return the digest."""
+    digest = sha256_file(tmp)
+    with open(tmp + '.sha256', 'w', encoding='utf-8') as f:
+        f.write('%s  %s\n' % (digest, os.path.basename(dest)))
+    os.replace(tmp, dest)
+    os.replace(tmp + '.sha256', dest + '.sha256')
+    return digest
+
+
+def discard(tmp):
+    """Remove what an unpublished ``tmp`` left (the file and its checksum)."""
+    for leftover in (tmp, tmp + '.sha256'):
+        if os.path.exists(leftover):
+            os.unlink(leftover)

@@ -216,15 +216,9 @@ def main():
             size, members, checks = WRITERS[fmt](runner, params, tmp)
         except (ValueError, tarfile.TarError) as exc:
             module.fail_json(msg='the %s archive failed its check: %s' % (fmt, exc))
-        digest = stamp.sha256_file(tmp)
-        with open(tmp + '.sha256', 'w', encoding='utf-8') as f:
-            f.write('%s  %s\n' % (digest, os.path.basename(dest)))
-        os.replace(tmp, dest)
-        os.replace(tmp + '.sha256', dest + '.sha256')
+        digest = stamp.publish(tmp, dest)
     finally:
-        for leftover in (tmp, tmp + '.sha256'):
-            if os.path.exists(leftover):
-                os.unlink(leftover)
+        stamp.discard(tmp)
     module.exit_json(changed=True, dest=dest, format=fmt, bytes=os.path.getsize(dest), virtual_size=size,
                      sha256=digest, members=members, checks=checks, seconds=round(time.monotonic() - started, 1))
 

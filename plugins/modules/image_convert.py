@@ -231,15 +231,9 @@ def main():
         except ValueError as exc:
             module.fail_json(msg='the converted %s failed its check: %s' % (fmt, exc))
         virtual_size = info(runner, tmp, FORMATS[fmt]['qemu'])['virtual-size']
-        digest = stamp.sha256_file(tmp)
-        with open(tmp + '.sha256', 'w', encoding='utf-8') as f:
-            f.write('%s  %s\n' % (digest, os.path.basename(dest)))
-        os.replace(tmp, dest)
-        os.replace(tmp + '.sha256', dest + '.sha256')
+        digest = stamp.publish(tmp, dest)
     finally:
-        for leftover in (tmp, tmp + '.sha256'):
-            if os.path.exists(leftover):
-                os.unlink(leftover)
+        stamp.discard(tmp)
     module.exit_json(changed=True, dest=dest, format=fmt, bytes=os.path.getsize(dest), virtual_size=virtual_size,
                      sha256=digest, cmd=argv, checks=checks, seconds=round(time.monotonic() - started, 1))
 

@@ -221,16 +221,10 @@ def main():
             images, checks = build(runner, params, stage, tmp)
         except (ValueError, OSError) as exc:
             module.fail_json(msg='making the ISO failed: %s' % exc)
-        digest = stamp.sha256_file(tmp)
-        with open(tmp + '.sha256', 'w', encoding='utf-8') as f:
-            f.write('%s  %s\n' % (digest, os.path.basename(dest)))
-        os.replace(tmp, dest)
-        os.replace(tmp + '.sha256', dest + '.sha256')
+        digest = stamp.publish(tmp, dest)
     finally:
         shutil.rmtree(params['work_dir'], ignore_errors=True)
-        for leftover in (tmp, tmp + '.sha256'):
-            if os.path.exists(leftover):
-                os.unlink(leftover)
+        stamp.discard(tmp)
     module.exit_json(changed=True, dest=dest, format='iso', bytes=os.path.getsize(dest), sha256=digest,
                      boot_images=images, checks=checks, seconds=round(time.monotonic() - started, 1))
 
