@@ -24,7 +24,7 @@ MIN_BYTES = {'ext4': 16 * MIB, 'xfs': 300 * MIB, 'btrfs': 128 * MIB, 'vfat': 33 
 ROOT_FILESYSTEMS = ('ext4', 'xfs', 'btrfs')
 FS_PACKAGES = {'xfs': ['xfsprogs'], 'btrfs': ['btrfs-progs'], 'vfat': ['dosfstools'], 'lvm': ['lvm2']}
 # Bootloader -> firmwares it boots.
-BOOTLOADER_FIRMWARES = {'grub': ('bios', 'uefi', 'hybrid'), 'systemd-boot': ('uefi',)}
+BOOTLOADER_FIRMWARES = {'grub': ('bios', 'uefi', 'hybrid'), 'systemd-boot': ('uefi',), 'extlinux': ('bios',)}
 # A Unified Kernel Image holds the kernel and the initramfs: the ESP must hold several.
 UKI_ESP_SIZE = '512MiB'
 
@@ -150,9 +150,22 @@ def errors(disk, disk_bytes=None):
         found.append(('disk.partitions', 'the boot loader reads the kernel from a partition: with / on LVM '
                                          'add a /boot partition such as {size: 512MiB, filesystem: ext4, '
                                          'mountpoint: /boot}'))
+    if bootloader == 'extlinux':
+        found += _extlinux_errors(good)
     if not found and disk_bytes:
         found += _fit(disk, disk_bytes)
     return found
+
+
+def _extlinux_errors(parts):
+    """extlinux reads the kernel from an ext4 partition: the one mounted at /boot, or else at /."""
+    by_mount = {p.get('mountpoint'): (k, p) for k, p in parts}
+    here, part = by_mount.get('/boot') or by_mount.get('/') or (None, None)
+    if part and part['filesystem'] != 'ext4':
+        return [(here + '.filesystem', 'extlinux boots from ext4 here: make %s ext4, or add a /boot partition '
+                                       'such as {size: 512MiB, filesystem: ext4, mountpoint: /boot}'
+                 % part['mountpoint'])]
+    return []  # / on LVM without a /boot partition is refused for every boot loader
 
 
 def _fit(disk, disk_bytes):
@@ -197,7 +210,7 @@ def partitions(disk, uuids=True):
     """The partitions to make, in disk order, each with name, type, size (bytes or 'rest') and file system."""
     firmware, table = firmware_of(disk), disk.get('table', 'gpt')
     out, taken = [], set()
-    if table == 'gpt' and firmware in ('bios', 'hybrid'):
+    if table == 'gpt' and firmware in ('bios', 'hybrid') and disk.get('bootloader', 'grub') == 'grub':
         out.append({'name': 'bios', 'type': 'bios_boot', 'size': MIB, 'filesystem': 'none'})
         taken.add('bios')
     mounts = {p.get('mountpoint') for p in requested(disk)}
@@ -260,6 +273,8 @@ def packages(disk, parts, vols):
         need.update(FS_PACKAGES.get(item['filesystem'], []))
     if disk.get('bootloader') == 'systemd-boot':
         need.update(['systemd-boot-efi', 'systemd-ukify'])
+    elif disk.get('bootloader') == 'extlinux':
+        need.add('extlinux')
     elif firmware_of(disk) in ('uefi', 'hybrid'):
         need.add('grub-efi-amd64-bin')
         if disk.get('secure_boot'):
@@ -281,7 +296,9 @@ def resolve(disk):
     disk['root'] = {'uuid': root['uuid'], 'filesystem': root['filesystem'],
                     'device': root.get('device') or 'UUID=%s' % root['uuid']}
     disk['boot'] = {'uuid': boot['uuid'], 'filesystem': boot['filesystem'],
-                    'prefix': '' if '/boot' in by_mount else '/boot'}
+                    'prefix': '' if '/boot' in by_mount else '/boot',
+                    'partition': next((n for n, p in enumerate(parts, 1) if p.get('mountpoint') == boot['mountpoint']),
+                                      None)}
     last = parts[-1]
     disk['grow'] = bool(disk.get('grow', True)) and (last.get('mountpoint') == '/' or (
         last['filesystem'] == 'lvm' and any(v.get('mountpoint') == '/' and v['size'] == 'rest' for v in vols)))

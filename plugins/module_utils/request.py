@@ -224,7 +224,7 @@ SCHEMA = {
                 'firmware': {'enum': ['bios', 'uefi', 'hybrid'],
                              'x-hint': 'bios, uefi or hybrid (the default on gpt; bios on mbr)'},
                 'secure_boot': {'type': 'boolean', 'default': False},
-                'bootloader': {'enum': ['grub', 'systemd-boot'], 'default': 'grub'},
+                'bootloader': {'enum': ['grub', 'systemd-boot', 'extlinux'], 'default': 'grub'},
                 'grow': {'type': 'boolean', 'default': True},
                 'partitions': _list(PARTITION_SCHEMA, 'a list of partitions, each with a size and a filesystem',
                                     minItems=1),

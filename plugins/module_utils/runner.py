@@ -22,6 +22,7 @@ PROVIDERS = {
     'mmd': 'mtools',
     'mcopy': 'mtools',
     'chroot': 'coreutils',
+    'extlinux': 'extlinux',
 }
 
 

@@ -3,7 +3,7 @@
 Default run: one build that combines LVM (never activated on the host) with a separate /boot, xfs, a btrfs
 subvolume, swap and an ESP, booted under OVMF on a disk enlarged by 1 GiB (root must grow).
 Matrix (-m matrix): btrfs root with subvolumes on BIOS, MBR, Secure Boot through the signed shim,
-systemd-boot with a Unified Kernel Image on trixie under OVMF.
+systemd-boot with a Unified Kernel Image on trixie under OVMF, extlinux with a separate /boot on BIOS.
 """
 
 import os
@@ -108,3 +108,16 @@ def test_systemd_boot_with_a_unified_kernel_image_on_trixie_under_ovmf(tmp_path_
     assert_layout_verified(built, 'uefi')
     with open(built.report['console_log'], 'rb') as f:
         assert b'Debian GNU/Linux 13 (trixie)' in f.read()  # systemd-boot's menu entry of the UKI
+
+
+@pytest.mark.matrix
+def test_extlinux_with_a_separate_boot_on_bios(tmp_path_factory):
+    built = build(tmp_path_factory, 'layout-extlinux', {
+        'firmware': 'bios', 'bootloader': 'extlinux',
+        'partitions': [{'size': '384MiB', 'filesystem': 'ext4', 'mountpoint': '/boot'},
+                       {'size': 'rest', 'filesystem': 'ext4', 'mountpoint': '/'}]})
+    assert_layout_verified(built, 'bios')
+    assert [p['type'] for p in built.manifest['disk']['partitions']][0] != 'bios_boot'
+    with open(built.report['console_log'], 'rb') as f:
+        console = f.read()
+    assert b'SYSLINUX 6.' in console and b'Loading /vmlinuz-' in console  # extlinux, not GRUB, loaded the kernel

@@ -18,7 +18,7 @@ def test_default_is_hybrid_gpt_with_bios_boot_esp_and_root():
     assert disk['firmware'] == 'hybrid'
     assert [(p['type'], p['filesystem']) for p in disk['partitions']] == [
         ('bios_boot', 'none'), ('esp', 'vfat'), ('root_x86_64', 'ext4')]
-    assert disk['boot'] == {'uuid': disk['root']['uuid'], 'filesystem': 'ext4', 'prefix': '/boot'}
+    assert disk['boot'] == {'uuid': disk['root']['uuid'], 'filesystem': 'ext4', 'prefix': '/boot', 'partition': 3}
     assert 'grub-efi-amd64-bin' in disk['packages'] and disk['grow']
     assert [m['mountpoint'] for m in disk['mounts']] == ['/', '/boot/efi']
 
@@ -81,6 +81,14 @@ def test_root_that_is_not_last_does_not_grow():
       'lvm': {'volumes': [{'name': 'root', 'size': 'rest', 'filesystem': 'ext4', 'mountpoint': '/'}]}},
      'disk.partitions', '/boot partition'),
     ({'firmware': 'bios', 'secure_boot': True}, 'disk.secure_boot', 'needs UEFI'),
+    ({'bootloader': 'extlinux'}, 'disk.bootloader', 'does not boot hybrid'),
+    ({'firmware': 'bios', 'bootloader': 'extlinux',
+      'partitions': [{'size': 'rest', 'filesystem': 'xfs', 'mountpoint': '/'}]},
+     'disk.partitions[0].filesystem', 'extlinux boots from ext4'),
+    ({'firmware': 'bios', 'bootloader': 'extlinux',
+      'partitions': [{'size': '512MiB', 'filesystem': 'btrfs', 'mountpoint': '/boot'},
+                     {'size': 'rest', 'filesystem': 'ext4', 'mountpoint': '/'}]},
+     'disk.partitions[0].filesystem', 'make /boot ext4'),
     ({'firmware': 'bios', 'partitions': [{'size': 'rest', 'filesystem': 'ext4', 'mountpoint': '/'},
                                          {'size': '1GiB', 'filesystem': 'ext4', 'mountpoint': '/'}]},
      'disk.partitions[1].mountpoint', 'mounted twice'),
@@ -94,3 +102,14 @@ def test_systemd_boot_gets_a_larger_esp_and_ukify():
     disk = req.resolve({'release': 'trixie', 'disk': {'firmware': 'uefi', 'bootloader': 'systemd-boot'}})['disk']
     assert disk['partitions'][0]['size'] == 512 * 1024 ** 2
     assert {'systemd-boot-efi', 'systemd-ukify'} <= set(disk['packages']) and 'grub-efi-amd64-bin' not in disk['packages']
+
+
+@pytest.mark.parametrize('table, marked', [('gpt', False), ('mbr', True)])
+def test_extlinux_boots_the_boot_partition_without_a_bios_boot_partition(table, marked):
+    disk = resolved({'table': table, 'firmware': 'bios', 'bootloader': 'extlinux',
+                     'partitions': [{'size': '512MiB', 'filesystem': 'ext4', 'mountpoint': '/boot'},
+                                    {'size': 'rest', 'filesystem': 'xfs', 'mountpoint': '/'}]})
+    assert [p['mountpoint'] for p in disk['partitions']] == ['/boot', '/']
+    assert disk['boot']['partition'] == 1 and disk['boot']['prefix'] == ''
+    assert disk['partitions'][0].get('bootable', False) is marked  # GPT is marked by extlinux_install
+    assert 'extlinux' in disk['packages'] and 'grub-efi-amd64-bin' not in disk['packages']
