@@ -20,7 +20,8 @@ description:
     holding the tree's own C(grub-mkimage -O x86_64-efi) (the tree needs grub-efi-amd64-bin), appended as a GPT
     partition and named as the second El Torito boot image."
   - Both GRUB images find the ISO by its volume label and read C(/boot/grub/grub.cfg), which boots
-    C(/live/vmlinuz) on the serial console and the screen.
+    C(/live/vmlinuz) on the serial console and the screen with C(fstab=no), so that systemd does not wait
+    for the disk's file systems (the ESP, swap, a separate C(/var)) that the tree's C(/etc/fstab) names.
   - Assembled with xorriso; then the boot catalog is read back (C(xorriso -report_el_torito)) and must list a
     BIOS and a UEFI boot image. Written under a temporary name and renamed into place, with C(DEST.sha256).
   - Always rewrites (C(changed=true)); in check mode nothing is written.
@@ -117,7 +118,7 @@ terminal_output serial console
 set timeout=1
 set default=0
 menuentry '{title}' {{
-  linux /live/vmlinuz boot=live console=tty0 console=ttyS0,115200 {cmdline}
+  linux /live/vmlinuz boot=live fstab=no console=tty0 console=ttyS0,115200 {cmdline}
   initrd /live/initrd.img
 }}
 '''
