@@ -5,8 +5,9 @@
 
 Each profile is ``data/platforms/<name>.yml`` in the collection: ``description``, ``formats`` (used when
 the request names none), ``packages`` (added to ``packages.install``), ``kernel_cmdline`` (added before the
-request's own arguments), ``services`` (units the platform role enables in the image) and ``agent_units``
-(units the verify play expects to be installed). Runs on the controller only.
+request's own arguments), ``services`` (units the platform role enables in the image), ``disabled_services``
+(added to the request's ``services.disabled``: units a package enables that should start only when their
+device appears) and ``agent_units`` (units the verify play expects to be installed). Runs on the controller only.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 from ansible.module_utils.common.yaml import yaml_load
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'data', 'platforms')
-KEYS = ('description', 'formats', 'packages', 'kernel_cmdline', 'services', 'agent_units')
+KEYS = ('description', 'formats', 'packages', 'kernel_cmdline', 'services', 'disabled_services', 'agent_units')
 
 
 def names():
@@ -42,8 +43,9 @@ def _union(first, then):
 
 
 def apply(request):
-    """A copy of a valid request with its profile's defaults: the request's formats win, packages and
-    kernel arguments are the union (the profile's first), and the profile is kept as ``platform_profile``."""
+    """A copy of a valid request with its profile's defaults: the request's formats win, packages, kernel
+    arguments and disabled services are the union (the profile's first; a unit the request enables stays
+    enabled), and the profile is kept as ``platform_profile``."""
     out = copy.deepcopy(request)
     if not out.get('platform'):
         return out
@@ -52,5 +54,10 @@ def apply(request):
     packages = out.setdefault('packages', {})
     packages['install'] = _union(profile['packages'], packages.get('install', []))
     out['kernel_cmdline'] = _union(profile['kernel_cmdline'], out.get('kernel_cmdline', []))
+    if profile['disabled_services']:
+        services = out.setdefault('services', {})
+        enabled = services.get('enabled', [])
+        services['disabled'] = _union([u for u in profile['disabled_services'] if u not in enabled],
+                                      services.get('disabled', []))
     out['platform_profile'] = profile
     return out

@@ -138,6 +138,15 @@ def test_a_profile_adds_to_the_request_and_the_request_wins_on_formats():
     assert req.resolve({'platform': 'kvm'})['packages']['install'] == ['qemu-guest-agent']
 
 
+def test_a_profile_disables_units_its_packages_enable_unless_the_request_enables_them():
+    hv = ['hv-kvp-daemon.service', 'hv-vss-daemon.service', 'hv-fcopy-daemon.service']
+    assert req.resolve({'platform': 'hyperv'})['services']['disabled'] == hv
+    resolved = req.resolve({'platform': 'hyperv', 'services': {'enabled': ['hv-vss-daemon.service'],
+                                                               'disabled': ['cron.service']}})
+    assert resolved['services']['disabled'] == ['hv-kvp-daemon.service', 'hv-fcopy-daemon.service', 'cron.service']
+    assert resolved['services']['enabled'] == ['hv-vss-daemon.service']
+
+
 def test_an_unknown_platform_names_the_profiles():
     assert 'aws, azure, gcp, hyperv, kvm, virtualbox, vmware' in errors_of({'platform': 'openstack'})['platform']
 
