@@ -7,7 +7,9 @@ Each profile is ``data/platforms/<name>.yml`` in the collection: ``description``
 the request names none), ``packages`` (added to ``packages.install``), ``kernel_cmdline`` (added before the
 request's own arguments), ``services`` (units the platform role enables in the image), ``disabled_services``
 (added to the request's ``services.disabled``: units a package enables that should start only when their
-device appears) and ``agent_units`` (units the verify play expects to be installed). Runs on the controller only.
+device appears), ``cloud_init`` (the request's ``cloud_init`` when it has none: cloud-init with the
+platform's datasource) and ``agent_units`` (units the verify play expects to be installed). Runs on the
+controller only.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import os
 from ansible.module_utils.common.yaml import yaml_load
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'data', 'platforms')
-KEYS = ('description', 'formats', 'packages', 'kernel_cmdline', 'services', 'disabled_services', 'agent_units')
+KEYS = ('description', 'formats', 'packages', 'kernel_cmdline', 'services', 'disabled_services', 'cloud_init',
+        'agent_units')
 
 
 def names():
@@ -33,7 +36,7 @@ def load(name):
     """The profile ``name`` with every key present."""
     with open(os.path.join(DATA_DIR, name + '.yml'), encoding='utf-8') as f:
         data = yaml_load(f) or {}
-    profile = {key: data.get(key, '' if key == 'description' else []) for key in KEYS}
+    profile = {key: data.get(key, {'description': '', 'cloud_init': {}}.get(key, [])) for key in KEYS}
     profile['name'] = name
     return profile
 
@@ -45,7 +48,7 @@ def _union(first, then):
 def apply(request):
     """A copy of a valid request with its profile's defaults: the request's formats win, packages, kernel
     arguments and disabled services are the union (the profile's first; a unit the request enables stays
-    enabled), and the profile is kept as ``platform_profile``."""
+    enabled), the request's own cloud_init replaces the profile's, and the profile is kept as ``platform_profile``."""
     out = copy.deepcopy(request)
     if not out.get('platform'):
         return out
@@ -54,6 +57,8 @@ def apply(request):
     packages = out.setdefault('packages', {})
     packages['install'] = _union(profile['packages'], packages.get('install', []))
     out['kernel_cmdline'] = _union(profile['kernel_cmdline'], out.get('kernel_cmdline', []))
+    if profile['cloud_init']:
+        out.setdefault('cloud_init', copy.deepcopy(profile['cloud_init']))
     if profile['disabled_services']:
         services = out.setdefault('services', {})
         enabled = services.get('enabled', [])

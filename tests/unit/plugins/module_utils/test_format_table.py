@@ -124,6 +124,8 @@ def test_every_platform_profile_is_complete_and_its_formats_exist():
         profile = platforms.load(name)
         assert profile['description'] and profile['formats'], name
         req.validate({'platform': name})
+        if profile['cloud_init']:
+            req.validate({'platform': name, 'cloud_init': profile['cloud_init']})  # the profile's keys are valid keys
         resolved = req.resolve({'platform': name}, cwd='/srv', build_id='abc123')
         assert resolved['formats'] == profile['formats'] and resolved['boot_image'], name
         assert resolved['platform_profile']['services'] == profile['services']
@@ -133,7 +135,11 @@ def test_a_profile_adds_to_the_request_and_the_request_wins_on_formats():
     resolved = req.resolve({'platform': 'azure', 'formats': ['qcow2', 'vhd'], 'packages': {'install': ['vim', 'waagent']},
                             'kernel_cmdline': ['quiet', 'rootdelay=300']})
     assert resolved['formats'] == ['qcow2', 'vhd']
-    assert resolved['packages']['install'] == ['waagent', 'cloud-init', 'vim']
+    assert resolved['packages']['install'][:2] == ['waagent', 'vim'] and 'cloud-init' in resolved['packages']['install']
+    assert resolved['cloud_init'] == {'enabled': True, 'datasources': ['Azure', 'NoCloud']}
+    # The request's own cloud_init wins: no cloud-init at all.
+    off = req.resolve({'platform': 'azure', 'cloud_init': {'enabled': False}})
+    assert off['packages']['install'] == ['waagent'] and not off['cloud_init']['enabled']
     assert resolved['kernel_cmdline'] == ['console=ttyS0,115200n8', 'earlyprintk=ttyS0,115200', 'rootdelay=300', 'quiet']
     assert req.resolve({'platform': 'kvm'})['packages']['install'] == ['qemu-guest-agent']
 
