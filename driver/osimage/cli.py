@@ -62,8 +62,8 @@ def _invalid(exc):
     return _bad('the request is not valid:\n  ' + '\n  '.join('%s: %s' % err for err in exc.errors))
 
 
-def checked_request(args):
-    """Load, apply the command-line overrides and validate; exit 2 naming every bad key."""
+def checked_request(args, build_id=None):
+    """Load, apply the command-line overrides and resolve (as build ``build_id``); exit 2 naming every bad key."""
     req_mod = collection.module_utils('request')
     request = load_request(args.request, getattr(args, 'vault_password_file', None))
     if isinstance(request, dict):
@@ -72,7 +72,7 @@ def checked_request(args):
         if getattr(args, 'no_boot_test', False):
             request.setdefault('boot_test', {})['enabled'] = False
     try:
-        resolved = req_mod.resolve(request)
+        resolved = req_mod.resolve(request, build_id=build_id)
     except req_mod.RequestError as exc:
         raise SystemExit(_invalid(exc))
     return req_mod, request, resolved
@@ -105,7 +105,9 @@ def cmd_presets(_args, console):
 
 
 def cmd_build(args, console):
-    req_mod, request, resolved = checked_request(args)
+    # The playbook resolves the request again with this build id: the same build, UUIDs included.
+    build_id = uuid.uuid4().hex[:12]
+    req_mod, request, resolved = checked_request(args, build_id)
     if os.geteuid() != 0:
         raise SystemExit(_bad('osimage build must run as root (it bootstraps, chroots and mounts)'))
     try:
@@ -114,7 +116,6 @@ def cmd_build(args, console):
         raise SystemExit(_bad('this host cannot build the request:\n  ' + '\n  '.join('%s: %s' % e for e in exc.errors)))
     output_dir = resolved['output_dir']
     os.makedirs(output_dir, exist_ok=True)
-    build_id = uuid.uuid4().hex[:12]
     extravars = dict(req_mod.hash_secrets(request), output_dir=output_dir, osimage_build_id=build_id)
     console.print('building [bold]%s[/] (%s %s) into %s'
                   % (resolved['name'], resolved['distro'], resolved['release'], output_dir))
@@ -142,7 +143,13 @@ def cmd_boot_test(args, console):
         raise SystemExit(_bad('verify tasks file %s does not exist' % verify))
     request = {}
     if args.request:
-        req_mod, _raw, resolved = checked_request(args)
+        # The build that made the image, from the manifest beside it, gives the file systems' UUIDs.
+        build_id = built_by(image)
+        if not build_id:
+            raise SystemExit(_bad('no manifest.json beside %s names it, so its build (and the UUIDs its file systems '
+                                  'have) is unknown: boot-test it without --request, or keep the manifest with it'
+                                  % image))
+        req_mod, _raw, resolved = checked_request(args, build_id)
         request = req_mod.redact(resolved)
     os.makedirs(output_dir, exist_ok=True)
     name = 'osimage-boot-%s' % uuid.uuid4().hex[:8]
@@ -187,6 +194,13 @@ def cmd_platforms(_args, console):
                       ', '.join(p['services']) or '-', p['description'])
     console.print(table)
     return 0
+
+
+def built_by(image):
+    """The build id in the manifest beside ``image`` when that manifest lists it; None otherwise."""
+    manifest = _read_json(os.path.join(os.path.dirname(image), 'manifest.json'))
+    names = {os.path.basename(i.get('dest', '')) for i in manifest.get('images', [])}
+    return manifest.get('build_id') if os.path.basename(image) in names else None
 
 
 def _read_json(path):

@@ -21,12 +21,18 @@ import uuid
 SEEK_DATA, SEEK_HOLE = getattr(os, 'SEEK_DATA', 3), getattr(os, 'SEEK_HOLE', 4)
 
 
-def new_uuid(filesystem):
-    """A random file system UUID in the form ``filesystem`` takes (vfat: a volume id such as 1A2B-3C4D)."""
+# Namespace of the UUIDs drawn from a build id (uuid5), so that resolving the same build twice gives the same.
+UUID_NAMESPACE = uuid.UUID('5b0d3c2e-8a4f-4f61-9a57-0f4f2b6f9c11')
+
+
+def new_uuid(filesystem, seed=None):
+    """A file system UUID in the form ``filesystem`` takes (vfat: a volume id such as 1A2B-3C4D), derived
+    from ``seed`` (the build id and the item's name) or, without one, random."""
+    value = uuid.uuid5(UUID_NAMESPACE, seed) if seed else uuid.uuid4()
     if filesystem == 'vfat':
-        digits = uuid.uuid4().hex[:8].upper()
+        digits = value.hex[:8].upper()
         return '%s-%s' % (digits[:4], digits[4:])
-    return str(uuid.uuid4())
+    return str(value)
 
 
 def copy_into(src, image, offset):

@@ -171,7 +171,7 @@ def _extlinux_errors(parts):
 def _fit(disk, disk_bytes):
     """Do the partitions fit the disk, and the volumes their physical volume?"""
     try:
-        placed = plan(disk_bytes, disk.get('table', 'gpt'), partitions(disk, uuids=False))
+        placed = plan(disk_bytes, disk.get('table', 'gpt'), partitions(disk))
     except LayoutError as exc:
         return [('disk.partitions', '%s; make the disk larger (disk.size) or the partitions smaller' % exc)]
     lvm = disk.get('lvm')
@@ -206,8 +206,9 @@ def _name(part, taken):
     return name
 
 
-def partitions(disk, uuids=True):
-    """The partitions to make, in disk order, each with name, type, size (bytes or 'rest') and file system."""
+def partitions(disk, build_id=None):
+    """The partitions to make, in disk order, each with name, type, size (bytes or 'rest') and file system;
+    with ``build_id``, each file system's UUID too."""
     firmware, table = firmware_of(disk), disk.get('table', 'gpt')
     out, taken = [], set()
     if table == 'gpt' and firmware in ('bios', 'hybrid') and disk.get('bootloader', 'grub') == 'grub':
@@ -223,18 +224,19 @@ def partitions(disk, uuids=True):
                 part[key] = req[key]
         if req.get('subvolumes'):
             part['subvolumes'] = [dict(s) for s in req['subvolumes']]
-        if uuids and part['filesystem'] != 'lvm':
-            part['uuid'] = new_uuid(part['filesystem'])
+        if build_id and part['filesystem'] != 'lvm':
+            part['uuid'] = new_uuid(part['filesystem'], '%s/partition/%s' % (build_id, part['name']))
         if table == 'mbr':
             part['bootable'] = req.get('mountpoint') == boot_mount and firmware == 'bios'
         out.append(part)
     return out
 
 
-def volumes(disk):
+def volumes(disk, build_id):
     """The LVM logical volumes to make, each with a UUID for its file system."""
     lvm = disk.get('lvm') or {}
-    return [dict(v, size=_size(v['size']), uuid=new_uuid(v['filesystem'])) for v in lvm.get('volumes', [])]
+    return [dict(v, size=_size(v['size']), uuid=new_uuid(v['filesystem'], '%s/volume/%s' % (build_id, v['name'])))
+            for v in lvm.get('volumes', [])]
 
 
 def _mount_options(item):
@@ -284,10 +286,13 @@ def packages(disk, parts, vols):
     return sorted(need)
 
 
-def resolve(disk):
-    """Fill ``disk`` (defaults applied, valid) with partitions, volumes, mounts, root, boot and packages."""
+def resolve(disk, build_id):
+    """Fill ``disk`` (defaults applied, valid) with partitions, volumes, mounts, root, boot and packages.
+
+    File system UUIDs derive from ``build_id``: the same build resolved again (by the driver, the playbook
+    or a later boot test) has the same UUIDs."""
     disk['firmware'] = firmware_of(disk)
-    parts, vols = partitions(disk), volumes(disk)
+    parts, vols = partitions(disk, build_id), volumes(disk, build_id)
     vg = (disk.get('lvm') or {}).get('vg', 'vg0')
     entries = mounts(parts, vols, vg)
     by_mount = {e['mountpoint']: e for e in entries}

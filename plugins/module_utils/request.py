@@ -696,7 +696,7 @@ def resolve(request, cwd=None, build_id=None):
     for key in ('output_dir', 'work_dir', 'cache_dir'):
         req[key] = os.path.normpath(os.path.join(cwd, req[key]))
     req['disk']['size_bytes'] = parse_size(req['disk']['size'])
-    layout.resolve(req['disk'])
+    layout.resolve(req['disk'], build_id)
     req['boot_test']['firmwares'] = boot_firmwares(req)
     if 'grow' in req['boot_test']:
         req['boot_test']['grow_bytes'] = parse_size(req['boot_test']['grow'])

@@ -4,6 +4,7 @@ import glob
 import hashlib
 import json
 import os
+import sys
 from xml.etree import ElementTree
 
 import pytest
@@ -138,3 +139,26 @@ def test_the_esp_holds_grub_at_the_removable_and_the_distro_path(default_raw):
         listing = run(['mdir', '-b', '-i', image, path], env=env)
         assert listing.returncode == 0, listing.stderr
     assert run(['blkid', '-p', '-O', str(esp['start'] * SECTOR), '-s', 'TYPE', '-o', 'value', default_raw]).stdout.strip() == 'vfat'
+
+
+def test_boot_test_with_the_request_that_built_the_image_passes(default_build, tmp_path):
+    """The boot test resolves the request as the build it names in the manifest: the same file system UUIDs."""
+    request = tmp_path / 'request.yml'
+    request.write_text('hostname: localhost\n')
+    out = tmp_path / 'proof'
+    proc = run([os.path.join(os.path.dirname(sys.executable), 'osimage'), 'boot-test', default_build.image(),
+                '--request', str(request), '-o', str(out)], timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((out / 'boot-report.json').read_text())
+    outcomes = {c['name']: c['outcome'] for c in report['checks']}
+    assert outcomes['file systems are mounted as the request lays them out'] == 'passed', report['checks']
+    assert outcomes['hostname is the requested one'] == 'passed'
+
+
+def test_boot_test_with_a_request_refuses_an_image_without_its_manifest(default_raw, tmp_path):
+    request = tmp_path / 'request.yml'
+    request.write_text('hostname: localhost\n')
+    proc = run([os.path.join(os.path.dirname(sys.executable), 'osimage'), 'boot-test', default_raw,
+                '--request', str(request), '-o', str(tmp_path)], timeout=60)
+    assert proc.returncode == 2
+    assert 'no manifest.json beside' in proc.stderr and 'without --request' in proc.stderr

@@ -1,5 +1,7 @@
 """Disk layouts from the request: defaults per firmware, the rules, and what the build gets."""
 
+import re
+
 import pytest
 
 from ansible_collections.osimage.builder.plugins.module_utils import layout
@@ -113,3 +115,19 @@ def test_extlinux_boots_the_boot_partition_without_a_bios_boot_partition(table, 
     assert disk['boot']['partition'] == 1 and disk['boot']['prefix'] == ''
     assert disk['partitions'][0].get('bootable', False) is marked  # GPT is marked by extlinux_install
     assert 'extlinux' in disk['packages'] and 'grub-efi-amd64-bin' not in disk['packages']
+
+
+def test_the_same_build_id_resolves_to_the_same_uuids():
+    """The driver, the playbook and a later boot test resolve one build alike: its UUIDs come from its id."""
+    disk = {'partitions': [ESP, {'size': '512MiB', 'filesystem': 'ext4', 'mountpoint': '/boot'},
+                           {'size': 'rest', 'filesystem': 'lvm'}],
+            'lvm': {'volumes': [{'name': 'root', 'size': 'rest', 'filesystem': 'ext4', 'mountpoint': '/'}]}}
+
+    def uuids(build_id):
+        mounts = req.resolve({'disk': disk}, build_id=build_id)['disk']['mounts']
+        return {m['mountpoint']: m['uuid'] for m in mounts}
+
+    first = uuids('abc123')
+    assert first == uuids('abc123')
+    assert set(first) == {'/', '/boot', '/boot/efi'} and re.match(r'^[0-9A-F]{4}-[0-9A-F]{4}$', first['/boot/efi'])
+    assert not set(first.values()) & set(uuids('def456').values())
