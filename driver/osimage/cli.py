@@ -85,10 +85,36 @@ def cmd_validate(args, console):
 
 
 def cmd_show(args, console):
-    """The request as it will be built: extends merged, presets expanded, defaults filled, secrets redacted."""
+    """The request as it will be built: extends merged, presets expanded, defaults filled, secrets redacted;
+    then, as YAML comments, what the distro table gives it."""
     req_mod, _request, resolved = checked_request(args)
     shown = req_mod.request_view(req_mod.redact(resolved))
     console.out(yaml.safe_dump(shown, sort_keys=False, default_flow_style=False).rstrip())
+    os_facts = resolved['os']
+    given = {'family': os_facts['family'], 'version': os_facts['version'], 'bootstrap': resolved['bootstrap']['tool'],
+             'kernel': os_facts['packages']['kernel'], 'bootloader': resolved['disk']['packages'],
+             'network': os_facts['packages']['network'], 'initramfs': os_facts['initramfs'],
+             'ssh_service': os_facts['ssh_service']}
+    text = yaml.safe_dump({'distro table': given}, sort_keys=False, default_flow_style=None).rstrip()
+    console.out('\n'.join('# ' + line for line in text.splitlines()))
+    return 0
+
+
+def cmd_distros(args, console):
+    """Every distribution and release osimage builds, with its family, mirror and how it is proven here."""
+    rows = collection.module_utils('distros').catalogue()
+    if args.json:
+        console.out(json.dumps(rows, indent=2))
+        return 0
+    table = Table(title='distributions (request keys distro: and release:)')
+    for col in ('distro', 'release', 'version', 'family', 'arches', 'bootstrap', 'default mirror', 'proof'):
+        table.add_column(col, overflow='fold')
+    for row in rows:
+        table.add_row(row['distro'], row['release'], row['version'], row['family'], ', '.join(row['arches']),
+                      row['bootstrap'], row['mirror'] or '(none: set mirror)', row['proof'])
+    console.print(table)
+    console.print('proof: boot = built, booted and verified by the test suite here; local-repo = bootstrapped '
+                  'from repositories the tests make (its mirror is out of reach here); unproven = no test yet')
     return 0
 
 
@@ -258,6 +284,9 @@ def parser():
     boot.add_argument('--verify', help='a tasks file of your own checks, run inside the guest')
     boot.add_argument('--no-verify', action='store_true', help='only wait for the login prompt')
     boot.set_defaults(func=cmd_boot_test, output_dir=None)
+    dist = sub.add_parser('distros', help='list the distributions and releases a request can name')
+    dist.add_argument('--json', action='store_true', help='print a JSON list of objects')
+    dist.set_defaults(func=cmd_distros)
     plat = sub.add_parser('platforms', help='list the platform profiles a request can name with platform:')
     plat.set_defaults(func=cmd_platforms)
     clean = sub.add_parser('clean', help='release what killed builds left (mounts, chroot processes, VMs, files)')

@@ -27,18 +27,6 @@ LOCALE_RE = r'^(C|POSIX|C\.UTF-8|[a-z]{2,3}_[A-Z]{2}(\.[A-Za-z0-9-]+)?(@[a-z]+)?
 MODE_RE = r'^0?[0-7]{3,4}$'
 DATASOURCES = ['NoCloud', 'ConfigDrive', 'OpenStack', 'Ec2', 'Azure', 'GCE', 'Oracle', 'Hetzner',
                'DigitalOcean', 'Scaleway', 'Vultr', 'VMware', 'LXD', 'None']
-# Groups every Debian image has (base-passwd, then systemd, openssh and the packages every image gets).
-SYSTEM_GROUPS = {
-    'debian': ('root', 'daemon', 'bin', 'sys', 'adm', 'tty', 'disk', 'lp', 'mail', 'news', 'uucp', 'man',
-               'proxy', 'kmem', 'dialout', 'fax', 'voice', 'cdrom', 'floppy', 'tape', 'sudo', 'audio', 'dip',
-               'www-data', 'backup', 'operator', 'list', 'irc', 'src', 'shadow', 'utmp', 'video', 'sasl',
-               'plugdev', 'staff', 'games', 'users', 'nogroup', 'input', 'kvm', 'render', 'sgx',
-               'systemd-journal', 'systemd-network', 'systemd-resolve', 'systemd-timesync', 'messagebus',
-               '_ssh', 'crontab', 'netdev'),
-}
-SYSTEM_USERS = ('root', 'daemon', 'bin', 'sys', 'sync', 'games', 'man', 'lp', 'mail', 'news', 'uucp', 'proxy',
-                'www-data', 'backup', 'list', 'irc', 'nobody', 'messagebus', 'systemd-network',
-                'systemd-resolve', 'systemd-timesync', 'sshd')
 # Login shells and the packages that bring them; an empty tuple means every image has it.
 SHELLS = {
     '/bin/bash': (), '/usr/bin/bash': (), '/bin/sh': (), '/usr/bin/sh': (), '/bin/dash': (),
@@ -235,19 +223,19 @@ def known_layouts():
     return layouts
 
 
-def _user_group_errors(request, distro):
+def _user_group_errors(request, system_groups):
     errors = []
     installs = _installs(request)
     groups = _items(request, 'user_groups')
     users = _items(request, 'users')
     declared = {g.get('name') for _i, g in groups}
-    known = set(SYSTEM_GROUPS.get(distro, ())) | declared
+    known = set(system_groups) | declared
     gids, names = {}, set()
     for i, group in groups:
         name = group.get('name')
         if name in names:
             errors.append(('user_groups[%d].name' % i, "'%s' is given twice" % name))
-        elif name in SYSTEM_GROUPS.get(distro, ()):
+        elif name in system_groups:
             errors.append(('user_groups[%d].name' % i, "'%s' is a system group the image already has; "
                            'list it only in users[].groups' % name))
         names.add(name)
@@ -278,7 +266,7 @@ def _user_group_errors(request, distro):
             if isinstance(group, str) and re.match(NAME_RE, group) and group not in known:
                 errors.append(('users[%d].groups[%d]' % (i, j), "'%s' is neither a group of the image nor in "
                                'user_groups; add it to user_groups, or use one of: %s'
-                               % (group, ', '.join(sorted(SYSTEM_GROUPS.get(distro, ()))))))
+                               % (group, ', '.join(sorted(system_groups)))))
     return errors
 
 
@@ -397,13 +385,13 @@ def _tasks_errors(request, cwd):
     return errors
 
 
-def _package_errors(request):
+def _package_errors(request, os_facts):
     """Packages these keys need must not be removed by the same request."""
     packages = request.get('packages') if isinstance(request.get('packages'), dict) else {}
     remove = packages.get('remove') if isinstance(packages.get('remove'), list) else []
     errors = []
     try:
-        needed = needed_packages(request)
+        needed = needed_packages(request, os_facts)
     except (AttributeError, TypeError):
         return errors
     for j, name in enumerate(remove):
@@ -413,14 +401,18 @@ def _package_errors(request):
     return errors
 
 
-def semantic_errors(request, distro='debian', cwd=None):
-    """(key, message) pairs for what the schema cannot check; each guards its own types."""
-    return (_user_group_errors(request, distro) + _setting_errors(request) + _file_errors(request, cwd)
-            + _security_errors(request) + _tasks_errors(request, cwd) + _package_errors(request))
+def semantic_errors(request, os_facts, cwd=None):
+    """(key, message) pairs for what the schema cannot check; each guards its own types. ``os_facts`` is the
+    distro table's entry for the request (distros.facts), None when the distro or release is not valid."""
+    errors = _setting_errors(request) + _file_errors(request, cwd) + _security_errors(request) \
+        + _tasks_errors(request, cwd)
+    if os_facts:
+        errors += _user_group_errors(request, os_facts['system_groups']) + _package_errors(request, os_facts)
+    return errors
 
 
-def needed_packages(request):
-    """{package: request key that needs it} for the keys given (on a Debian image)."""
+def needed_packages(request, os_facts):
+    """{package: request key that needs it} for the keys given, in the family's package names."""
     needed = {}
     locale = request.get('locale', 'C.UTF-8')
     if locale not in ('C', 'POSIX', 'C.UTF-8'):
@@ -428,20 +420,18 @@ def needed_packages(request):
     if request.get('timezone', 'Etc/UTC') not in ('Etc/UTC', 'UTC'):
         needed['tzdata'] = 'timezone'
     if request.get('keyboard'):
-        needed['keyboard-configuration'] = 'keyboard'
+        needed['keyboard'] = 'keyboard'
     security = request.get('security') or {}
     if (security.get('firewall') or {}).get('enabled'):
-        needed['nftables'] = 'security.firewall'
+        needed['firewall'] = 'security.firewall'
     if security.get('automatic_updates'):
-        needed['unattended-upgrades'] = 'security.automatic_updates'
+        needed['automatic-updates'] = 'security.automatic_updates'
     if security.get('apparmor'):
-        needed['apparmor'] = 'security.apparmor'
+        needed['mac'] = 'security.apparmor'
     if (request.get('cloud_init') or {}).get('enabled'):
+        # with growpart and resize2fs, with which cloud-init grows the root file system to its disk
         needed['cloud-init'] = 'cloud_init'
-        # growpart and resize2fs, with which cloud-init grows the root file system to its disk
-        needed['cloud-guest-utils'] = 'cloud_init'
-        needed['e2fsprogs'] = 'cloud_init'
-    return needed
+    return {name: key for need, key in needed.items() for name in os_facts['packages'].get(need, [])}
 
 
 def _sha256(path):
@@ -455,7 +445,7 @@ def _sha256(path):
 def resolve(req, cwd):
     """Complete a defaulted request in place: needed packages, absolute controller paths, file checksums."""
     install = req['packages']['install']
-    install.extend(p for p in sorted(needed_packages(req)) if p not in install)
+    install.extend(p for p in sorted(needed_packages(req, req['os'])) if p not in install)
     req['tasks'] = [controller_path(p, cwd) for p in req['tasks']]
     for item in req['files']:
         for key in ('src', 'template'):

@@ -36,8 +36,6 @@ RENAMED = {'vpc': "is now called 'vhd' (a fixed VHD, 1 MiB aligned, as Azure req
 # qemu-img check exists for these (vpc and raw have no consistency check).
 CHECKABLE = ('qcow2', 'vmdk', 'vhdx', 'vdi')
 COMPRESSIBLE = ('qcow2',)
-# What the image needs for a live ISO: live-boot in its initramfs, GRUB's EFI modules beside the BIOS ones.
-ISO_PACKAGES = ['live-boot', 'grub-efi-amd64-bin']
 
 
 def file_name(name, fmt):

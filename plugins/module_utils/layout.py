@@ -22,7 +22,6 @@ DEFAULT_ROOT = {'name': 'root', 'size': 'rest', 'filesystem': 'ext4', 'mountpoin
 MIN_BYTES = {'ext4': 16 * MIB, 'xfs': 300 * MIB, 'btrfs': 128 * MIB, 'vfat': 33 * MIB, 'swap': 1 * MIB,
              'lvm': 8 * MIB}
 ROOT_FILESYSTEMS = ('ext4', 'xfs', 'btrfs')
-FS_PACKAGES = {'xfs': ['xfsprogs'], 'btrfs': ['btrfs-progs'], 'vfat': ['dosfstools'], 'lvm': ['lvm2']}
 # Bootloader -> firmwares it boots.
 BOOTLOADER_FIRMWARES = {'grub': ('bios', 'uefi', 'hybrid'), 'systemd-boot': ('uefi',), 'extlinux': ('bios',)}
 # A Unified Kernel Image holds the kernel and the initramfs: the ESP must hold several.
@@ -268,26 +267,24 @@ def mounts(parts, vols, vg):
                                           e['mountpoint']))
 
 
-def packages(disk, parts, vols):
-    """Packages the image needs for this layout: file system tools, LVM, the UEFI boot loader, growpart."""
-    need = set()
-    for item in parts + vols:
-        need.update(FS_PACKAGES.get(item['filesystem'], []))
-    if disk.get('bootloader') == 'systemd-boot':
-        need.update(['systemd-boot-efi', 'systemd-ukify'])
-    elif disk.get('bootloader') == 'extlinux':
-        need.add('extlinux')
-    elif firmware_of(disk) in ('uefi', 'hybrid'):
-        need.add('grub-efi-amd64-bin')
-        if disk.get('secure_boot'):
-            need.update(['shim-signed', 'grub-efi-amd64-signed'])
+def needs(disk, parts, vols):
+    """What the image needs for this layout, as the distro table's neutral names (distros.packages): file
+    system tools, LVM, the boot loader for each firmware, growpart."""
+    need = [item['filesystem'] for item in parts + vols if item['filesystem'] in ('xfs', 'btrfs', 'vfat', 'lvm')]
+    firmware = firmware_of(disk)
+    if disk.get('bootloader') in ('systemd-boot', 'extlinux'):
+        need.append(disk['bootloader'])
+    elif firmware in ('uefi', 'hybrid'):
+        need += ['grub-efi'] + (['secure-boot'] if disk.get('secure_boot') else [])
+    if disk.get('bootloader', 'grub') == 'grub' and firmware in ('bios', 'hybrid'):
+        need.append('grub-bios')
     if disk.get('grow', True):
-        need.add('cloud-guest-utils')
-    return sorted(need)
+        need.append('growpart')
+    return sorted(set(need))
 
 
 def resolve(disk, build_id):
-    """Fill ``disk`` (defaults applied, valid) with partitions, volumes, mounts, root, boot and packages.
+    """Fill ``disk`` (defaults applied, valid) with partitions, volumes, mounts, root, boot and needs.
 
     File system UUIDs derive from ``build_id``: the same build resolved again (by the driver, the playbook
     or a later boot test) has the same UUIDs."""
@@ -297,7 +294,7 @@ def resolve(disk, build_id):
     entries = mounts(parts, vols, vg)
     by_mount = {e['mountpoint']: e for e in entries}
     root, boot = by_mount['/'], by_mount.get('/boot', by_mount['/'])
-    disk.update(partitions=parts, volumes=vols, mounts=entries, packages=packages(disk, parts, vols))
+    disk.update(partitions=parts, volumes=vols, mounts=entries, needs=needs(disk, parts, vols))
     disk['root'] = {'uuid': root['uuid'], 'filesystem': root['filesystem'],
                     'device': root.get('device') or 'UUID=%s' % root['uuid']}
     disk['boot'] = {'uuid': boot['uuid'], 'filesystem': boot['filesystem'],

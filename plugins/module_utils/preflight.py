@@ -60,14 +60,24 @@ def _fetch_error(url, proxy, timeout):
 
 
 def mirror_errors(resolved, timeout=15):
-    """[(key, message)] when the mirror does not serve the release."""
-    url = '%s/dists/%s/Release' % (resolved['mirror'].rstrip('/'), resolved['release'])
-    problem = _fetch_error(url, resolved.get('location', {}).get('proxy'), timeout)
-    if problem is None:
+    """[(key, message)] when the mirror does not serve the release (the distro table's probes)."""
+    errors = []
+    for url in resolved['os']['probes']:
+        problem = _fetch_error(url, resolved.get('location', {}).get('proxy'), timeout)
+        if problem is not None and url.startswith('file://'):
+            errors.append(('mirror', '%s does not exist' % url))
+        elif problem is not None:
+            errors.append(('mirror', 'cannot fetch %s (%s): check the URL and the network' % (url, problem)))
+    return errors
+
+
+def family_errors(resolved):
+    """[(key, message)] when the distro's family cannot make a whole image yet."""
+    if resolved['os'].get('builds_images', True):
         return []
-    if url.startswith('file://'):
-        return [('mirror', '%s does not exist' % url)]
-    return [('mirror', 'cannot fetch %s (%s): check the URL and the network' % (url, problem))]
+    return [('distro', "the %s family's customize and boot loader steps are not written yet: osimage makes only "
+                       "its root tree (the rpm_bootstrap module); build a Debian or Ubuntu image"
+             % resolved['family'])]
 
 
 def repository_errors(resolved, timeout=15):
@@ -75,7 +85,7 @@ def repository_errors(resolved, timeout=15):
     errors = []
     proxy = resolved.get('location', {}).get('proxy')
     for i, repo in enumerate(resolved.get('repositories', [])):
-        for suite in repo['suites']:
+        for suite in repo.get('suites', []):
             base = '%s/dists/%s/' % (repo['uri'].rstrip('/'), suite)
             problem = _fetch_error(base + 'InRelease', proxy, timeout)
             if problem and _fetch_error(base + 'Release', proxy, timeout):
@@ -86,6 +96,6 @@ def repository_errors(resolved, timeout=15):
 
 def check(resolved):
     """Raise RequestError naming every problem of the host for this build."""
-    errors = space_errors(resolved) + mirror_errors(resolved) + repository_errors(resolved)
+    errors = family_errors(resolved) or space_errors(resolved) + mirror_errors(resolved) + repository_errors(resolved)
     if errors:
         raise RequestError(errors)

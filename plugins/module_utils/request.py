@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 
 from ansible_collections.osimage.builder.plugins.module_utils import layout
 from ansible_collections.osimage.builder.plugins.module_utils import customization
+from ansible_collections.osimage.builder.plugins.module_utils import distros
 from ansible_collections.osimage.builder.plugins.module_utils.disk import LayoutError, parse_size
 from ansible_collections.osimage.builder.plugins.module_utils import formats as fmts
 from ansible_collections.osimage.builder.plugins.module_utils import platforms
@@ -48,16 +49,8 @@ INTERNAL_PREFIXES = ('ansible_', 'osimage_', 'awx_', 'tower_', 'molecule_')
 SECRET_KEYS = ('root_password', 'password')
 REDACTED = '********'
 
-DISTROS = {
-    'debian': {
-        'family': 'debian',
-        'releases': {'bookworm': '12', 'trixie': '13'},
-        'mirror': 'http://deb.debian.org/debian',
-        'arches': ['amd64'],
-    },
-}
-
-PACKAGE_RE = r'^[a-z0-9][a-z0-9+.-]+$'
+# Any family's package names; each family's own rule (distros.FAMILIES) is checked beside the schema.
+PACKAGE_RE = r'^[A-Za-z0-9][A-Za-z0-9_+.-]*$'
 USER_RE = r'^[a-z_][a-z0-9_-]{0,31}$'
 HOST_RE = r'^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$'
 URL_RE = r'^(https?|file)://[^\s;|&`$\'"]+$'
@@ -65,7 +58,7 @@ PROXY_RE = r'^https?://([^\s/@:]+(:[^\s/@]*)?@)?[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$'
 SUITE_RE = r'^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9._-]+)*$'
 ARMOR_BEGIN = '-----BEGIN PGP PUBLIC KEY BLOCK-----'
 ARMOR_END = '-----END PGP PUBLIC KEY BLOCK-----'
-RESERVED_REPOSITORY_NAMES = ('debian', 'debian-security', 'ubuntu')
+RESERVED_REPOSITORY_NAMES = tuple(distros.DISTROS) + ('debian-security',)
 PRESETS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                            'data', 'presets')
 SIZE_SCHEMA = {'type': ['string', 'integer'], 'x-hint': 'a size such as 4GiB or 512MiB'}
@@ -160,6 +153,9 @@ REPOSITORY_SCHEMA = {
     },
 }
 
+# Repository keys only some families take (distros.FAMILIES[...]['repository_keys']).
+REPOSITORY_FAMILY_KEYS = ('suites', 'components', 'priority', 'pin_packages')
+
 LOCATION_SCHEMA = {
     'type': 'object', 'additionalProperties': False, 'default': {},
     'properties': {
@@ -180,16 +176,18 @@ SCHEMA = {
     'properties': {
         'name': {'type': 'string', 'pattern': r'^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$',
                  'x-hint': 'a file name of letters, digits, ., _ and - (no slashes)'},
-        'distro': {'enum': sorted(DISTROS), 'default': 'debian'},
-        'release': {'type': 'string', 'default': 'bookworm'},
-        'arch': {'enum': ['amd64'], 'default': 'amd64'},
+        'distro': {'enum': list(distros.DISTROS), 'default': 'debian'},
+        'release': {'type': 'string', 'default': 'bookworm', 'x-hint': "a release of the distro (osimage distros)"},
+        'arch': {'enum': list(distros.ARCHES), 'default': 'amd64'},
         'mirror': {'type': 'string', 'pattern': r'^(https?|file)://[^\s]+$',
                    'x-hint': 'an http://, https:// or file:// URL'},
         'bootstrap': {
             'type': 'object', 'additionalProperties': False, 'default': {},
             'properties': {
-                'tool': {'enum': ['mmdebstrap', 'debootstrap'], 'default': 'mmdebstrap'},
-                'variant': {'enum': ['apt', 'minbase', 'required', 'important', 'standard'], 'default': 'apt'},
+                'tool': {'enum': sorted({t for f in distros.FAMILIES.values() for t in f['bootstrap']['tools']}),
+                         'x-hint': "the family's bootstrap tool (default: its first, such as mmdebstrap or dnf)"},
+                'variant': {'enum': ['apt', 'minbase', 'required', 'important', 'standard'],
+                            'x-hint': 'the Debian package selection to start from (default apt)'},
             },
         },
         'extends': {'type': ['string', 'array'], 'items': {'type': 'string', 'minLength': 1}, 'minLength': 1,
@@ -330,12 +328,8 @@ def _schema_errors(request):
 
 def _semantic_errors(request, cwd=None):
     """Checks a schema cannot express; each guards its own types, so it runs beside the schema's."""
-    errors = []
-    distro = DISTROS.get(request.get('distro', 'debian')) if isinstance(request.get('distro', 'debian'), str) else None
+    errors = _distro_errors(request)
     release = request.get('release', 'bookworm')
-    if distro and isinstance(release, str) and release not in distro['releases']:
-        errors.append(('release', "'%s' is not a release of %s; choose one of: %s"
-                       % (release, request.get('distro', 'debian'), ', '.join(distro['releases']))))
     disk = request.get('disk')
     size = parse_size('3GiB')
     if isinstance(disk, dict) and isinstance(disk.get('size'), (str, int)) and not isinstance(disk['size'], bool):
@@ -358,9 +352,6 @@ def _semantic_errors(request, cwd=None):
             errors.append(('users[%d].name' % i, "'%s' is given twice or is root" % user.get('name')))
         names.add(user.get('name'))
     errors += _boot_firmware_errors(request)
-    if isinstance(disk, dict) and disk.get('bootloader') == 'systemd-boot' and release != 'trixie':
-        errors.append(('disk.bootloader', 'systemd-boot with a Unified Kernel Image needs ukify, which Debian '
-                                          'ships from trixie on: set release: trixie or use grub'))
     grow = (request.get('boot_test') or {}).get('grow') if isinstance(request.get('boot_test'), dict) else None
     if isinstance(grow, (str, int)) and not isinstance(grow, bool):
         try:
@@ -375,7 +366,64 @@ def _semantic_errors(request, cwd=None):
     for key in ('output_dir', 'work_dir', 'cache_dir'):
         if isinstance(request.get(key), str) and os.path.normpath(request[key]) in SYSTEM_DIRS:
             errors.append((key, "'%s' is a system directory; use a directory of its own" % request[key]))
-    errors += customization.semantic_errors(request, request.get('distro', 'debian'), cwd)
+    errors += customization.semantic_errors(request, request_facts(request), cwd)
+    return errors
+
+
+def request_facts(request):
+    """The merged distro table entry of a request's distro, release and arch; None when they are not valid."""
+    try:
+        return distros.facts(*(request.get(k, d) for k, d in (('distro', 'debian'), ('release', 'bookworm'),
+                                                               ('arch', 'amd64'))))
+    except (distros.DistroError, TypeError):
+        return None
+
+
+def _distro_errors(request):
+    """The release, arch, boot loader, bootstrap, mirror, package names and repository keys the family allows."""
+    keys = [(k, request.get(k, d)) for k, d in (('distro', 'debian'), ('release', 'bookworm'), ('arch', 'amd64'))]
+    if not all(isinstance(v, str) for _k, v in keys) or keys[0][1] not in distros.DISTROS:
+        return []  # the schema names a distro or arch of the wrong type or unknown
+    try:
+        facts = distros.facts(*(v for _k, v in keys))
+    except distros.DistroError as exc:
+        return [(exc.key, str(exc))]
+    name = '%s %s' % (facts['distro'], facts['release'])
+    errors = []
+    disk = request.get('disk') if isinstance(request.get('disk'), dict) else {}
+    bootloader = disk.get('bootloader', 'grub')
+    if isinstance(bootloader, str) and bootloader in layout.BOOTLOADER_FIRMWARES:
+        if bootloader not in facts['bootloaders']:
+            errors.append(('disk.bootloader', "the %s family installs only %s; %s cannot use %s"
+                           % (facts['family'], ', '.join(facts['bootloaders']), name, bootloader)))
+        elif bootloader == 'systemd-boot' and not facts.get('ukify'):
+            errors.append(('disk.bootloader', 'systemd-boot with a Unified Kernel Image needs ukify, which %s does '
+                                              'not ship: use a release that does (such as trixie) or grub' % name))
+    boot = request.get('bootstrap') if isinstance(request.get('bootstrap'), dict) else {}
+    tools = facts['bootstrap']['tools']
+    if isinstance(boot.get('tool'), str) and boot['tool'] not in tools:
+        errors.append(('bootstrap.tool', "%s is bootstrapped with %s, not %s" % (name, ' or '.join(tools), boot['tool'])))
+    if 'variant' in boot and facts['package_db'] != 'dpkg':
+        errors.append(('bootstrap.variant', 'a package selection variant is for Debian-family bootstraps; '
+                                            'remove it (%s starts from its base packages)' % name))
+    if facts['mirror'] is None and not request.get('mirror') and not (request.get('location') or {}).get('mirror'):
+        errors.append(('mirror', '%s has no public mirror: set mirror to your installation media or RMT server '
+                                 '(registration stays yours)' % facts['distro']))
+    security = request.get('security') if isinstance(request.get('security'), dict) else {}
+    if security.get('apparmor') is not None and facts['mac'] != 'apparmor':
+        errors.append(('security.apparmor', '%s uses %s, not AppArmor: remove security.apparmor' % (name, facts['mac'])))
+    packages = request.get('packages') if isinstance(request.get('packages'), dict) else {}
+    for verb in ('install', 'remove'):
+        items = packages.get(verb) if isinstance(packages.get(verb), list) else []
+        for i, pkg in enumerate(items):
+            if isinstance(pkg, str) and re.match(PACKAGE_RE, pkg) and not re.match(facts['package_name'], pkg):
+                errors.append(('packages.%s[%d]' % (verb, i), '%r is not valid: expected %s'
+                               % (pkg, facts['package_hint'])))
+    repos = request.get('repositories') if isinstance(request.get('repositories'), list) else []
+    for i, repo in enumerate(r for r in repos if isinstance(r, dict)):
+        for key in sorted(set(repo) & set(REPOSITORY_FAMILY_KEYS) - set(facts['repository_keys'])):
+            errors.append(('repositories[%d].%s' % (i, key), 'is an apt repository key; %s repositories (%s) take '
+                           'name, uri and key or key_file' % (facts['family'], facts['package_manager'])))
     return errors
 
 
@@ -583,14 +631,15 @@ def resolve_customization(req):
     names = _unique(preset_names(req))
     wanted = [p for n in names for p in presets[n]['packages']] + req['packages']['install']
     if req['location']['ntp']:
-        wanted.append('systemd-timesyncd')
+        wanted += distros.packages(req['os'], ['ntp'])
     req['preset'] = names
     req['preset_services'] = [s for s in _unique(s for n in names for s in presets[n]['services'])
                               if s.split('.')[0] not in req['packages']['remove']]
     req['packages']['install'] = [p for p in _unique(wanted) if p not in req['packages']['remove']]
     for repo in req['repositories']:
-        repo.setdefault('suites', [req['release']])
-        repo['signed_by'] = '/etc/apt/keyrings/%s.%s' % (repo['name'], 'asc' if _armored(repo) else 'gpg')
+        if 'suites' in req['os']['repository_keys']:
+            repo.setdefault('suites', [req['release']])
+        repo['signed_by'] = '%s/%s.%s' % (req['os']['keyring_dir'], repo['name'], 'asc' if _armored(repo) else 'gpg')
         repo['origin'] = urlparse(repo['uri']).hostname or ''
     return req
 
@@ -684,29 +733,35 @@ def resolve(request, cwd=None, build_id=None):
         request = anchor_paths(request, cwd)
     validate(request, cwd)
     req = apply_defaults(SCHEMA, platforms.apply(hash_secrets(request)))
-    distro = DISTROS[req['distro']]
     build_id = build_id or uuid.uuid4().hex[:12]
     if not re.match(r'^[a-z0-9]{4,32}$', build_id):
         raise RequestError([('osimage_build_id', "'%s' is not 4 to 32 lower-case letters and digits" % build_id)])
     req.setdefault('name', '%s-%s' % (req['distro'], req['release']))
-    req['mirror'] = req['location'].get('mirror') or req.get('mirror') or distro['mirror']
+    req['mirror'] = req['location'].get('mirror') or req.get('mirror') or distros.DISTROS[req['distro']]['mirror']
     req['location']['mirror'] = req['mirror']
+    # The distro table resolved for this release, arch and mirror: every later step reads it from here.
+    req['os'] = distros.resolve(req['distro'], req['release'], req['arch'], req['mirror'])
+    req['family'] = req['os']['family']
+    req['version'] = req['os']['version']
+    req['bootstrap'].setdefault('tool', req['os']['bootstrap']['tools'][0])
+    if req['os']['package_db'] == 'dpkg':
+        req['bootstrap'].setdefault('variant', 'apt')
     req = resolve_customization(req)
     req.setdefault('output_dir', os.path.join('output', req['name']))
     for key in ('output_dir', 'work_dir', 'cache_dir'):
         req[key] = os.path.normpath(os.path.join(cwd, req[key]))
     req['disk']['size_bytes'] = parse_size(req['disk']['size'])
     layout.resolve(req['disk'], build_id)
+    req['disk']['packages'] = distros.packages(req['os'], req['disk'].pop('needs'))
     req['boot_test']['firmwares'] = boot_firmwares(req)
     if 'grow' in req['boot_test']:
         req['boot_test']['grow_bytes'] = parse_size(req['boot_test']['grow'])
-    req['family'] = distro['family']
-    req['version'] = distro['releases'][req['release']]
     req['build_id'] = build_id
     req['build_dir'] = os.path.join(req['work_dir'], build_id)
     req['outputs'] = outputs(req)
     if 'iso' in req['formats']:
-        req['packages']['install'] += [p for p in fmts.ISO_PACKAGES if p not in req['packages']['install']]
+        req['packages']['install'] += [p for p in distros.packages(req['os'], ['live'])
+                                       if p not in req['packages']['install']]
     # The boot test starts the first requested format that boots (the request's order decides); a disk
     # before the live ISO, which is proven alone, to its login prompt, with SeaBIOS and OVMF.
     boots = [f for f in req['formats'] if fmts.FORMATS[f]['boots'] and f != 'iso'] or \

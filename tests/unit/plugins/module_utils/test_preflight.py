@@ -6,9 +6,9 @@ from ansible_collections.osimage.builder.plugins.module_utils import request as 
 GIB = 1024 ** 3
 
 
-def resolved(tmp_path, formats=('qcow2',)):
-    return req.resolve({'work_dir': str(tmp_path / 'work'), 'cache_dir': str(tmp_path / 'cache'),
-                        'output_dir': str(tmp_path / 'out'), 'formats': list(formats)})
+def resolved(tmp_path, formats=('qcow2',), **keys):
+    return req.resolve(dict({'work_dir': str(tmp_path / 'work'), 'cache_dir': str(tmp_path / 'cache'),
+                             'output_dir': str(tmp_path / 'out'), 'formats': list(formats)}, **keys))
 
 
 def test_enough_space_passes(tmp_path):
@@ -25,9 +25,23 @@ def test_too_little_space_names_the_keys_and_the_numbers(tmp_path):
 
 
 def test_a_file_mirror_that_lacks_the_release_is_named(tmp_path):
-    request = dict(resolved(tmp_path), mirror='file://%s' % tmp_path)
+    request = resolved(tmp_path, mirror='file://%s' % tmp_path)
     [(key, message)] = preflight.mirror_errors(request)
     assert key == 'mirror' and 'dists/bookworm/Release does not exist' in message
+
+
+def test_an_rpm_mirror_is_probed_for_each_repository_of_the_release(tmp_path):
+    (tmp_path / '9' / 'BaseOS' / 'x86_64' / 'os' / 'repodata').mkdir(parents=True)
+    (tmp_path / '9' / 'BaseOS' / 'x86_64' / 'os' / 'repodata' / 'repomd.xml').write_text('<repomd/>')
+    request = resolved(tmp_path, distro='rocky', release='9', mirror='file://%s' % tmp_path)
+    [(key, message)] = preflight.mirror_errors(request)
+    assert key == 'mirror' and message == 'file://%s/9/AppStream/x86_64/os/repodata/repomd.xml does not exist' % tmp_path
+
+
+def test_a_family_that_cannot_make_a_whole_image_is_refused_before_the_build(tmp_path):
+    assert preflight.family_errors(resolved(tmp_path)) == []
+    [(key, message)] = preflight.family_errors(resolved(tmp_path, distro='opensuse-leap', release='15.6'))
+    assert key == 'distro' and 'suse family' in message and 'rpm_bootstrap' in message
 
 
 def test_a_repository_that_does_not_serve_its_suite_is_named(tmp_path):

@@ -1,0 +1,344 @@
+# -*- coding: utf-8 -*-
+# Copyright: osimage developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The distributions osimage builds: the one table of what differs per family, distribution, release and
+architecture.
+
+A family (debian, el, suse) says how its images are made: the bootstrap backend, the package manager and
+database, package name rules, which boot loaders it can install, the SSH unit, and the package names of
+every neutral need (``grub-efi``, ``locales``, ``firewall``...). A distribution names its family, default
+mirror and releases; a release may override anything of its distribution's. ``resolve`` merges the layers
+into the build's ``os`` facts, which every later step reads instead of asking which distribution it is.
+"""
+
+from __future__ import annotations
+
+import copy
+
+# The machine architectures, as each family's package tools name them.
+ARCHES = {
+    'amd64': {'debian': 'amd64', 'rpm': 'x86_64', 'efi': 'x64', 'grub_efi': 'x86_64-efi'},
+}
+
+FAMILIES = {
+    'debian': {
+        'package_manager': 'apt',
+        'package_db': 'dpkg',
+        'probes': ['{mirror}/dists/{release}/Release'],
+        'bootstrap': {'module': 'debian_bootstrap', 'tools': ['mmdebstrap', 'debootstrap']},
+        'package_name': r'^[a-z0-9][a-z0-9+.-]+$',
+        'package_hint': 'a Debian package name (lower-case letters, digits, +, . and -)',
+        'repository_keys': ['suites', 'components', 'priority', 'pin_packages'],
+        'components': ['main'],
+        'keyring_dir': '/etc/apt/keyrings',
+        'bootloaders': ['grub', 'systemd-boot', 'extlinux'],
+        'initramfs': 'initramfs-tools',
+        'ssh_service': 'ssh.service',
+        'network': 'systemd-networkd',
+        'mac': 'apparmor',
+        # Groups every image of the family has (base-passwd, then systemd, openssh and the base packages).
+        'system_groups': ('root', 'daemon', 'bin', 'sys', 'adm', 'tty', 'disk', 'lp', 'mail', 'news', 'uucp', 'man',
+                          'proxy', 'kmem', 'dialout', 'fax', 'voice', 'cdrom', 'floppy', 'tape', 'sudo', 'audio',
+                          'dip', 'www-data', 'backup', 'operator', 'list', 'irc', 'src', 'shadow', 'utmp', 'video',
+                          'sasl', 'plugdev', 'staff', 'games', 'users', 'nogroup', 'input', 'kvm', 'render', 'sgx',
+                          'systemd-journal', 'systemd-network', 'systemd-resolve', 'systemd-timesync', 'messagebus',
+                          '_ssh', 'crontab', 'netdev'),
+        'packages': {
+            'base': ['initramfs-tools', 'zstd', 'systemd', 'systemd-sysv', 'udev', 'dbus', 'openssh-server', 'sudo',
+                     'iproute2', 'python3', 'python3-apt', 'ca-certificates'],
+            'kernel': ['linux-image-{arch}'],
+            'network': ['systemd-resolved'],
+            'grub-bios': ['grub-pc-bin'],
+            'grub-efi': ['grub-efi-{arch}-bin'],
+            'secure-boot': ['shim-signed', 'grub-efi-{arch}-signed'],
+            'systemd-boot': ['systemd-boot-efi', 'systemd-ukify'],
+            'extlinux': ['extlinux'],
+            'growpart': ['cloud-guest-utils'],
+            'xfs': ['xfsprogs'], 'btrfs': ['btrfs-progs'], 'vfat': ['dosfstools'], 'lvm': ['lvm2'],
+            'locales': ['locales'],
+            'tzdata': ['tzdata'],
+            'keyboard': ['keyboard-configuration'],
+            'firewall': ['nftables'],
+            'automatic-updates': ['unattended-upgrades'],
+            'mac': ['apparmor'],
+            'cloud-init': ['cloud-init', 'cloud-guest-utils', 'e2fsprogs'],
+            'ntp': ['systemd-timesyncd'],
+            'live': ['live-boot', 'grub-efi-{arch}-bin'],
+        },
+    },
+    'el': {
+        'package_manager': 'dnf',
+        # Its customize and boot loader steps are still Debian's: preflight refuses whole builds.
+        'builds_images': False,
+        'package_db': 'rpm',
+        'bootstrap': {'module': 'rpm_bootstrap', 'tools': ['dnf']},
+        'package_name': r'^[A-Za-z0-9][A-Za-z0-9_+.-]*$',
+        'package_hint': 'an RPM package name (letters, digits, _, +, . and -)',
+        'repository_keys': [],
+        'keyring_dir': '/etc/pki/rpm-gpg',
+        'bootloaders': ['grub'],
+        'initramfs': 'dracut',
+        'ssh_service': 'sshd.service',
+        'network': 'NetworkManager',
+        'mac': 'selinux',
+        'system_groups': ('root', 'bin', 'daemon', 'sys', 'adm', 'tty', 'disk', 'lp', 'mem', 'kmem', 'wheel', 'cdrom',
+                          'mail', 'man', 'dialout', 'floppy', 'games', 'tape', 'video', 'ftp', 'lock', 'audio',
+                          'users', 'nobody', 'utmp', 'utempter', 'input', 'kvm', 'render', 'systemd-journal',
+                          'systemd-coredump', 'dbus', 'ssh_keys', 'sshd', 'tss'),
+        'rpm_dbpath': '/var/lib/rpm',
+        'packages': {
+            'base': ['dracut', 'systemd', 'openssh-server', 'sudo', 'iproute', 'python3', 'ca-certificates',
+                     'rpm', 'dnf', 'passwd', 'selinux-policy-targeted'],
+            'kernel': ['kernel-core'],
+            'network': ['NetworkManager'],
+            'grub-bios': ['grub2-pc'],
+            'grub-efi': ['grub2-efi-x64', 'grub2-efi-x64-modules', 'efibootmgr'],
+            'secure-boot': ['shim-x64', 'grub2-efi-x64'],
+            'growpart': ['cloud-utils-growpart'],
+            'xfs': ['xfsprogs'], 'btrfs': ['btrfs-progs'], 'vfat': ['dosfstools'], 'lvm': ['lvm2'],
+            'locales': ['glibc-langpack-en'],
+            'tzdata': ['tzdata'],
+            'keyboard': ['kbd'],
+            'firewall': ['nftables'],
+            'automatic-updates': ['dnf-automatic'],
+            'mac': ['selinux-policy-targeted'],
+            'cloud-init': ['cloud-init', 'cloud-utils-growpart', 'e2fsprogs'],
+            'ntp': ['chrony'],
+            'live': ['dracut-live'],
+        },
+    },
+    'suse': {
+        'package_manager': 'zypper',
+        # Its customize and boot loader steps are still Debian's: preflight refuses whole builds.
+        'builds_images': False,
+        'package_db': 'rpm',
+        'bootstrap': {'module': 'rpm_bootstrap', 'tools': ['zypper']},
+        'package_name': r'^[A-Za-z0-9][A-Za-z0-9_+.-]*$',
+        'package_hint': 'an RPM package name (letters, digits, _, +, . and -)',
+        'repository_keys': [],
+        'keyring_dir': '/etc/pki/rpm-gpg',
+        'bootloaders': ['grub'],
+        'initramfs': 'dracut',
+        'ssh_service': 'sshd.service',
+        'network': 'wicked',
+        'mac': 'apparmor',
+        'system_groups': ('root', 'bin', 'daemon', 'sys', 'tty', 'disk', 'lp', 'www', 'kmem', 'wheel', 'mail', 'news',
+                          'uucp', 'shadow', 'dialout', 'audio', 'floppy', 'cdrom', 'console', 'utmp', 'public',
+                          'video', 'games', 'trusted', 'modem', 'man', 'users', 'nobody', 'nogroup', 'maildrop',
+                          'messagebus', 'systemd-journal', 'sshd', 'kvm', 'render', 'input'),
+        'rpm_dbpath': '/usr/lib/sysimage/rpm',
+        'packages': {
+            'base': ['dracut', 'systemd', 'openssh-server', 'sudo', 'iproute2', 'python3', 'ca-certificates',
+                     'rpm', 'zypper', 'shadow'],
+            'kernel': ['kernel-default'],
+            'network': ['wicked'],
+            'grub-bios': ['grub2-i386-pc'],
+            'grub-efi': ['grub2-x86_64-efi'],
+            'secure-boot': ['shim', 'grub2-x86_64-efi'],
+            'growpart': ['growpart'],
+            'xfs': ['xfsprogs'], 'btrfs': ['btrfsprogs'], 'vfat': ['dosfstools'], 'lvm': ['lvm2'],
+            'locales': ['glibc-locale'],
+            'tzdata': ['timezone'],
+            'keyboard': ['kbd'],
+            'firewall': ['nftables'],
+            'automatic-updates': ['zypper-needs-restarting'],
+            'mac': ['apparmor-parser', 'apparmor-profiles'],
+            'cloud-init': ['cloud-init', 'growpart', 'e2fsprogs'],
+            'ntp': ['chrony'],
+            'live': ['dracut-kiwi-live'],
+        },
+    },
+}
+
+# How each distribution is proven on a machine like the CI's: 'boot' (built, booted and verified by the
+# default test run), 'local-repo' (its family's bootstrap is tested against repositories the tests make;
+# booting it needs its mirror), 'unproven' (reachable here, but no test builds it yet).
+DISTROS = {
+    'debian': {
+        'family': 'debian',
+        'mirror': 'http://deb.debian.org/debian',
+        'security_mirror': 'http://deb.debian.org/debian-security',
+        # Suites besides the release itself, so the image starts with current packages.
+        'suites': ['{release}-updates', 'security:{release}-security'],
+        'releases': {
+            'bookworm': {'version': '12', 'proof': 'boot'},
+            'trixie': {'version': '13', 'proof': 'boot', 'ukify': True},
+            'forky': {'version': '14', 'proof': 'unproven', 'ukify': True, 'suites': []},
+        },
+    },
+    'ubuntu': {
+        'family': 'debian',
+        'mirror': 'http://archive.ubuntu.com/ubuntu',
+        'security_mirror': 'http://security.ubuntu.com/ubuntu',
+        'suites': ['{release}-updates', 'security:{release}-security'],
+        'components': ['main', 'universe'],
+        'network': 'netplan',
+        'packages': {'kernel': ['linux-image-virtual'], 'network': ['netplan.io', 'systemd-resolved']},
+        'releases': {
+            'jammy': {'version': '22.04', 'proof': 'local-repo'},
+            'noble': {'version': '24.04', 'proof': 'local-repo', 'ukify': True},
+        },
+    },
+    'rocky': {
+        'family': 'el',
+        'mirror': 'https://dl.rockylinux.org/pub/rocky',
+        'repositories': [
+            {'name': 'baseos', 'baseurl': '{mirror}/{version}/BaseOS/{arch}/os/', 'gpgkey': '{mirror}/RPM-GPG-KEY-Rocky-{version}'},
+            {'name': 'appstream', 'baseurl': '{mirror}/{version}/AppStream/{arch}/os/',
+             'gpgkey': '{mirror}/RPM-GPG-KEY-Rocky-{version}'},
+        ],
+        'releases': {'9': {'version': '9', 'proof': 'local-repo'}},
+    },
+    'almalinux': {
+        'family': 'el',
+        'mirror': 'https://repo.almalinux.org/almalinux',
+        'repositories': [
+            {'name': 'baseos', 'baseurl': '{mirror}/{version}/BaseOS/{arch}/os/',
+             'gpgkey': '{mirror}/RPM-GPG-KEY-AlmaLinux-{version}'},
+            {'name': 'appstream', 'baseurl': '{mirror}/{version}/AppStream/{arch}/os/',
+             'gpgkey': '{mirror}/RPM-GPG-KEY-AlmaLinux-{version}'},
+        ],
+        'releases': {'9': {'version': '9', 'proof': 'local-repo'}},
+    },
+    'centos-stream': {
+        'family': 'el',
+        'mirror': 'https://mirror.stream.centos.org',
+        'repositories': [
+            {'name': 'baseos', 'baseurl': '{mirror}/{version}-stream/BaseOS/{arch}/os/',
+             'gpgkey': 'https://www.centos.org/keys/RPM-GPG-KEY-CentOS-Official-SHA256'},
+            {'name': 'appstream', 'baseurl': '{mirror}/{version}-stream/AppStream/{arch}/os/',
+             'gpgkey': 'https://www.centos.org/keys/RPM-GPG-KEY-CentOS-Official-SHA256'},
+        ],
+        'releases': {'9': {'version': '9', 'proof': 'local-repo'},
+                     '10': {'version': '10', 'proof': 'local-repo', 'rpm_dbpath': '/usr/lib/sysimage/rpm'}},
+    },
+    'fedora': {
+        'family': 'el',
+        'mirror': 'https://dl.fedoraproject.org/pub/fedora/linux',
+        'rpm_dbpath': '/usr/lib/sysimage/rpm',
+        'repositories': [
+            {'name': 'fedora', 'baseurl': '{mirror}/releases/{version}/Everything/{arch}/os/',
+             'gpgkey': '{mirror}/releases/{version}/Everything/{arch}/os/RPM-GPG-KEY-fedora-{version}-primary'},
+            {'name': 'updates', 'baseurl': '{mirror}/updates/{version}/Everything/{arch}/',
+             'gpgkey': '{mirror}/releases/{version}/Everything/{arch}/os/RPM-GPG-KEY-fedora-{version}-primary'},
+        ],
+        'releases': {'44': {'version': '44', 'proof': 'local-repo'}, '45': {'version': '45', 'proof': 'local-repo'}},
+    },
+    'opensuse-leap': {
+        'family': 'suse',
+        'mirror': 'http://download.opensuse.org',
+        'repositories': [
+            {'name': 'oss', 'baseurl': '{mirror}/distribution/leap/{version}/repo/oss/',
+             'gpgkey': '{mirror}/distribution/leap/{version}/repo/oss/repodata/repomd.xml.key'},
+            {'name': 'update', 'baseurl': '{mirror}/update/leap/{version}/oss/',
+             'gpgkey': '{mirror}/distribution/leap/{version}/repo/oss/repodata/repomd.xml.key'},
+        ],
+        'releases': {'15.6': {'version': '15.6', 'proof': 'local-repo'}},
+    },
+    'sles': {
+        'family': 'suse',
+        # No public mirror: installation media or an RMT server that the user names (registration stays theirs).
+        'mirror': None,
+        'repositories': [
+            {'name': 'basesystem', 'baseurl': '{mirror}/Products/SLE-Module-Basesystem/{version}/{arch}/product/',
+             'gpgkey': '{mirror}/Products/SLE-Module-Basesystem/{version}/{arch}/product/repodata/repomd.xml.key'},
+        ],
+        'releases': {'15-SP6': {'version': '15.6', 'proof': 'local-repo'}},
+    },
+}
+
+
+class DistroError(ValueError):
+    """A distribution, release or architecture osimage does not build; ``key`` is the request key."""
+
+    def __init__(self, key, message):
+        self.key = key
+        super().__init__(message)
+
+
+def _merge(base, over):
+    """``over`` merged into a copy of ``base``: mappings key by key, everything else replaced."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) \
+            else copy.deepcopy(value)
+    return out
+
+
+def family_of(distro):
+    """The family of a known distribution; None for an unknown one."""
+    return DISTROS[distro]['family'] if distro in DISTROS else None
+
+
+def facts(distro, release, arch='amd64'):
+    """Family, distribution and release data merged (templates not yet filled); DistroError when unknown."""
+    if distro not in DISTROS:
+        raise DistroError('distro', "'%s' is not a distribution osimage builds; choose one of: %s"
+                          % (distro, ', '.join(DISTROS)))
+    entry = DISTROS[distro]
+    if release not in entry['releases']:
+        raise DistroError('release', "'%s' is not a release of %s; choose one of: %s"
+                          % (release, distro, ', '.join(entry['releases'])))
+    layers = {k: v for k, v in entry.items() if k != 'releases'}
+    merged = _merge(_merge(FAMILIES[entry['family']], layers), entry['releases'][release])
+    if arch not in merged.get('arches', list(ARCHES)):
+        raise DistroError('arch', "%s %s is not built for '%s'; choose one of: %s"
+                          % (distro, release, arch, ', '.join(merged.get('arches', ARCHES))))
+    merged.update(distro=distro, release=release, arch=arch, arches=merged.get('arches', list(ARCHES)))
+    return merged
+
+
+def _fill(value, fields):
+    if isinstance(value, str):
+        return value.format(**fields)
+    if isinstance(value, list):
+        return [_fill(v, fields) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, fields) for k, v in value.items()}
+    return value
+
+
+def resolve(distro, release, arch, mirror):
+    """The build's ``os`` facts: the merged table with its templates filled for this release, arch and mirror."""
+    merged = facts(distro, release, arch)
+    machine = ARCHES[arch]
+    fields = {'release': release, 'version': merged['version'], 'mirror': mirror.rstrip('/'),
+              'arch': machine['rpm' if merged['package_db'] == 'rpm' else 'debian']}
+    out = _fill({k: v for k, v in merged.items() if k != 'suites'}, fields)
+    out['mirror'] = mirror
+    out['arch_name'] = fields['arch']
+    out['efi_arch'] = machine['efi']
+    out['grub_efi_target'] = machine['grub_efi']
+    # An apt distribution's extra suites as one-line sources; an rpm distribution is probed per repository.
+    out['sources'] = [_source(s, fields, merged) for s in merged.get('suites', [])]
+    if 'repositories' in out:
+        out['probes'] = [r['baseurl'].rstrip('/') + '/repodata/repomd.xml' for r in out['repositories']]
+    return out
+
+
+def _source(suite, fields, merged):
+    """A one-line apt source of an extra suite ('security:' names the security mirror)."""
+    mirror = fields['mirror']
+    if suite.startswith('security:'):
+        suite, mirror = suite[len('security:'):], merged['security_mirror']
+    return 'deb %s %s %s' % (mirror, suite.format(**fields), ' '.join(merged['components']))
+
+
+def packages(os_facts, needs):
+    """The family's package names for the neutral ``needs`` (such as grub-efi, locales), in order, once each."""
+    names = []
+    for need in needs:
+        names.extend(p for p in os_facts['packages'].get(need, []) if p not in names)
+    return names
+
+
+def catalogue():
+    """Every distribution and release: distro, release, version, family, arches, default mirror, proof."""
+    rows = []
+    for distro, entry in DISTROS.items():
+        for release in entry['releases']:
+            merged = facts(distro, release)
+            rows.append({'distro': distro, 'release': release, 'version': merged['version'],
+                         'family': entry['family'], 'arches': merged['arches'], 'mirror': entry['mirror'],
+                         'bootstrap': merged['bootstrap']['tools'][0], 'proof': merged['proof']})
+    return rows

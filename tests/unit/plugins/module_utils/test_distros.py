@@ -1,0 +1,93 @@
+"""The distro table: every distribution and release resolves through one seam, each family with its own tools."""
+
+import json
+import subprocess
+import sys
+import os
+
+import pytest
+
+from ansible_collections.osimage.builder.plugins.module_utils import distros
+from ansible_collections.osimage.builder.plugins.module_utils import request as req
+
+OSIMAGE = os.path.join(os.path.dirname(sys.executable), 'osimage')
+EVERY_RELEASE = [(d, r) for d, entry in distros.DISTROS.items() for r in entry['releases']]
+
+
+def resolve(distro, release, **keys):
+    mirror = {} if distros.DISTROS[distro]['mirror'] else {'mirror': 'http://rmt.example/repo'}
+    return req.resolve(dict({'distro': distro, 'release': release}, **mirror, **keys), cwd='/srv', build_id='abc123')
+
+
+@pytest.mark.parametrize('distro,release', EVERY_RELEASE)
+def test_every_release_resolves_with_its_familys_kernel_boot_loader_and_network(distro, release):
+    build = resolve(distro, release)
+    assert build['os']['distro'] == distro and build['os']['release'] == release and build['version']
+    assert build['bootstrap']['tool'] == distros.FAMILIES[build['family']]['bootstrap']['tools'][0]
+    assert build['os']['packages']['kernel'] and build['os']['packages']['network']
+    assert not [p for p in build['os']['packages']['kernel'] + build['disk']['packages'] if '{' in p]
+    # The default hybrid disk needs the family's GRUB for both firmwares.
+    assert set(build['os']['packages']['grub-bios'] + build['os']['packages']['grub-efi']) <= set(build['disk']['packages'])
+
+
+def test_debian_installs_from_the_release_its_updates_and_security_suites():
+    os_facts = resolve('debian', 'trixie')['os']
+    assert os_facts['sources'] == ['deb http://deb.debian.org/debian trixie-updates main',
+                                   'deb http://deb.debian.org/debian-security trixie-security main']
+    assert os_facts['packages']['kernel'] == ['linux-image-amd64'] and os_facts['probes'] == [
+        'http://deb.debian.org/debian/dists/trixie/Release']
+
+
+def test_ubuntu_has_its_pockets_universe_the_virtual_kernel_and_netplan():
+    build = resolve('ubuntu', 'noble', mirror='http://127.0.0.1:8080/ubuntu/')
+    assert build['family'] == 'debian' and build['os']['components'] == ['main', 'universe']
+    assert build['os']['sources'] == ['deb http://127.0.0.1:8080/ubuntu noble-updates main universe',
+                                      'deb http://security.ubuntu.com/ubuntu noble-security main universe']
+    assert build['os']['packages']['kernel'] == ['linux-image-virtual']
+    assert 'netplan.io' in build['os']['packages']['network'] and build['os']['network'] == 'netplan'
+
+
+def test_el_repositories_come_from_the_mirror_release_and_rpm_arch():
+    build = resolve('rocky', '9', mirror='http://127.0.0.1:8080/rocky/')
+    assert build['bootstrap'] == {'tool': 'dnf'} and build['os']['package_db'] == 'rpm'
+    assert build['os']['repositories'][0] == {
+        'name': 'baseos', 'baseurl': 'http://127.0.0.1:8080/rocky/9/BaseOS/x86_64/os/',
+        'gpgkey': 'http://127.0.0.1:8080/rocky/RPM-GPG-KEY-Rocky-9'}
+    assert build['os']['rpm_dbpath'] == '/var/lib/rpm' and resolve('centos-stream', '10')['os']['rpm_dbpath'] == \
+        '/usr/lib/sysimage/rpm'
+    assert build['os']['ssh_service'] == 'sshd.service' and build['os']['initramfs'] == 'dracut'
+
+
+def test_what_the_request_needs_is_named_in_the_familys_packages():
+    keys = {'locale': 'de_DE.UTF-8', 'security': {'firewall': {'enabled': True}, 'automatic_updates': True},
+            'location': {'ntp': ['ntp.example.org']}}
+    debian = resolve('debian', 'bookworm', **keys)['packages']['install']
+    el = resolve('almalinux', '9', **keys)['packages']['install']
+    assert {'locales', 'nftables', 'unattended-upgrades', 'systemd-timesyncd'} <= set(debian)
+    assert {'glibc-langpack-en', 'nftables', 'dnf-automatic', 'chrony'} <= set(el)
+    assert 'unattended-upgrades' not in el
+
+
+def test_a_system_group_is_the_familys():
+    assert req.resolve({'users': [{'name': 'ada', 'groups': ['sudo']}]})
+    with pytest.raises(req.RequestError) as err:
+        resolve('rocky', '9', users=[{'name': 'ada', 'groups': ['sudo']}])
+    assert "'sudo' is neither a group of the image" in str(err.value) and 'wheel' in str(err.value)
+
+
+def test_the_catalogue_and_osimage_distros_json_list_every_release():
+    rows = distros.catalogue()
+    assert [(r['distro'], r['release']) for r in rows] == EVERY_RELEASE
+    assert {r['proof'] for r in rows if r['distro'] == 'debian' and r['release'] in ('bookworm', 'trixie')} == {'boot'}
+    proc = subprocess.run([OSIMAGE, 'distros', '--json'], capture_output=True, text=True, check=True)
+    printed = json.loads(proc.stdout)
+    assert printed == rows
+    assert {'distro', 'release', 'family', 'arches', 'proof'} <= set(printed[0])
+
+
+def test_osimage_show_prints_what_the_distro_table_gives(tmp_path):
+    request = tmp_path / 'req.yml'
+    request.write_text('distro: opensuse-leap\nrelease: "15.6"\n')
+    proc = subprocess.run([OSIMAGE, 'show', str(request)], capture_output=True, text=True, check=True)
+    assert '#   family: suse' in proc.stdout and '#   kernel: [kernel-default]' in proc.stdout
+    assert '#   network: [wicked]' in proc.stdout and 'grub2-i386-pc' in proc.stdout
