@@ -18,16 +18,9 @@ def dpkg_packages(root, run):
     """[{name, version, arch}] of the packages dpkg has fully installed in ``root``, sorted by name."""
     _rc, out, _err = run(['dpkg-query', '--admindir=%s' % os.path.join(root, 'var/lib/dpkg'), '-W', '-f', DPKG_FORMAT],
                          what='listing the image packages')
-    return parse_dpkg(out)
-
-
-def parse_dpkg(out):
-    packages = []
-    for line in out.splitlines():
-        status, name, version, arch = line.split('\t')
-        if status.startswith('ii'):
-            packages.append({'name': name, 'version': version, 'arch': arch})
-    return sorted(packages, key=lambda p: p['name'])
+    rows = fields(out, ('status', 'name', 'version', 'arch'))
+    return sorted(({k: r[k] for k in ('name', 'version', 'arch')} for r in rows if r['status'].startswith('ii')),
+                  key=lambda p: p['name'])
 
 
 def rpm_packages(root, dbpath, run):
@@ -35,13 +28,11 @@ def rpm_packages(root, dbpath, run):
     the imported signing keys (gpg-pubkey) are left out."""
     _rc, out, _err = run(['rpm', '--root', root, '--dbpath', dbpath, '-qa', '--qf', RPM_FORMAT],
                          what='listing the image packages')
-    return parse_rpm(out)
+    rows = fields(out, ('name', 'version', 'release', 'arch'))
+    return sorted((r for r in rows if r['name'] != RPM_KEY_NAME),
+                  key=lambda p: (p['name'], p['arch'], p['version'], p['release']))
 
 
-def parse_rpm(out):
-    packages = []
-    for line in out.splitlines():
-        name, version, release, arch = line.split('\t')
-        if name != RPM_KEY_NAME:
-            packages.append({'name': name, 'version': version, 'release': release, 'arch': arch})
-    return sorted(packages, key=lambda p: (p['name'], p['arch'], p['version'], p['release']))
+def fields(out, names):
+    """Each tab-separated line of ``out`` as a dict of ``names``."""
+    return [dict(zip(names, line.split('\t'))) for line in out.splitlines()]

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import tempfile
 
-from local_apt import _Quiet, _run, _serve
+from local_apt import LocalRepository, _Quiet, _run, _serve
 
 BUSYBOX = '/usr/bin/busybox'
 # name: (version, spec body after the header). osimage-sh gives the tree the /bin/sh its scriptlets run with.
@@ -59,9 +59,7 @@ class LocalRpmRepository:
         self.server = _serve(functools.partial(_Quiet, directory=self.repo))
         self.baseurl = 'http://127.0.0.1:%d/' % self.server.server_address[1]
 
-    def _gpg(self, *args):
-        return _run(['gpg', '--homedir', self.gnupg, '--batch', '--yes', '--pinentry-mode', 'loopback',
-                     '--passphrase', ''] + list(args))
+    _gpg = LocalRepository._gpg  # gpg in batch mode with the repository's own GNUPGHOME (self.gnupg)
 
     def _rpm_tool(self, *argv):
         """rpmbuild or rpmsign with a private HOME, so no ~/.rpmmacros or ~/.rpmdb of the host's is used."""
