@@ -174,9 +174,9 @@ def dnf_config(params):
     """dnf.conf: only the given repositories, signatures checked, keys never imported by dnf (no gpgkey=)."""
     main = {'gpgcheck': 1, 'localpkg_gpgcheck': 1, 'repo_gpgcheck': 0, 'reposdir': '/dev/null',
             'install_weak_deps': int(params['install_weak_deps']), 'cachedir': '/' + CACHE_REL, 'keepcache': 1}
-    return ini([('main', main)] + [(r['name'], {'name': r['name'], 'baseurl': r['baseurl'], 'enabled': 1,
-                                                 'gpgcheck': 1, 'repo_gpgcheck': 0})
-                                    for r in params['repositories']])
+    repos = [(r['name'], {'name': r['name'], 'baseurl': r['baseurl'], 'enabled': 1, 'gpgcheck': 1, 'repo_gpgcheck': 0})
+             for r in params['repositories']]
+    return ini([('main', main)] + repos)
 
 
 def zypper_repo(repo):
@@ -202,9 +202,9 @@ def install_argv(params, root, private):
 
 def write_private_config(params, private):
     """The tool's whole configuration, in a directory of this build only: the host's is never read."""
+    zypp = {'arch': params['architecture'], 'gpgcheck': 'on', 'pkg_gpgcheck': 'on'}
     files = {'.rpmmacros': '%%_dbpath %s\n' % params['dbpath'], 'dnf.conf': dnf_config(params),
-             'zypper.conf': '', 'zypp.conf': ini([('main', {'arch': params['architecture'], 'gpgcheck': 'on',
-                                                           'pkg_gpgcheck': 'on'})])}
+             'zypper.conf': '', 'zypp.conf': ini([('main', zypp)])}
     files.update(('repos.d/%s.repo' % r['name'], zypper_repo(r)) for r in params['repositories'])
     for d in ('repos.d', 'vars'):
         os.mkdir(os.path.join(private, d))
