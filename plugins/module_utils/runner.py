@@ -23,6 +23,9 @@ PROVIDERS = {
     'mcopy': 'mtools',
     'chroot': 'coreutils',
     'extlinux': 'extlinux',
+    'rpm': 'rpm',
+    'dnf': 'dnf',
+    'zypper': 'zypper',
 }
 
 

@@ -121,13 +121,9 @@ cmd:
 '''
 
 import os
-import shutil
-import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.osimage.builder.plugins.module_utils import stamp
-from ansible_collections.osimage.builder.plugins.module_utils import tree
-from ansible_collections.osimage.builder.plugins.module_utils.cachelock import CacheLock
+from ansible_collections.osimage.builder.plugins.module_utils import bootstrap
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
 
 DEBOOTSTRAP_VARIANTS = {'apt': 'minbase', 'minbase': 'minbase'}
@@ -174,37 +170,6 @@ def bootstrap_argv(params, target, deb_cache):
     return argv + [params['suite'], target, params['mirror']]
 
 
-def remove_host_copies(root):
-    """Drop the host's resolver and hostname that the bootstrap tools copy in (not a package's own file)."""
-    for rel in HOST_COPIES:
-        saved = tree.snapshot(root, rel)
-        try:
-            with open('/' + rel, encoding='latin-1') as f:
-                host = f.read()
-        except OSError:
-            host = None
-        if saved['kind'] == 'file' and saved['content'] == host:
-            tree.remove(root, rel)
-
-
-def remove_tree(runner, path):
-    """Remove a tree we made; refuse when something is still mounted inside it."""
-    if not os.path.lexists(path):
-        return
-    prefix = os.path.realpath(path) + '/'
-    with open('/proc/self/mountinfo', encoding='utf-8') as f:
-        for line in f:
-            mnt = line.split()[4]
-            if mnt.startswith(prefix):
-                runner.module.fail_json(msg="'%s' still has '%s' mounted; run chroot_env state=absent first"
-                                            % (path, mnt))
-    shutil.rmtree(path)
-
-
-def copy_tree(runner, src, dest):
-    runner.run(['cp', '-a', '--reflink=auto', src, dest], what='copying the root tree')
-
-
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -227,62 +192,24 @@ def main():
     params = module.params
     runner = Runner(module)
     path = os.path.abspath(params['path'])
-    stamp_path = path + '.osimage-bootstrap.json'
     inputs = inputs_of(params)
-    key = stamp.fingerprint(inputs)
-    result = dict(changed=False, path=path, fingerprint=key, cached=False)
-
-    old = stamp.read(stamp_path)
-    if old and old.get('fingerprint') == key and os.path.isdir(path):
-        module.exit_json(**result)
-    if os.path.lexists(path) and not old and os.listdir(path):
-        module.fail_json(msg="'%s' exists and was not made by debian_bootstrap; remove it or choose another path"
-                             % path)
-    result['changed'] = True
-    if module.check_mode:
-        module.exit_json(**result)
-
+    result = bootstrap.start(module, path, inputs, 'debian_bootstrap')
     runner.which(params['tool'])
-    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-    partial = path + '.partial'
-    remove_tree(runner, partial)
     cache = params['cache_dir']
     deb_cache = os.path.join(cache, 'debs', '%s-%s' % (params['suite'], params['architecture'])) if cache else None
-    trees = os.path.join(cache, 'trees') if cache else None
-    for d in (deb_cache, trees):
-        if d:
-            os.makedirs(d, exist_ok=True)
-    cached_tree = os.path.join(trees, key) if trees and params['tree_cache_max_age'] > 0 else None
+    if deb_cache:
+        os.makedirs(deb_cache, exist_ok=True)
 
-    try:
-        with CacheLock(cached_tree + '.lock' if cached_tree else None):
-            cached_stamp = stamp.read(cached_tree + '.json') if cached_tree else None
-            if cached_stamp and time.time() - cached_stamp['created'] < params['tree_cache_max_age'] \
-                    and os.path.isdir(cached_tree):
-                copy_tree(runner, cached_tree, partial)
-                result['cached'] = True
-            else:
-                argv = bootstrap_argv(params, partial, deb_cache)
-                env = {'OSIMAGE_DEB_CACHE': deb_cache} if deb_cache else {}
-                if params['proxy']:
-                    env.update(http_proxy=params['proxy'], https_proxy=params['proxy'])
-                runner.run(argv, environ_update=env, what=params['tool'])
-                result['cmd'] = argv
-                remove_host_copies(partial)
-                if cached_tree:
-                    remove_tree(runner, cached_tree + '.partial')
-                    copy_tree(runner, partial, cached_tree + '.partial')
-                    remove_tree(runner, cached_tree)
-                    os.rename(cached_tree + '.partial', cached_tree)
-                    stamp.write(cached_tree + '.json', dict(inputs, created=time.time(), fingerprint=key))
-        if os.path.lexists(stamp_path):
-            os.unlink(stamp_path)
-        remove_tree(runner, path)
-        os.rename(partial, path)
-        stamp.write(stamp_path, dict(inputs, fingerprint=key))
-    finally:
-        if os.path.lexists(partial):
-            remove_tree(runner, partial)
+    def make(partial):
+        argv = bootstrap_argv(params, partial, deb_cache)
+        env = {'OSIMAGE_DEB_CACHE': deb_cache} if deb_cache else {}
+        if params['proxy']:
+            env.update(http_proxy=params['proxy'], https_proxy=params['proxy'])
+        runner.run(argv, environ_update=env, what=params['tool'])
+        result['cmd'] = argv
+        bootstrap.remove_host_copies(partial, HOST_COPIES)
+
+    bootstrap.build(runner, path, inputs, result, cache, params['tree_cache_max_age'], make)
     module.exit_json(**result)
 
 

@@ -27,11 +27,16 @@ options:
     description: The image root tree, whose package database is read.
     type: path
     required: true
-  package_manager:
+  package_db:
     description: Package database format of the image.
     type: str
-    choices: [dpkg]
+    choices: [dpkg, rpm]
     default: dpkg
+    aliases: [package_manager]
+  rpm_dbpath:
+    description: Where the rpm database is inside the image, with O(package_db=rpm).
+    type: str
+    default: /usr/lib/sysimage/rpm
   request:
     description: The resolved request, secrets redacted.
     type: dict
@@ -81,23 +86,18 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.osimage.builder.plugins.module_utils import package_db
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
 
 PARTITION_KEYS = ('name', 'type', 'start', 'sectors', 'filesystem', 'uuid', 'partuuid', 'label', 'mountpoint')
 VOLUME_KEYS = ('name', 'offset', 'bytes', 'filesystem', 'uuid', 'label', 'mountpoint')
 IMAGE_KEYS = ('format', 'dest', 'bytes', 'virtual_size', 'sha256', 'seconds', 'checks', 'members')
-FORMAT = '${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n'
 
 
-def dpkg_packages(runner, root):
-    _rc, out, _err = runner.run(['dpkg-query', '--admindir=%s' % os.path.join(root, 'var/lib/dpkg'),
-                                 '-W', '-f', FORMAT], what='listing the image packages')
-    packages = []
-    for line in out.splitlines():
-        status, name, version, arch = line.split('\t')
-        if status.startswith('ii'):
-            packages.append({'name': name, 'version': version, 'arch': arch})
-    return sorted(packages, key=lambda p: p['name'])
+def installed_packages(params, runner):
+    if params['package_db'] == 'rpm':
+        return package_db.rpm_packages(params['root'], params['rpm_dbpath'], runner.run)
+    return package_db.dpkg_packages(params['root'], runner.run)
 
 
 def stage_seconds(marks, now):
@@ -111,7 +111,8 @@ def main():
         argument_spec=dict(
             path=dict(type='path', required=True),
             root=dict(type='path', required=True),
-            package_manager=dict(type='str', default='dpkg', choices=['dpkg']),
+            package_db=dict(type='str', default='dpkg', choices=['dpkg', 'rpm'], aliases=['package_manager']),
+            rpm_dbpath=dict(type='str', default='/usr/lib/sysimage/rpm'),
             request=dict(type='dict', required=True),
             disk=dict(type='dict', required=True),
             images=dict(type='list', elements='dict', required=True),
@@ -129,7 +130,7 @@ def main():
         'distro': {'name': req.get('distro'), 'release': req.get('release'), 'version': req.get('version'),
                    'arch': req.get('arch')},
         'request': req,
-        'packages': dpkg_packages(runner, params['root']),
+        'packages': installed_packages(params, runner),
         'disk': {
             'size': disk.get('size'),
             'table': disk.get('table'),

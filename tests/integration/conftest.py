@@ -5,6 +5,7 @@ import os
 import pytest
 
 from local_apt import LocalRepository, RecordingProxy
+from local_rpm import LocalRpmRepository
 from osimage_testlib import BIN, Built, run
 
 
@@ -40,3 +41,12 @@ def recording_proxy():
     proxy = RecordingProxy()
     yield proxy
     proxy.close()
+
+
+@pytest.fixture(scope='session')
+def local_rpm_repo():
+    """A signed rpm-md repository served on 127.0.0.1 (local_rpm.PACKAGES): .baseurl, .key_file,
+    .packages {name: version}, .unsigned (names of the unsigned packages), .requests() (paths it served)."""
+    repo = LocalRpmRepository()
+    yield repo
+    repo.close()

@@ -1,0 +1,108 @@
+# -*- coding: utf-8 -*-
+# Copyright: osimage developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every bootstrap module shares: the stamp beside the tree, building beside it and renaming into place,
+and the cache of finished trees keyed by the fingerprint of their inputs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+from ansible_collections.osimage.builder.plugins.module_utils import stamp
+from ansible_collections.osimage.builder.plugins.module_utils import tree
+from ansible_collections.osimage.builder.plugins.module_utils.cachelock import CacheLock
+
+STAMP_SUFFIX = '.osimage-bootstrap.json'
+
+
+def start(module, path, inputs, maker):
+    """The module's result for a tree made of ``inputs`` at ``path``. Exits when there is nothing to do (the
+    tree is current, or check mode); fails when ``path`` holds something ``maker`` (the module) did not make."""
+    key = stamp.fingerprint(inputs)
+    result = dict(changed=False, path=path, fingerprint=key, cached=False)
+    old = stamp.read(path + STAMP_SUFFIX)
+    if old and old.get('fingerprint') == key and os.path.isdir(path):
+        module.exit_json(**result)
+    if os.path.lexists(path) and not old and os.listdir(path):
+        module.fail_json(msg="'%s' exists and was not made by %s; remove it or choose another path"
+                             % (path, maker))
+    result['changed'] = True
+    if module.check_mode:
+        module.exit_json(**result)
+    return result
+
+
+def build(runner, path, inputs, result, cache_dir, max_age, make):
+    """Make the tree with ``make(partial)``, or copy it from ``cache_dir``'s tree cache, beside ``path``; rename
+    it into place and write its stamp. A fresh tree is cached when ``cache_dir`` is set and ``max_age`` > 0."""
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    partial = path + '.partial'
+    remove_tree(runner, partial)
+    cached_tree = None
+    if cache_dir and max_age > 0:
+        os.makedirs(os.path.join(cache_dir, 'trees'), exist_ok=True)
+        cached_tree = os.path.join(cache_dir, 'trees', result['fingerprint'])
+    try:
+        with CacheLock(cached_tree + '.lock' if cached_tree else None):
+            cached_stamp = stamp.read(cached_tree + '.json') if cached_tree else None
+            if cached_stamp and time.time() - cached_stamp['created'] < max_age and os.path.isdir(cached_tree):
+                copy_tree(runner, cached_tree, partial)
+                result['cached'] = True
+            else:
+                make(partial)
+                if cached_tree:
+                    replace_tree(runner, partial, cached_tree)
+                    stamp.write(cached_tree + '.json', dict(inputs, created=time.time(),
+                                                            fingerprint=result['fingerprint']))
+        if os.path.lexists(path + STAMP_SUFFIX):
+            os.unlink(path + STAMP_SUFFIX)
+        remove_tree(runner, path)
+        os.rename(partial, path)
+        stamp.write(path + STAMP_SUFFIX, dict(inputs, fingerprint=result['fingerprint']))
+    finally:
+        if os.path.lexists(partial):
+            remove_tree(runner, partial)
+
+
+def remove_host_copies(root, rels):
+    """Drop the files at ``rels`` that are the build host's own copies (not a package's file)."""
+    for rel in rels:
+        try:
+            saved = tree.snapshot(root, rel)
+        except FileNotFoundError:
+            continue
+        try:
+            with open('/' + rel, encoding='latin-1') as f:
+                host = f.read()
+        except OSError:
+            host = None
+        if saved['kind'] == 'file' and saved['content'] == host:
+            tree.remove(root, rel)
+
+
+def remove_tree(runner, path):
+    """Remove a tree we made; refuse when something is still mounted inside it."""
+    if not os.path.lexists(path):
+        return
+    prefix = os.path.realpath(path) + '/'
+    with open('/proc/self/mountinfo', encoding='utf-8') as f:
+        for line in f:
+            mnt = line.split()[4]
+            if mnt.startswith(prefix):
+                runner.module.fail_json(msg="'%s' still has '%s' mounted; run chroot_env state=absent first"
+                                            % (path, mnt))
+    shutil.rmtree(path)
+
+
+def copy_tree(runner, src, dest):
+    runner.run(['cp', '-a', '--reflink=auto', src, dest], what='copying the root tree')
+
+
+def replace_tree(runner, src, dest):
+    """Make ``dest`` a copy of ``src``; ``dest`` is never seen half copied."""
+    remove_tree(runner, dest + '.partial')
+    copy_tree(runner, src, dest + '.partial')
+    remove_tree(runner, dest)
+    os.rename(dest + '.partial', dest)

@@ -1,0 +1,302 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: osimage developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Bootstrap an rpm-family root tree (Enterprise Linux with dnf, SUSE with zypper)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: rpm_bootstrap
+short_description: Bootstrap an Enterprise Linux or SUSE root tree with dnf or zypper
+version_added: 0.2.0
+description:
+  - Creates a root file system tree in O(path) by installing O(packages) and their dependencies from
+    O(repositories) with dnf or zypper, ready to be customized in a chroot.
+  - Only O(repositories) are used; the build host's repository configuration is never read, and nothing is
+    written to the host's C(/etc/zypp), C(/etc/dnf) or C(/var/log).
+  - Package signatures are always checked. The repositories' keys are imported into the tree's rpm database
+    before the install; a package signed with another key, or not signed, fails the build. Keys are never
+    imported on demand.
+  - The tree is built next to O(path) and renamed into place only when complete, so a failed run never leaves
+    a half-made tree at O(path).
+  - A stamp of the inputs is kept beside the tree; running again with the same inputs changes nothing.
+  - With O(cache_dir), downloaded packages are kept between builds and the finished tree is cached, so the
+    next build with the same inputs copies the tree instead of installing it again.
+  - Files that the tools copy from the build host (C(/etc/resolv.conf)) are removed from the tree.
+author: osimage developers (@osimage)
+options:
+  path:
+    description: Directory of the root tree to create. Missing parent directories are created.
+    type: path
+    required: true
+  backend:
+    description: The package manager that installs the tree.
+    type: str
+    choices: [dnf, zypper]
+    required: true
+  releasever:
+    description: Release version, the value of C($releasever) in O(repositories), for example V(9) or V(15.6).
+    type: str
+    required: true
+  architecture:
+    description: rpm architecture of the tree.
+    type: str
+    default: x86_64
+  repositories:
+    description: The repositories to install from, at least one.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Repository id.
+        type: str
+        required: true
+      baseurl:
+        description: URL of the rpm-md repository; may contain C($releasever) and C($basearch).
+        type: str
+        required: true
+      gpgkey:
+        description: The repository's signing key, a file on the build host or a URL.
+        type: str
+        required: true
+  packages:
+    description: Packages to install; their dependencies come with them.
+    type: list
+    elements: str
+    required: true
+  dbpath:
+    description:
+      - Directory of the rpm database inside the tree. V(/var/lib/rpm) for Enterprise Linux 8 and 9.
+    type: str
+    default: /usr/lib/sysimage/rpm
+  install_weak_deps:
+    description: Whether weak dependencies (Recommends) are installed too.
+    type: bool
+    default: false
+  cache_dir:
+    description:
+      - Directory for downloaded packages (C(rpms/)) and finished trees (C(trees/)). No caching when omitted.
+    type: path
+  proxy:
+    description:
+      - HTTP proxy the downloads go through (C(http_proxy) and C(https_proxy) of the tools' environment).
+        Not written into the tree and not part of the inputs that identify it.
+    type: str
+  tree_cache_max_age:
+    description: Seconds a cached tree is reused before it is built afresh. V(0) turns the tree cache off.
+    type: int
+    default: 86400
+notes:
+  - Runs as root on the build host. Supports check mode.
+  - The rpm database is written by the build host's rpm, in its format (sqlite for Debian 12's rpm 4.18).
+requirements:
+  - rpm, and dnf or zypper, on the build host
+'''
+
+EXAMPLES = r'''
+- name: Bootstrap a minimal AlmaLinux 9 tree
+  osimage.builder.rpm_bootstrap:
+    path: /var/tmp/osimage/build1/root
+    backend: dnf
+    releasever: "9"
+    dbpath: /var/lib/rpm
+    repositories:
+      - name: baseos
+        baseurl: https://repo.almalinux.org/almalinux/$releasever/BaseOS/$basearch/os/
+        gpgkey: https://repo.almalinux.org/almalinux/RPM-GPG-KEY-AlmaLinux-9
+    packages: [bash, systemd, kernel]
+    cache_dir: /var/cache/osimage
+'''
+
+RETURN = r'''
+path:
+  description: The root tree.
+  returned: always
+  type: str
+  sample: /var/tmp/osimage/build1/root
+cached:
+  description: Whether the tree was copied from the tree cache instead of being installed.
+  returned: success
+  type: bool
+  sample: false
+fingerprint:
+  description: sha256 of the inputs that made the tree.
+  returned: always
+  type: str
+packages:
+  description: The packages in the new tree, read by the build host's rpm from outside the tree.
+  returned: when the tree was made
+  type: list
+  elements: dict
+  sample: [{name: bash, version: 5.1.8, release: 9.el9, arch: x86_64}]
+commands:
+  description: The commands that installed the tree, when they ran.
+  returned: when the tree was installed
+  type: list
+  elements: list
+'''
+
+import os
+import shutil
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.osimage.builder.plugins.module_utils import bootstrap
+from ansible_collections.osimage.builder.plugins.module_utils import package_db
+from ansible_collections.osimage.builder.plugins.module_utils.cachelock import CacheLock
+from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
+
+# Where the tool keeps its downloads inside the tree during the install (dnf puts its cache under the
+# install root whatever it is told); copied to and from cache_dir, then removed.
+CACHE_REL = 'var/cache/osimage-rpm'
+HOST_COPIES = ('etc/resolv.conf',)
+
+
+def inputs_of(params):
+    keys = ('backend', 'releasever', 'architecture', 'dbpath', 'install_weak_deps')
+    inputs = {k: params[k] for k in keys}
+    inputs['repositories'] = sorted(({k: r[k] for k in ('name', 'baseurl', 'gpgkey')} for r in params['repositories']),
+                                    key=lambda r: r['name'])
+    inputs['packages'] = sorted(set(params['packages']))
+    return inputs
+
+
+def ini(sections):
+    """INI text of [(section, {key: value})], the format of dnf.conf, zypp.conf and .repo files."""
+    return ''.join('[%s]\n%s\n' % (name, ''.join('%s=%s\n' % kv for kv in values.items()))
+                   for name, values in sections)
+
+
+def dnf_config(params):
+    """dnf.conf: only the given repositories, signatures checked, keys never imported by dnf (no gpgkey=)."""
+    main = {'gpgcheck': 1, 'localpkg_gpgcheck': 1, 'repo_gpgcheck': 0, 'reposdir': '/dev/null',
+            'install_weak_deps': int(params['install_weak_deps']), 'cachedir': '/' + CACHE_REL, 'keepcache': 1}
+    repos = [(r['name'], {'name': r['name'], 'baseurl': r['baseurl'], 'enabled': 1, 'gpgcheck': 1, 'repo_gpgcheck': 0})
+             for r in params['repositories']]
+    return ini([('main', main)] + repos)
+
+
+def zypper_repo(repo):
+    """A .repo file for zypper: package signatures checked, downloads kept for the package cache."""
+    return ini([(repo['name'], {'name': repo['name'], 'baseurl': repo['baseurl'], 'type': 'rpm-md', 'enabled': 1,
+                                'autorefresh': 1, 'gpgcheck': 1, 'repo_gpgcheck': 0, 'pkg_gpgcheck': 1,
+                                'keeppackages': 1})])
+
+
+def install_argv(params, root, private):
+    """The dnf or zypper command line that installs the packages into ``root`` with the config in ``private``."""
+    packages = sorted(set(params['packages']))
+    if params['backend'] == 'dnf':
+        return ['dnf', '-y', '--installroot=%s' % root, '--releasever=%s' % params['releasever'],
+                '--forcearch=%s' % params['architecture'], '--config=%s' % os.path.join(private, 'dnf.conf'),
+                '--setopt=reposdir=/dev/null', '--setopt=varsdir=%s' % os.path.join(private, 'vars'),
+                '--noplugins', 'install'] + packages
+    return ['zypper', '--non-interactive', '--root', root, '--config', os.path.join(private, 'zypper.conf'),
+            '--reposd-dir', os.path.join(private, 'repos.d'), '--cache-dir', os.path.join(root, CACHE_REL),
+            '--releasever', params['releasever'], 'install',
+            '--recommends' if params['install_weak_deps'] else '--no-recommends'] + packages
+
+
+def write_private_config(params, private):
+    """The tool's whole configuration, in a directory of this build only: the host's is never read."""
+    zypp = {'arch': params['architecture'], 'gpgcheck': 'on', 'pkg_gpgcheck': 'on'}
+    files = {'.rpmmacros': '%%_dbpath %s\n' % params['dbpath'], 'dnf.conf': dnf_config(params),
+             'zypper.conf': '', 'zypp.conf': ini([('main', zypp)])}
+    files.update(('repos.d/%s.repo' % r['name'], zypper_repo(r)) for r in params['repositories'])
+    for d in ('repos.d', 'vars'):
+        os.mkdir(os.path.join(private, d))
+    for rel, text in files.items():
+        with open(os.path.join(private, rel), 'w', encoding='utf-8') as f:
+            f.write(text)
+
+
+def tool_environment(params, private):
+    """HOME with the private .rpmmacros (Debian's rpm puts the database under ~ otherwise), zypp's config, log
+    and lock in the private directory, and the proxy."""
+    env = {'HOME': private, 'ZYPP_CONF': os.path.join(private, 'zypp.conf'),
+           'ZYPP_LOGFILE': os.path.join(private, 'zypper.log'), 'ZYPP_LOCKFILE_ROOT': private}
+    if params['proxy']:
+        env.update(http_proxy=params['proxy'], https_proxy=params['proxy'])
+    return env
+
+
+def import_keys(runner, params, root, env):
+    """Trust exactly the repositories' keys: import them into the tree's new rpm database."""
+    rpm = ['rpm', '--root', root, '--dbpath', params['dbpath']]
+    commands = [rpm + ['--initdb']] + [rpm + ['--import', r['gpgkey']] for r in params['repositories']]
+    for argv in commands:
+        runner.run(argv, environ_update=env, what="importing the repositories' keys")
+    return commands
+
+
+def install(runner, params, root, pkg_cache):
+    """Install the packages into ``root``, with the package cache copied in and out; return the commands."""
+    private = tempfile.mkdtemp(prefix='osimage-rpm-')
+    try:
+        write_private_config(params, private)
+        env = tool_environment(params, private)
+        os.makedirs(os.path.join(root, os.path.dirname(CACHE_REL)))
+        if pkg_cache and os.path.isdir(pkg_cache):
+            bootstrap.copy_tree(runner, pkg_cache, os.path.join(root, CACHE_REL))
+        commands = import_keys(runner, params, root, env)
+        argv = install_argv(params, root, private)
+        runner.run(argv, environ_update=env, what=params['backend'])
+        if pkg_cache:
+            with CacheLock(pkg_cache + '.lock'):
+                bootstrap.replace_tree(runner, os.path.join(root, CACHE_REL), pkg_cache)
+        bootstrap.remove_tree(runner, os.path.join(root, CACHE_REL))
+        bootstrap.remove_host_copies(root, HOST_COPIES)
+        return commands + [argv]
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type='path', required=True),
+            backend=dict(type='str', required=True, choices=['dnf', 'zypper']),
+            releasever=dict(type='str', required=True),
+            architecture=dict(type='str', default='x86_64'),
+            repositories=dict(type='list', elements='dict', required=True, options=dict(
+                name=dict(type='str', required=True),
+                baseurl=dict(type='str', required=True),
+                gpgkey=dict(type='str', required=True, no_log=False),
+            )),
+            packages=dict(type='list', elements='str', required=True),
+            dbpath=dict(type='str', default='/usr/lib/sysimage/rpm'),
+            install_weak_deps=dict(type='bool', default=False),
+            cache_dir=dict(type='path'),
+            proxy=dict(type='str', no_log=True),
+            tree_cache_max_age=dict(type='int', default=86400),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    if not params['repositories'] or not params['packages']:
+        module.fail_json(msg='rpm_bootstrap needs at least one repository and one package')
+    runner = Runner(module)
+    path = os.path.abspath(params['path'])
+    inputs = inputs_of(params)
+    result = bootstrap.start(module, path, inputs, 'rpm_bootstrap')
+    runner.which('rpm')
+    runner.which(params['backend'])
+    cache = params['cache_dir']
+    pkg_cache = os.path.join(cache, 'rpms', '%s-%s-%s' % (params['backend'], params['releasever'],
+                                                          params['architecture'])) if cache else None
+    if pkg_cache:
+        os.makedirs(os.path.dirname(pkg_cache), exist_ok=True)
+
+    def make(partial):
+        result['commands'] = install(runner, params, partial, pkg_cache)
+
+    bootstrap.build(runner, path, inputs, result, cache, params['tree_cache_max_age'], make)
+    result['packages'] = package_db.rpm_packages(path, params['dbpath'], runner.run)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
