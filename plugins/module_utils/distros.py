@@ -15,9 +15,40 @@ from __future__ import annotations
 
 import copy
 
-# The machine architectures, as each family's package tools name them.
+# The machine architectures: how each family's package tools name them, and what booting one takes.
+# machine: the kernel's name (uname -m), which also names qemu (qemu-system-MACHINE, qemu-user's binfmt.d file);
+# efi: the EFI file name suffix (BOOTX64.EFI, grubx64.efi); grub_efi: GRUB's EFI target; root_type: the GPT
+# type of / (disk.TYPES); console: the first serial port; grub_serial: GRUB drives that port itself (else the
+# firmware's console carries it); firmwares: the disk.firmware values it boots, firmware_default: by table;
+# bootloaders and secure_boot: what it can be given; refused_formats: the formats it cannot be made in, with
+# why; platforms: whether the platform profiles (data/platforms, made for x86 consoles) apply;
+# boot: how libvirt runs it (per firmware its machine type and UEFI files, their directory and package; the CPU
+# model under TCG; the machine features).
 ARCHES = {
-    'amd64': {'debian': 'amd64', 'rpm': 'x86_64', 'efi': 'x64', 'grub_efi': 'x86_64-efi'},
+    'amd64': {
+        'debian': 'amd64', 'rpm': 'x86_64', 'machine': 'x86_64', 'efi': 'x64', 'grub_efi': 'x86_64-efi',
+        'root_type': 'root_x86_64', 'console': 'ttyS0', 'grub_serial': True,
+        'firmwares': ['bios', 'uefi', 'hybrid'], 'firmware_default': {'gpt': 'hybrid', 'mbr': 'bios'},
+        'bootloaders': ['grub', 'systemd-boot', 'extlinux'], 'secure_boot': True, 'refused_formats': {},
+        'platforms': True,
+        'boot': {'firmware_dir': '/usr/share/OVMF', 'firmware_package': 'ovmf', 'cpu': None,
+                 'features': ['acpi', 'apic'], 'firmware': {
+            'bios': {'machine': 'pc'},
+            'uefi': {'machine': 'pc', 'code': 'OVMF_CODE_4M.fd', 'vars': 'OVMF_VARS_4M.fd'},
+            'uefi_secure': {'machine': 'q35', 'code': 'OVMF_CODE_4M.secboot.fd', 'vars': 'OVMF_VARS_4M.ms.fd',
+                            'secure': True}}},
+    },
+    'arm64': {
+        'debian': 'arm64', 'rpm': 'aarch64', 'machine': 'aarch64', 'efi': 'aa64', 'grub_efi': 'arm64-efi',
+        'root_type': 'root_aarch64', 'console': 'ttyAMA0', 'grub_serial': False,
+        'firmwares': ['uefi'], 'firmware_default': {'gpt': 'uefi', 'mbr': 'uefi'},
+        'bootloaders': ['grub', 'systemd-boot'], 'secure_boot': False,
+        'refused_formats': {'iso': 'the live ISO boots x86 firmware only (GRUB i386-pc and x86_64-efi)'},
+        'platforms': False,
+        'boot': {'firmware_dir': '/usr/share/AAVMF', 'firmware_package': 'qemu-efi-aarch64', 'cpu': 'cortex-a57',
+                 'features': ['acpi'], 'firmware': {
+            'uefi': {'machine': 'virt', 'code': 'AAVMF_CODE.fd', 'vars': 'AAVMF_VARS.fd'}}},
+    },
 }
 
 FAMILIES = {
@@ -92,8 +123,8 @@ FAMILIES = {
             'kernel': ['kernel-core'],
             'network': ['NetworkManager'],
             'grub-bios': ['grub2-pc'],
-            'grub-efi': ['grub2-efi-x64', 'grub2-efi-x64-modules', 'efibootmgr'],
-            'secure-boot': ['shim-x64', 'grub2-efi-x64'],
+            'grub-efi': ['grub2-efi-{efi}', 'grub2-efi-{efi}-modules', 'efibootmgr'],
+            'secure-boot': ['shim-{efi}', 'grub2-efi-{efi}'],
             'growpart': ['cloud-utils-growpart'],
             'xfs': ['xfsprogs'], 'btrfs': ['btrfs-progs'], 'vfat': ['dosfstools'], 'lvm': ['lvm2'],
             'locales': ['glibc-langpack-en'],
@@ -133,8 +164,8 @@ FAMILIES = {
             'kernel': ['kernel-default'],
             'network': ['wicked'],
             'grub-bios': ['grub2-i386-pc'],
-            'grub-efi': ['grub2-x86_64-efi'],
-            'secure-boot': ['shim', 'grub2-x86_64-efi'],
+            'grub-efi': ['grub2-{grub_efi}'],
+            'secure-boot': ['shim', 'grub2-{grub_efi}'],
             'growpart': ['growpart'],
             'xfs': ['xfsprogs'], 'btrfs': ['btrfsprogs'], 'vfat': ['dosfstools'], 'lvm': ['lvm2'],
             'locales': ['glibc-locale'],
@@ -173,6 +204,8 @@ DISTROS = {
         'suites': ['{release}-updates', 'security:{release}-security'],
         'components': ['main', 'universe'],
         'network': 'netplan',
+        # Ubuntu's arm64 packages are on another mirror (ports), which the table does not name yet.
+        'arches': ['amd64'],
         'packages': {'kernel': ['linux-image-virtual'], 'network': ['netplan.io', 'systemd-resolved']},
         'releases': {
             'jammy': {'version': '22.04', 'proof': 'local-repo'},
@@ -284,7 +317,8 @@ def facts(distro, release, arch='amd64'):
     if arch not in merged.get('arches', list(ARCHES)):
         raise DistroError('arch', "%s %s is not built for '%s'; choose one of: %s"
                           % (distro, release, arch, ', '.join(merged.get('arches', ARCHES))))
-    merged.update(distro=distro, release=release, arch=arch, arches=merged.get('arches', list(ARCHES)))
+    merged.update(distro=distro, release=release, arch=arch, arches=merged.get('arches', list(ARCHES)),
+                  machine=copy.deepcopy(ARCHES[arch]))
     return merged
 
 
@@ -303,7 +337,8 @@ def resolve(distro, release, arch, mirror):
     merged = facts(distro, release, arch)
     machine = ARCHES[arch]
     fields = {'release': release, 'version': merged['version'], 'mirror': mirror.rstrip('/'),
-              'arch': machine['rpm' if merged['package_db'] == 'rpm' else 'debian']}
+              'arch': machine['rpm' if merged['package_db'] == 'rpm' else 'debian'],
+              'efi': machine['efi'], 'grub_efi': machine['grub_efi']}
     out = _fill({k: v for k, v in merged.items() if k != 'suites'}, fields)
     out['mirror'] = mirror
     out['arch_name'] = fields['arch']

@@ -33,6 +33,13 @@ def firmware_of(disk):
     return disk.get('firmware') or ('bios' if disk.get('table') == 'mbr' else 'hybrid')
 
 
+def for_arch(disk, machine):
+    """A copy of ``disk`` with the architecture's defaults (distros.ARCHES): its firmware by table when none is
+    given, and the partition type of /."""
+    firmware = disk.get('firmware') or machine['firmware_default'].get(disk.get('table', 'gpt'))
+    return dict(disk, firmware=firmware, root_type=machine['root_type'])
+
+
 def requested(disk):
     """The partitions the user asked for, or the default layout for the disk's firmware."""
     if disk.get('partitions'):
@@ -186,12 +193,12 @@ def _fit(disk, disk_bytes):
     return []
 
 
-def _type(part, table):
+def _type(part, table, root_type):
     if part['filesystem'] == 'vfat':
         return 'esp'
     if part['filesystem'] in ('swap', 'lvm'):
         return part['filesystem']
-    return 'root_x86_64' if part.get('mountpoint') == '/' and table == 'gpt' else 'linux'
+    return root_type if part.get('mountpoint') == '/' and table == 'gpt' else 'linux'
 
 
 def _name(part, taken):
@@ -207,7 +214,7 @@ def _name(part, taken):
 
 def partitions(disk, build_id=None):
     """The partitions to make, in disk order, each with name, type, size (bytes or 'rest') and file system;
-    with ``build_id``, each file system's UUID too."""
+    with ``build_id``, each file system's UUID too. / gets the architecture's ``disk['root_type']`` (for_arch) on GPT."""
     firmware, table = firmware_of(disk), disk.get('table', 'gpt')
     out, taken = [], set()
     if table == 'gpt' and firmware in ('bios', 'hybrid') and disk.get('bootloader', 'grub') == 'grub':
@@ -216,7 +223,7 @@ def partitions(disk, build_id=None):
     mounts = {p.get('mountpoint') for p in requested(disk)}
     boot_mount = '/boot' if '/boot' in mounts else '/'
     for req in requested(disk):
-        part = {'name': _name(req, taken), 'type': _type(req, table), 'size': _size(req['size']),
+        part = {'name': _name(req, taken), 'type': _type(req, table, disk.get('root_type', 'linux')), 'size': _size(req['size']),
                 'filesystem': req['filesystem']}
         for key in ('mountpoint', 'label', 'options'):
             if req.get(key):

@@ -4,7 +4,8 @@
 """Find and release what a build left on the host, by the build id recorded on each resource.
 
 Mounts carry the source name ``osimage-<id>``, boot tests run the domain ``osimage-<id>`` with the run
-directory ``<work_dir>/boot-osimage-<id>``, and the build directory is ``<work_dir>/<id>``. Each id has an
+directory ``<work_dir>/boot-osimage-<id>``, a foreign architecture's binfmt_misc entry is ``osimage-<id>``, and
+the build directory is ``<work_dir>/<id>``. Each id has an
 owner record (``<work_dir>/owners/<id>``) naming the process that runs it; only ids whose owner is gone
 are released, and nothing that does not carry the osimage tag is ever touched.
 """
@@ -18,6 +19,7 @@ import re
 import shutil
 import subprocess
 
+from ansible_collections.osimage.builder.plugins.module_utils import binfmt
 from ansible_collections.osimage.builder.plugins.module_utils import chroot
 from ansible_collections.osimage.builder.plugins.module_utils import libvirt_boot
 
@@ -122,6 +124,9 @@ def release(build_id, work_dir):
             if subprocess.run(['umount', mnt], capture_output=True, check=False).returncode != 0:
                 subprocess.run(['umount', '--lazy', mnt], capture_output=True, check=False)
             released.append('mount ' + mnt)
+    # After its processes are gone: nothing of the build runs through qemu-user any more.
+    if binfmt.unregister(tag):
+        released.append('binfmt entry ' + tag)
     if owner and owner.get('output_dir'):
         for partial in glob.glob(os.path.join(glob.escape(owner['output_dir']), '*.tmp-[0-9]*')):
             os.unlink(partial)

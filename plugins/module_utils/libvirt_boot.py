@@ -9,9 +9,11 @@ the throwaway SSH key of this boot. SSH is reached on 127.0.0.1 through a user-m
 forward (no bridge, no dnsmasq). The key reaches root through a systemd credential passed as an SMBIOS
 OEM string (systemd >= 252 provisions ``ssh.authorized_keys.root``), so nothing is written into the image.
 
-Firmware: SeaBIOS (``bios``), OVMF (``uefi``) or OVMF with Secure Boot and the Microsoft keys enrolled
-(``uefi_secure``, which needs SMM and so a q35 machine). OVMF's variable store is copied from its template
-into the run directory for each boot, so no boot sees what another one stored.
+Firmware and machine come from the architecture's entry of the distro table (distros.ARCHES ``boot``): for
+amd64 SeaBIOS (``bios``), OVMF (``uefi``) or OVMF with Secure Boot and the Microsoft keys enrolled
+(``uefi_secure``, which needs SMM and so a q35 machine); for arm64 AAVMF (``uefi``) on a ``virt`` machine. The
+UEFI variable store is copied from its template into the run directory for each boot, so no boot sees what
+another one stored. KVM is never tried for an architecture the host does not run natively.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ import tempfile
 import time
 from xml.sax.saxutils import escape, quoteattr
 
+from ansible_collections.osimage.builder.plugins.module_utils import binfmt
+from ansible_collections.osimage.builder.plugins.module_utils import distros
+
 try:
     import libvirt
     HAS_LIBVIRT = True
@@ -38,32 +43,39 @@ PROBE_TEXT = b'Linux version'
 QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0'
 # getty's '<hostname> login:' prompt; kernel messages may follow on the same line, so no end anchor.
 LOGIN_PROMPT = r'^\S+ login:'
-OVMF_DIR = '/usr/share/OVMF'
 # Formats libvirt names as a qcow2 overlay's backing file; others (vhdx) it opens as raw.
 BACKING_FORMATS = ('raw', 'qcow2', 'vmdk', 'vdi', 'vpc')
-# firmware -> (machine, OVMF code file, OVMF variable store template, secure boot)
-FIRMWARE = {
-    'bios': ('pc', None, None, False),
-    'uefi': ('pc', 'OVMF_CODE_4M.fd', 'OVMF_VARS_4M.fd', False),
-    'uefi_secure': ('q35', 'OVMF_CODE_4M.secboot.fd', 'OVMF_VARS_4M.ms.fd', True),
-}
+# Machine type -> the PCI root bus, and the target and bus of an extra CD-ROM (the NoCloud seed).
+MACHINES = {'pc': {'root_bus': 'pci.0', 'cdrom': ('hdc', 'ide')},
+            'q35': {'root_bus': 'pcie.0', 'cdrom': ('sdc', 'sata')},
+            'virt': {'root_bus': 'pcie.0', 'cdrom': ('sdc', 'scsi')}}
+# Every firmware name some architecture boots with.
+FIRMWARES = sorted({f for a in distros.ARCHES.values() for f in a['boot']['firmware']})
 
 
 class BootError(Exception):
     """The boot could not be set up (not: the guest did not come up)."""
 
 
-def firmware_files(firmware, run_dir, ovmf_dir=OVMF_DIR):
-    """(OVMF code, this boot's copy of the variable store) for ``firmware``; (None, None) for SeaBIOS."""
-    if firmware not in FIRMWARE:
-        raise BootError("firmware '%s' is not one of %s" % (firmware, ', '.join(FIRMWARE)))
-    _machine, code, template, _secure = FIRMWARE[firmware]
-    if not code:
+def firmware_spec(firmware, arch='amd64'):
+    """The architecture's boot data (distros.ARCHES) and its entry for ``firmware``; BootError when it has none."""
+    boot = distros.ARCHES[arch]['boot']
+    if firmware not in boot['firmware']:
+        raise BootError("firmware '%s' does not boot %s; choose one of %s" % (firmware, arch, ', '.join(boot['firmware'])))
+    return boot, boot['firmware'][firmware]
+
+
+def firmware_files(firmware, run_dir, ovmf_dir=None, arch='amd64'):
+    """(UEFI code, this boot's copy of the variable store) for ``firmware``; (None, None) for SeaBIOS."""
+    boot, spec = firmware_spec(firmware, arch)
+    if 'code' not in spec:
         return None, None
-    code, template = os.path.join(ovmf_dir, code), os.path.join(ovmf_dir, template)
+    ovmf_dir = ovmf_dir or boot['firmware_dir']
+    code, template = os.path.join(ovmf_dir, spec['code']), os.path.join(ovmf_dir, spec['vars'])
     for path in (code, template):
         if not os.path.isfile(path):
-            raise BootError("UEFI firmware file '%s' is missing; install the ovmf package" % path)
+            raise BootError("UEFI firmware file '%s' is missing; install the %s package"
+                            % (path, boot['firmware_package']))
     nvram = os.path.join(run_dir, 'OVMF_VARS.fd')
     shutil.copyfile(template, nvram)
     return code, nvram
@@ -71,15 +83,19 @@ def firmware_files(firmware, run_dir, ovmf_dir=OVMF_DIR):
 
 def domain_xml(name, domain_type, console, memory_mib, vcpus, disk=None, disk_format=None, kernel=None,
                ssh_port=None, oem_strings=(), firmware='bios', loader=None, nvram=None, cdrom=None, forwards=None,
-               boot_cdrom=False):
+               boot_cdrom=False, arch='amd64'):
     """Libvirt XML of a transient guest with its serial console written to ``console``.
 
-    ``firmware`` is a key of FIRMWARE; for UEFI, ``loader`` and ``nvram`` come from :func:`firmware_files`.
+    ``firmware`` is one of ``arch``'s (distros.ARCHES); for UEFI, ``loader`` and ``nvram`` come from
+    :func:`firmware_files`.
     ``cdrom`` is an ISO attached read-only (a NoCloud seed); ``forwards`` maps guest TCP ports to ports of
     127.0.0.1. With ``boot_cdrom``, ``disk`` is a read-only CD-ROM on SATA and the guest boots from it.
     """
-    machine, _code, _template, secure = FIRMWARE[firmware]
-    features = "<acpi/><apic/>" + ("<smm state='on'/>" if secure else '')
+    boot_data, spec = firmware_spec(firmware, arch)
+    machine, secure, bus = spec['machine'], spec.get('secure', False), MACHINES[spec['machine']]
+    features = ''.join('<%s/>' % f for f in boot_data['features']) + ("<smm state='on'/>" if secure else '')
+    cpu = (f"<cpu mode='custom' match='exact'><model fallback='allow'>{escape(boot_data['cpu'])}</model></cpu>"
+           if boot_data['cpu'] else '')
     if kernel:
         boot = (f"<kernel>{escape(kernel)}</kernel>"
                 "<cmdline>console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1</cmdline>")
@@ -114,11 +130,11 @@ def domain_xml(name, domain_type, console, memory_mib, vcpus, disk=None, disk_fo
     <disk type='file' device='cdrom'>
       <driver name='qemu' type='raw'/>
       <source file={quoteattr(cdrom)}/>
-      <target dev={quoteattr('sdc' if machine == 'q35' else 'hdc')} bus={quoteattr('sata' if machine == 'q35' else 'ide')}/>
+      <target dev={quoteattr(bus['cdrom'][0])} bus={quoteattr(bus['cdrom'][1])}/>
       <readonly/>
     </disk>"""
     netdev = 'user,id=osnet0'
-    root_bus = 'pcie.0' if machine == 'q35' else 'pci.0'
+    root_bus = bus['root_bus']
     if ssh_port:
         netdev += ',hostfwd=tcp:127.0.0.1:%d-:22' % ssh_port
     for guest, host in sorted((forwards or {}).items()):
@@ -128,8 +144,8 @@ def domain_xml(name, domain_type, console, memory_mib, vcpus, disk=None, disk_fo
   <memory unit='MiB'>{int(memory_mib)}</memory>
   <vcpu>{int(vcpus)}</vcpu>
   {sysinfo}
-  <os><type arch='x86_64' machine={quoteattr(machine)}>hvm</type>{boot}</os>
-  <features>{features}</features>
+  <os><type arch={quoteattr(distros.ARCHES[arch]['machine'])} machine={quoteattr(machine)}>hvm</type>{boot}</os>
+  <features>{features}</features>{cpu}
   <clock offset='utc'/>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>restart</on_reboot>
@@ -166,14 +182,18 @@ def _boot_id():
         return f.read().strip()
 
 
-def probe_kvm(conn, kernel, timeout=15):
+def probe_kvm(conn, kernel, timeout=15, arch='amd64'):
     """(use KVM?, why): KVM is used only when a real Linux kernel prints under it within ``timeout`` s.
 
     ``/dev/kvm`` existing proves nothing: a nested software hypervisor can expose one that runs a BIOS,
     a boot loader and even long-mode code, yet resets the machine when a normal kernel starts. So the
     probe direct-boots ``kernel`` (the kernel of the last built image) and waits for its first line.
     Without a probe kernel nothing proves KVM, and TCG is used. The answer is kept until the host reboots.
+    A foreign architecture (``arch`` not the host's) is never accelerated.
     """
+    machine = distros.ARCHES[arch]['machine']
+    if binfmt.foreign(machine):
+        return False, 'KVM cannot run %s guests on this %s host' % (machine, os.uname().machine)
     if not os.path.exists('/dev/kvm'):
         return False, 'no /dev/kvm'
     try:
@@ -275,7 +295,7 @@ def nocloud_seed(run_dir, instance_id):
 
 
 def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2, probe_kernel=None, ssh=False,
-          firmware='bios', ovmf_dir=OVMF_DIR, grow=0, nocloud=False, forward_ports=()):
+          firmware='bios', ovmf_dir=None, grow=0, nocloud=False, forward_ports=(), arch='amd64'):
     """Start ``image`` on an overlay in ``run_dir`` with ``firmware``; return the facts of the running domain.
 
     ``nocloud`` attaches a NoCloud seed for cloud-init; ``forward_ports`` are guest TCP ports reached on
@@ -297,7 +317,7 @@ def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2,
                        check=True, capture_output=True)
     if grow and not cdrom:
         subprocess.run(['qemu-img', 'resize', '-q', overlay, '+%d' % grow], check=True, capture_output=True)
-    loader, nvram = firmware_files(firmware, run_dir, ovmf_dir)
+    loader, nvram = firmware_files(firmware, run_dir, ovmf_dir, arch)
     if os.path.exists(console):
         os.unlink(console)
     facts = {'image': os.path.abspath(image), 'format': fmt, 'domain': name, 'run_dir': run_dir,
@@ -313,7 +333,7 @@ def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2,
     conn = connect()
     try:
         if accel == 'auto':
-            use_kvm, why = probe_kvm(conn, probe_kernel)
+            use_kvm, why = probe_kvm(conn, probe_kernel, arch=arch)
         else:
             use_kvm, why = accel == 'kvm', 'requested'
         facts.update(accel='kvm' if use_kvm else 'tcg', accel_reason=why)
@@ -321,7 +341,7 @@ def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2,
             xml = domain_xml(name, 'kvm' if use_kvm else 'qemu', os.path.abspath(console), memory_mib, vcpus,
                              disk=overlay, disk_format='qcow2', ssh_port=facts.get('ssh_port'), oem_strings=oem,
                              firmware=firmware, loader=loader, nvram=nvram, cdrom=seed,
-                             forwards=facts['forwarded_ports'], boot_cdrom=cdrom)
+                             forwards=facts['forwarded_ports'], boot_cdrom=cdrom, arch=arch)
             facts['started'] = time.time()
             try:
                 conn.createXML(xml, 0)

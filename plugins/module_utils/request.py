@@ -340,7 +340,10 @@ def _semantic_errors(request, cwd=None):
         except LayoutError as exc:
             errors.append(('disk.size', str(exc)))
             size = None
-    errors += layout.errors(disk if isinstance(disk, dict) else {}, size)
+    facts = request_facts(request)
+    disk = layout.for_arch(disk if isinstance(disk, dict) else {},
+                           facts['machine'] if facts else distros.ARCHES[SCHEMA['properties']['arch']['default']])
+    errors += layout.errors(disk, size)
     if 'root_password' in request and 'root_password_hash' in request:
         errors.append(('root_password', 'give root_password or root_password_hash, not both'))
     names = set()
@@ -351,7 +354,7 @@ def _semantic_errors(request, cwd=None):
         if user.get('name') in names or user.get('name') == 'root':
             errors.append(('users[%d].name' % i, "'%s' is given twice or is root" % user.get('name')))
         names.add(user.get('name'))
-    errors += _boot_firmware_errors(request)
+    errors += _boot_firmware_errors(request, disk)
     grow = (request.get('boot_test') or {}).get('grow') if isinstance(request.get('boot_test'), dict) else None
     if isinstance(grow, (str, int)) and not isinstance(grow, bool):
         try:
@@ -366,7 +369,7 @@ def _semantic_errors(request, cwd=None):
     for key in ('output_dir', 'work_dir', 'cache_dir'):
         if isinstance(request.get(key), str) and os.path.normpath(request[key]) in SYSTEM_DIRS:
             errors.append((key, "'%s' is a system directory; use a directory of its own" % request[key]))
-    errors += customization.semantic_errors(request, request_facts(request), cwd)
+    errors += customization.semantic_errors(request, facts, cwd)
     return errors
 
 
@@ -424,6 +427,31 @@ def _distro_errors(request):
         for key in sorted(set(repo) & set(REPOSITORY_FAMILY_KEYS) - set(facts['repository_keys'])):
             errors.append(('repositories[%d].%s' % (i, key), 'is an apt repository key; %s repositories (%s) take '
                            'name, uri and key or key_file' % (facts['family'], facts['package_manager'])))
+    return errors + _arch_errors(request, facts)
+
+
+def _arch_errors(request, facts):
+    """The firmware, boot loader, Secure Boot, formats and platform the architecture (distros.ARCHES) allows."""
+    machine, arch, errors = facts['machine'], facts['arch'], []
+    disk = request.get('disk') if isinstance(request.get('disk'), dict) else {}
+    firmware, bootloader = disk.get('firmware'), disk.get('bootloader')
+    if isinstance(firmware, str) and firmware in DISK_FIRMWARES and firmware not in machine['firmwares']:
+        errors.append(('disk.firmware', "%s boots with %s firmware only, not %s: set disk.firmware to %s (or leave "
+                                        "it out)" % (arch, ' or '.join(machine['firmwares']), firmware,
+                                                     machine['firmwares'][0])))
+    if isinstance(bootloader, str) and bootloader in layout.BOOTLOADER_FIRMWARES \
+            and bootloader not in machine['bootloaders']:
+        errors.append(('disk.bootloader', "%s cannot boot %s; choose one of: %s"
+                       % (bootloader, arch, ', '.join(machine['bootloaders']))))
+    if disk.get('secure_boot') is True and not machine['secure_boot']:
+        errors.append(('disk.secure_boot', 'Secure Boot is not supported for %s yet (no signed boot of it is '
+                                           'proven here); set disk.secure_boot to false' % arch))
+    wanted = request.get('formats') if isinstance(request.get('formats'), list) else []
+    for fmt in [f for f in wanted if isinstance(f, str) and f in machine['refused_formats']]:
+        errors.append(('formats', "'%s' cannot be made for %s: %s" % (fmt, arch, machine['refused_formats'][fmt])))
+    if request.get('platform') is not None and not machine['platforms']:
+        errors.append(('platform', 'the platform profiles (their consoles and agents) are not made for %s yet; '
+                                   'remove platform' % arch))
     return errors
 
 
@@ -474,8 +502,7 @@ def outputs(req):
 DISK_FIRMWARES = {'bios': ['bios'], 'uefi': ['uefi'], 'hybrid': ['bios', 'uefi']}
 
 
-def _boot_firmware_errors(request):
-    disk = request.get('disk') if isinstance(request.get('disk'), dict) else {}
+def _boot_firmware_errors(request, disk):
     boot = request.get('boot_test') if isinstance(request.get('boot_test'), dict) else {}
     wanted, disk_fw = boot.get('firmware', 'auto'), layout.firmware_of(disk)
     if disk_fw not in DISK_FIRMWARES or wanted == 'auto':
@@ -750,6 +777,7 @@ def resolve(request, cwd=None, build_id=None):
     req.setdefault('output_dir', os.path.join('output', req['name']))
     for key in ('output_dir', 'work_dir', 'cache_dir'):
         req[key] = os.path.normpath(os.path.join(cwd, req[key]))
+    req['disk'] = layout.for_arch(req['disk'], req['os']['machine'])
     req['disk']['size_bytes'] = parse_size(req['disk']['size'])
     layout.resolve(req['disk'], build_id)
     req['disk']['packages'] = distros.packages(req['os'], req['disk'].pop('needs'))

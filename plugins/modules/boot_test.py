@@ -26,9 +26,10 @@ description:
   - The domain is destroyed and the overlay removed whenever the boot fails. O(report) is written either way.
   - With O(accel=auto), KVM is used only when a real Linux kernel (O(probe_kernel)) starts under it within
     seconds; a C(/dev/kvm) node alone proves nothing. Otherwise the boot runs under TCG. The report says
-    which accelerator ran and why. The probe's answer is kept until the host reboots.
-  - O(firmware) picks SeaBIOS or OVMF (UEFI, optionally with Secure Boot). OVMF's variable store is a fresh
-    copy of its template in O(run_dir) for every boot.
+    which accelerator ran and why. The probe's answer is kept until the host reboots. An O(arch) the host does
+    not run natively is never accelerated.
+  - O(firmware) picks SeaBIOS or OVMF (UEFI, optionally with Secure Boot) for amd64, AAVMF for arm64. The UEFI
+    variable store is a fresh copy of its template in O(run_dir) for every boot.
 author: osimage developers (@osimage)
 options:
   state:
@@ -74,10 +75,18 @@ options:
     description: Guest CPUs.
     type: int
     default: 2
+  arch:
+    description:
+      - The image's architecture (a key of the distro table's ARCHES), which picks the emulator, machine type,
+        CPU model and firmware files.
+    type: str
+    choices: [amd64, arm64]
+    default: amd64
   firmware:
     description:
-      - V(bios) boots with SeaBIOS on a C(pc) machine, V(uefi) with OVMF on a C(pc) machine, V(uefi_secure)
-        with OVMF with Secure Boot on and the Microsoft keys enrolled, on a C(q35) machine with SMM.
+      - For amd64, V(bios) boots with SeaBIOS on a C(pc) machine, V(uefi) with OVMF on a C(pc) machine,
+        V(uefi_secure) with OVMF with Secure Boot on and the Microsoft keys enrolled, on a C(q35) machine with SMM.
+      - For arm64, V(uefi) boots with AAVMF on a C(virt) machine (a Cortex-A57 under TCG).
     type: str
     choices: [bios, uefi, uefi_secure]
     default: bios
@@ -88,9 +97,11 @@ options:
     type: int
     default: 0
   ovmf_dir:
-    description: Directory of the OVMF firmware files (C(OVMF_CODE_4M.fd), C(OVMF_VARS_4M.fd) and their variants).
+    description:
+      - Directory of the UEFI firmware files (C(OVMF_CODE_4M.fd), C(OVMF_VARS_4M.fd) and their variants; for arm64
+        C(AAVMF_CODE.fd), C(AAVMF_VARS.fd)).
+      - Defaults to the architecture's, C(/usr/share/OVMF) or C(/usr/share/AAVMF).
     type: path
-    default: /usr/share/OVMF
   nocloud_seed:
     description:
       - Attach a cloud-init NoCloud seed (a CD-ROM labelled CIDATA that names the instance), so that an
@@ -179,6 +190,10 @@ firmware:
   description: The firmware the guest booted with.
   returned: when the guest started
   type: str
+arch:
+  description: The architecture the guest ran as.
+  returned: unless O(state=absent)
+  type: str
 accel_reason:
   description: Why that accelerator was used.
   returned: when the guest started
@@ -195,10 +210,11 @@ import tarfile
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.osimage.builder.plugins.module_utils import disk_archive
+from ansible_collections.osimage.builder.plugins.module_utils import distros
 from ansible_collections.osimage.builder.plugins.module_utils import leftovers
 from ansible_collections.osimage.builder.plugins.module_utils import libvirt_boot
 
-PUBLIC = ('outcome', 'message', 'seconds_to_login', 'seconds_to_ssh', 'accel', 'accel_reason', 'console_log',
+PUBLIC = ('outcome', 'message', 'seconds_to_login', 'seconds_to_ssh', 'accel', 'accel_reason', 'arch', 'console_log',
           'console_tail', 'firmware', 'ssh_port', 'ssh_private_key', 'ssh_user', 'domain', 'run_dir',
           'forwarded_ports')
 
@@ -213,7 +229,7 @@ def write_report(path, report):
 def boot(params, run_dir):
     """Start the domain and wait; return the report. The domain is gone again unless it is running."""
     report = {'image': params['image'], 'accel': params['accel'], 'timeout': params['timeout'],
-              'firmware': params['firmware']}
+              'firmware': params['firmware'], 'arch': params['arch']}
     running = params['state'] == 'running'
     build_id, work_dir = params['name'][len('osimage-'):], os.path.dirname(run_dir)
     if params['name'].startswith('osimage-') and not leftovers.alive(work_dir, build_id):
@@ -226,7 +242,7 @@ def boot(params, run_dir):
                                          vcpus=params['vcpus'], probe_kernel=params['probe_kernel'], ssh=running,
                                          firmware=params['firmware'], ovmf_dir=params['ovmf_dir'],
                                          grow=params['grow'], nocloud=params['nocloud_seed'],
-                                         forward_ports=params['forward_ports']))
+                                         forward_ports=params['forward_ports'], arch=params['arch']))
         if disk != params['image']:
             report.update(image=params['image'], unpacked_disk=disk)
         report['seconds_to_login'] = libvirt_boot.wait_console(report, params['expect'], params['timeout'])
@@ -260,8 +276,9 @@ def main():
             timeout=dict(type='int', default=300),
             memory_mib=dict(type='int', default=1024),
             vcpus=dict(type='int', default=2),
-            firmware=dict(type='str', default='bios', choices=sorted(libvirt_boot.FIRMWARE)),
-            ovmf_dir=dict(type='path', default=libvirt_boot.OVMF_DIR),
+            arch=dict(type='str', default='amd64', choices=sorted(distros.ARCHES)),
+            firmware=dict(type='str', default='bios', choices=libvirt_boot.FIRMWARES),
+            ovmf_dir=dict(type='path'),
             grow=dict(type='int', default=0),
             nocloud_seed=dict(type='bool', default=False),
             forward_ports=dict(type='list', elements='int', default=[]),

@@ -60,7 +60,7 @@ options:
       type:
         description: What the partition is for.
         type: str
-        choices: [bios_boot, esp, linux, root_x86_64, swap, lvm]
+        choices: [bios_boot, esp, linux, root_x86_64, root_aarch64, swap, lvm]
         default: linux
       size:
         description: Size in bytes or with a unit, or V(rest) for the remaining space (one partition at most).
