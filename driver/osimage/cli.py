@@ -179,7 +179,9 @@ def cmd_boot_test(args, console):
         request = req_mod.redact(resolved)
     os.makedirs(output_dir, exist_ok=True)
     name = 'osimage-boot-%s' % uuid.uuid4().hex[:8]
-    extravars = {'boot_test_image': image, 'boot_test_output_dir': output_dir, 'boot_test_accel': args.accel,
+    arch = image_arch(args, image, request)
+    extravars = {'boot_test_arch': arch, 'boot_test_firmware': next(iter(arches()[arch]['boot']['firmware'])),
+                 'boot_test_image': image, 'boot_test_output_dir': output_dir, 'boot_test_accel': args.accel,
                  'boot_test_timeout': args.timeout, 'boot_test_name': name, 'boot_test_request': request,
                  'boot_test_verify': not args.no_verify, 'boot_test_verify_tasks': verify}
     try:
@@ -227,6 +229,16 @@ def built_by(image):
     manifest = _read_json(os.path.join(os.path.dirname(image), 'manifest.json'))
     names = {os.path.basename(i.get('dest', '')) for i in manifest.get('images', [])}
     return manifest.get('build_id') if os.path.basename(image) in names else None
+
+
+def arches():
+    return collection.module_utils('distros').ARCHES
+
+
+def image_arch(args, image, request):
+    """The image's architecture: --arch, else the request's, else the manifest's beside it, else amd64."""
+    manifest = _read_json(os.path.join(os.path.dirname(image), 'manifest.json')) if built_by(image) else {}
+    return args.arch or request.get('arch') or manifest.get('distro', {}).get('arch') or 'amd64'
 
 
 def _read_json(path):
@@ -280,6 +292,8 @@ def parser():
     boot.add_argument('-o', '--output', help='directory for boot-report.json and console.log (default: beside the image)')
     boot.add_argument('--timeout', type=int, default=300, help='seconds to wait for the login prompt')
     boot.add_argument('--accel', choices=['auto', 'kvm', 'tcg'], default='auto')
+    boot.add_argument('--arch', choices=sorted(arches()),
+                      help="the image's architecture (default: its request's or manifest's, else amd64)")
     boot.add_argument('--request', help='the request the image was built from: its keys are checked too')
     boot.add_argument('--verify', help='a tasks file of your own checks, run inside the guest')
     boot.add_argument('--no-verify', action='store_true', help='only wait for the login prompt')
