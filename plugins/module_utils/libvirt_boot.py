@@ -45,10 +45,11 @@ QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0'
 LOGIN_PROMPT = r'^\S+ login:'
 # Formats libvirt names as a qcow2 overlay's backing file; others (vhdx) it opens as raw.
 BACKING_FORMATS = ('raw', 'qcow2', 'vmdk', 'vdi', 'vpc')
-# Machine type -> the PCI root bus, and the target and bus of an extra CD-ROM (the NoCloud seed).
-MACHINES = {'pc': {'root_bus': 'pci.0', 'cdrom': ('hdc', 'ide')},
-            'q35': {'root_bus': 'pcie.0', 'cdrom': ('sdc', 'sata')},
-            'virt': {'root_bus': 'pcie.0', 'cdrom': ('sdc', 'scsi')}}
+# Machine type -> the PCI root bus, and the target, bus and controller of an extra CD-ROM (the NoCloud seed).
+MACHINES = {'pc': {'root_bus': 'pci.0', 'cdrom': ('hdc', 'ide'), 'controller': ''},
+            'q35': {'root_bus': 'pcie.0', 'cdrom': ('sdc', 'sata'), 'controller': ''},
+            'virt': {'root_bus': 'pcie.0', 'cdrom': ('sdc', 'scsi'),
+                     'controller': "<controller type='scsi' model='virtio-scsi'/>"}}
 # Every firmware name some architecture boots with.
 FIRMWARES = sorted({f for a in distros.ARCHES.values() for f in a['boot']['firmware']})
 
@@ -126,7 +127,7 @@ def domain_xml(name, domain_type, console, memory_mib, vcpus, disk=None, disk_fo
       <readonly/>
     </disk>"""
     if cdrom:
-        disk_xml += f"""
+        disk_xml += bus['controller'] + f"""
     <disk type='file' device='cdrom'>
       <driver name='qemu' type='raw'/>
       <source file={quoteattr(cdrom)}/>

@@ -23,6 +23,23 @@ def playbook(path, *args, timeout=1800):
     return run([os.path.join(BIN, 'ansible-playbook'), path, *args], env=env, cwd=ROOT, timeout=timeout)
 
 
+def left_on_host(tmp_path, work):
+    """What a killed build left: mounts under ``tmp_path``, osimage domains, processes rooted in ``work``, loop
+    devices; [] when nothing."""
+    found = []
+    with open('/proc/self/mountinfo', encoding='utf-8') as f:
+        found += ['mount ' + line.split()[4] for line in f if str(tmp_path) in line]
+    found += ['domain ' + d for d in run(['virsh', '-c', 'qemu:///system', 'list', '--name']).stdout.split()
+              if d.startswith('osimage-')]
+    for entry in [e for e in os.listdir('/proc') if e.isdigit()]:
+        try:
+            if os.readlink('/proc/%s/root' % entry).startswith(str(work)):
+                found.append('process %s' % entry)
+        except OSError:
+            pass
+    return found + ['loop ' + line for line in run(['losetup', '-a']).stdout.splitlines()]
+
+
 class Built:
     """A finished build: its output directory and what it wrote."""
 

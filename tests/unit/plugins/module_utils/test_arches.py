@@ -80,7 +80,7 @@ def test_arm64_boots_on_virt_with_aavmf_and_a_64_bit_cpu(tmp_path):
     xml = libvirt_boot.domain_xml('d', 'qemu', '/c.log', 1024, 2, disk='/o.qcow2', disk_format='qcow2',
                                   firmware='uefi', loader=loader, nvram=nvram, cdrom='/seed.iso', arch='arm64')
     assert "arch=\"aarch64\" machine=\"virt\"" in xml and 'cortex-a57' in xml and '<apic/>' not in xml
-    assert 'bus="scsi"' in xml and 'bus=pcie.0' in xml
+    assert 'bus="scsi"' in xml and "model='virtio-scsi'" in xml and 'bus=pcie.0' in xml
 
 
 def test_arm64_has_no_bios_firmware(tmp_path):
