@@ -505,7 +505,7 @@ DISK_FIRMWARES = {'bios': ['bios'], 'uefi': ['uefi'], 'hybrid': ['bios', 'uefi']
 def _boot_firmware_errors(request, disk):
     boot = request.get('boot_test') if isinstance(request.get('boot_test'), dict) else {}
     wanted, disk_fw = boot.get('firmware', 'auto'), layout.firmware_of(disk)
-    if disk_fw not in DISK_FIRMWARES or wanted == 'auto':
+    if not isinstance(disk_fw, str) or disk_fw not in DISK_FIRMWARES or wanted == 'auto':
         return []
     capable = DISK_FIRMWARES[disk_fw]
     if (wanted == 'both' and len(capable) < 2) or (wanted in ('bios', 'uefi') and wanted not in capable):
