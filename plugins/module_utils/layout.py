@@ -36,7 +36,8 @@ def firmware_of(disk):
 def for_arch(disk, machine):
     """A copy of ``disk`` with the architecture's defaults (distros.ARCHES): its firmware by table when none is
     given, and the partition type of /."""
-    firmware = disk.get('firmware') or machine['firmware_default'].get(disk.get('table', 'gpt'))
+    table = disk.get('table', 'gpt')
+    firmware = disk.get('firmware') or (machine['firmware_default'].get(table) if isinstance(table, str) else None)
     return dict(disk, firmware=firmware, root_type=machine['root_type'])
 
 
