@@ -31,12 +31,13 @@ ARCHES = {
         'firmwares': ['bios', 'uefi', 'hybrid'], 'firmware_default': {'gpt': 'hybrid', 'mbr': 'bios'},
         'bootloaders': ['grub', 'systemd-boot', 'extlinux'], 'secure_boot': True, 'refused_formats': {},
         'platforms': True,
-        'boot': {'firmware_dir': '/usr/share/OVMF', 'firmware_package': 'ovmf', 'cpu': None,
-                 'features': ['acpi', 'apic'], 'firmware': {
-            'bios': {'machine': 'pc'},
-            'uefi': {'machine': 'pc', 'code': 'OVMF_CODE_4M.fd', 'vars': 'OVMF_VARS_4M.fd'},
-            'uefi_secure': {'machine': 'q35', 'code': 'OVMF_CODE_4M.secboot.fd', 'vars': 'OVMF_VARS_4M.ms.fd',
-                            'secure': True}}},
+        'boot': {
+            'firmware_dir': '/usr/share/OVMF', 'firmware_package': 'ovmf', 'cpu': None, 'features': ['acpi', 'apic'],
+            'firmware': {
+                'bios': {'machine': 'pc'},
+                'uefi': {'machine': 'pc', 'code': 'OVMF_CODE_4M.fd', 'vars': 'OVMF_VARS_4M.fd'},
+                'uefi_secure': {'machine': 'q35', 'code': 'OVMF_CODE_4M.secboot.fd', 'vars': 'OVMF_VARS_4M.ms.fd',
+                                'secure': True}}},
     },
     'arm64': {
         'debian': 'arm64', 'rpm': 'aarch64', 'machine': 'aarch64', 'efi': 'aa64', 'grub_efi': 'arm64-efi',
@@ -45,9 +46,10 @@ ARCHES = {
         'bootloaders': ['grub', 'systemd-boot'], 'secure_boot': False,
         'refused_formats': {'iso': 'the live ISO boots x86 firmware only (GRUB i386-pc and x86_64-efi)'},
         'platforms': False,
-        'boot': {'firmware_dir': '/usr/share/AAVMF', 'firmware_package': 'qemu-efi-aarch64', 'cpu': 'cortex-a57',
-                 'features': ['acpi'], 'firmware': {
-            'uefi': {'machine': 'virt', 'code': 'AAVMF_CODE.fd', 'vars': 'AAVMF_VARS.fd'}}},
+        'boot': {
+            'firmware_dir': '/usr/share/AAVMF', 'firmware_package': 'qemu-efi-aarch64', 'cpu': 'cortex-a57',
+            'features': ['acpi'],
+            'firmware': {'uefi': {'machine': 'virt', 'code': 'AAVMF_CODE.fd', 'vars': 'AAVMF_VARS.fd'}}},
     },
 }
 

@@ -89,8 +89,9 @@ def test_arm64_has_no_bios_firmware(tmp_path):
 
 
 def test_the_kvm_probe_never_accelerates_a_foreign_arch(monkeypatch):
-    monkeypatch.setattr(binfmt.os, 'uname', lambda: type('U', (), {'machine': 'x86_64'})())
-    monkeypatch.setattr(libvirt_boot.os, 'uname', lambda: type('U', (), {'machine': 'x86_64'})())
+    host = type('Uname', (), {'machine': 'x86_64'})()
+    monkeypatch.setattr(binfmt.os, 'uname', lambda: host)
+    monkeypatch.setattr(libvirt_boot.os, 'uname', lambda: host)
     assert libvirt_boot.probe_kvm(None, '/no/kernel', arch='arm64') == (
         False, 'KVM cannot run aarch64 guests on this x86_64 host')
 
