@@ -65,7 +65,7 @@ def test_arm64_boots_under_aavmf_and_passes_the_verify_play(arm64_build):
     assert 'failed' not in outcomes.values() and outcomes['no failed units'] == 'passed', report['checks']
     with open(report['console_log'], 'rb') as f:
         console = f.read()
-    assert b'Linux version' in console and b'aarch64' in console and b'login:' in console
+    assert b'Booting Linux on physical CPU' in console and b'-arm64 root=UUID=' in console and b'login:' in console
 
 
 @pytest.mark.matrix
