@@ -14,6 +14,10 @@ into the build's ``os`` facts, which every later step reads instead of asking wh
 from __future__ import annotations
 
 import copy
+import os
+
+# The archive keys osimage ships (data/keys, with their fingerprints in its README).
+KEYS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'data', 'keys')
 
 # The machine architectures, as each family's package tools name them.
 ARCHES = {
@@ -172,6 +176,8 @@ DISTROS = {
         'security_mirror': 'http://security.ubuntu.com/ubuntu',
         'suites': ['{release}-updates', 'security:{release}-security'],
         'components': ['main', 'universe'],
+        # Debian has no ubuntu-keyring package: the archive key ships with osimage.
+        'keyring': 'ubuntu-archive-keyring-2018.gpg',
         'network': 'netplan',
         'packages': {'kernel': ['linux-image-virtual'], 'network': ['netplan.io', 'systemd-resolved']},
         'releases': {
@@ -298,14 +304,26 @@ def _fill(value, fields):
     return value
 
 
-def resolve(distro, release, arch, mirror):
-    """The build's ``os`` facts: the merged table with its templates filled for this release, arch and mirror."""
+def resolve(distro, release, arch, mirror, security_mirror=None, mirror_key=None):
+    """The build's ``os`` facts: the merged table with its templates filled for this release, arch and mirror.
+
+    ``security_mirror`` replaces the distro's security mirror, ``mirror_key`` (a key file) the archive key that
+    signs the mirror: the shipped keyring of an apt distribution, the gpgkey of each rpm repository.
+    """
     merged = facts(distro, release, arch)
+    if security_mirror:
+        merged['security_mirror'] = security_mirror.rstrip('/')
     machine = ARCHES[arch]
     fields = {'release': release, 'version': merged['version'], 'mirror': mirror.rstrip('/'),
               'arch': machine['rpm' if merged['package_db'] == 'rpm' else 'debian']}
     out = _fill({k: v for k, v in merged.items() if k != 'suites'}, fields)
     out['mirror'] = mirror
+    if out.get('keyring'):
+        out['keyring'] = os.path.join(KEYS_DIR, out['keyring'])
+    if mirror_key:
+        out['keyring'] = mirror_key
+        for repo in out.get('repositories', []):
+            repo['gpgkey'] = mirror_key
     out['arch_name'] = fields['arch']
     out['efi_arch'] = machine['efi']
     out['grub_efi_target'] = machine['grub_efi']

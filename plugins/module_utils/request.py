@@ -160,6 +160,11 @@ LOCATION_SCHEMA = {
     'type': 'object', 'additionalProperties': False, 'default': {},
     'properties': {
         'mirror': {'type': 'string', 'pattern': URL_RE, 'x-hint': 'an http://, https:// or file:// URL'},
+        'security_mirror': {'type': 'string', 'pattern': URL_RE,
+                            'x-hint': "an http://, https:// or file:// URL of the release's security suite"},
+        'mirror_key_file': {'type': 'string', 'minLength': 1,
+                            'x-hint': "the path of the OpenPGP public key that signs the mirror (default: the "
+                                      "distro's archive key)"},
         'proxy': {'type': 'string', 'pattern': PROXY_RE,
                   'x-hint': 'an http:// proxy URL such as http://proxy.example:3128 (used during the build only)'},
         'dns': _list({'type': 'string'}, 'a list of IPv4 or IPv6 addresses', default=[], uniqueItems=True),
@@ -564,15 +569,9 @@ def _repository_errors(repos):
             if problem:
                 errors.append((key + '.key', 'the key %s' % problem))
         path = repo.get('key_file')
-        if isinstance(path, str) and path:
-            if not os.path.isfile(path):
-                errors.append((key + '.key_file', "'%s' does not exist (relative paths start at the request "
-                                                  "file's directory)" % path))
-            else:
-                with open(path, 'rb') as f:
-                    problem = key_material_error(f.read())
-                if problem:
-                    errors.append((key + '.key_file', "'%s' %s" % (path, problem)))
+        problem = _key_file_error(path) if isinstance(path, str) and path else None
+        if problem:
+            errors.append((key + '.key_file', problem))
         if 'pin_packages' in repo and 'priority' not in repo:
             errors.append((key + '.pin_packages', 'pins need a priority; add priority (for example 990)'))
     return errors
@@ -592,7 +591,21 @@ def _location_errors(request):
     mirror = request.get('mirror')
     if isinstance(mirror, str) and isinstance(location.get('mirror'), str) and mirror != location['mirror']:
         errors.append(('location.mirror', 'give mirror or location.mirror, not two different ones'))
+    path = location.get('mirror_key_file')
+    if isinstance(path, str) and path:
+        problem = _key_file_error(path)
+        if problem:
+            errors.append(('location.mirror_key_file', problem))
     return errors
+
+
+def _key_file_error(path):
+    """Why the file at ``path`` is not an OpenPGP public key; None when it is one."""
+    if not os.path.isfile(path):
+        return "'%s' does not exist (relative paths start at the request file's directory)" % path
+    with open(path, 'rb') as f:
+        problem = key_material_error(f.read())
+    return "'%s' %s" % (path, problem) if problem else None
 
 
 def _customization_errors(request):
@@ -610,9 +623,13 @@ def _customization_errors(request):
 
 
 def anchor_paths(request, base_dir):
-    """A copy of ``request`` whose relative file paths (repositories' key_file; files' src and template;
-    tasks) start at ``base_dir``."""
+    """A copy of ``request`` whose relative file paths (location.mirror_key_file, repositories' key_file; files'
+    src and template; tasks) start at ``base_dir``."""
     out = customization.anchor_paths(request, base_dir)
+    location = out.get('location')
+    if isinstance(location, dict) and isinstance(location.get('mirror_key_file'), str) and location['mirror_key_file']:
+        out['location'] = dict(location, mirror_key_file=os.path.normpath(os.path.join(base_dir,
+                                                                                     location['mirror_key_file'])))
     if isinstance(out.get('repositories'), list):
         out['repositories'] = [
             dict(r, key_file=os.path.normpath(os.path.join(base_dir, r['key_file'])))
@@ -740,7 +757,9 @@ def resolve(request, cwd=None, build_id=None):
     req['mirror'] = req['location'].get('mirror') or req.get('mirror') or distros.DISTROS[req['distro']]['mirror']
     req['location']['mirror'] = req['mirror']
     # The distro table resolved for this release, arch and mirror: every later step reads it from here.
-    req['os'] = distros.resolve(req['distro'], req['release'], req['arch'], req['mirror'])
+    req['os'] = distros.resolve(req['distro'], req['release'], req['arch'], req['mirror'],
+                                security_mirror=req['location'].get('security_mirror'),
+                                mirror_key=req['location'].get('mirror_key_file'))
     req['family'] = req['os']['family']
     req['version'] = req['os']['version']
     req['bootstrap'].setdefault('tool', req['os']['bootstrap']['tools'][0])

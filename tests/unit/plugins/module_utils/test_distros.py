@@ -91,3 +91,29 @@ def test_osimage_show_prints_what_the_distro_table_gives(tmp_path):
     proc = subprocess.run([OSIMAGE, 'show', str(request)], capture_output=True, text=True, check=True)
     assert '#   family: suse' in proc.stdout and '#   kernel: [kernel-default]' in proc.stdout
     assert '#   network: [wicked]' in proc.stdout and 'grub2-i386-pc' in proc.stdout
+
+
+def test_ubuntu_is_verified_with_the_shipped_archive_key_unless_the_mirror_has_its_own(tmp_path):
+    keyring = resolve('ubuntu', 'jammy')['os']['keyring']
+    assert keyring == os.path.join(distros.KEYS_DIR, 'ubuntu-archive-keyring-2018.gpg')
+    shown = subprocess.run(['gpg', '--show-keys', '--with-colons', keyring], capture_output=True, text=True,
+                           check=True, env=dict(os.environ, GNUPGHOME=str(tmp_path))).stdout
+    assert 'fpr:::::::::F6ECB3762474EDA9D21B7022871920D1991BC93C:' in shown
+    assert 'keyring' not in resolve('debian', 'bookworm')['os']  # the host's debian-archive-keyring
+
+
+def test_a_mirror_of_its_own_brings_its_key_and_security_mirror(tmp_path):
+    key = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__)))), 'data',
+                       'repo-key.asc')
+    (tmp_path / 'req').mkdir()
+    location = {'mirror': 'http://127.0.0.1:8080/ubuntu', 'security_mirror': 'http://127.0.0.1:8080/ubuntu',
+                'mirror_key_file': os.path.relpath(key, str(tmp_path / 'req'))}
+    ubuntu = req.resolve({'distro': 'ubuntu', 'release': 'noble', 'location': location}, cwd=str(tmp_path / 'req'))
+    assert ubuntu['os']['keyring'] == key
+    assert ubuntu['os']['sources'][1] == 'deb http://127.0.0.1:8080/ubuntu noble-security main universe'
+    rocky = req.resolve({'distro': 'rocky', 'release': '9', 'location': dict(location, mirror='http://m/rocky')},
+                        cwd=str(tmp_path / 'req'))
+    assert {r['gpgkey'] for r in rocky['os']['repositories']} == {key}
+    with pytest.raises(req.RequestError) as err:
+        req.resolve({'location': {'mirror_key_file': 'missing.asc'}}, cwd=str(tmp_path))
+    assert 'location.mirror_key_file' in str(err.value) and 'does not exist' in str(err.value)
