@@ -67,6 +67,8 @@ def test_the_tree_holds_the_package_and_its_dependencies_and_nothing_else(built,
     assert packages == sorted(({'name': n, 'version': local_rpm_repo.packages[n], 'release': '1', 'arch': 'noarch'}
                                for n in wanted), key=lambda p: p['name'])
     assert built['results']['first']['packages'] == packages
+    with open(built['root'] + '.manifest.json', encoding='utf-8') as f:
+        assert json.load(f)['packages'] == packages
     assert os.path.isfile(os.path.join(built['root'], 'usr/share/osimage-base/base.txt'))
 
 
