@@ -35,6 +35,7 @@ UNSIGNED = ('osimage-unsigned',)
 STRANGER = ('osimage-stranger',)
 REPO_UID = 'osimage test rpm repository <rpm@osimage.invalid>'
 STRANGER_UID = 'someone else <stranger@osimage.invalid>'
+KEY_NAME = 'RPM-GPG-KEY-osimage-test'
 
 
 def spec_text(name, version, body):
@@ -44,7 +45,8 @@ def spec_text(name, version, body):
 
 
 class LocalRpmRepository:
-    """The repository: ``baseurl``, ``key_file`` (its armored public key), ``packages`` {name: version},
+    """The repository: ``baseurl``, ``key_file`` and ``key_url`` (its armored public key, also served),
+    ``packages`` {name: version},
     ``unsigned`` and ``stranger`` (the packages left unsigned, and signed with another key), ``requests()``."""
 
     def __init__(self):
@@ -58,6 +60,7 @@ class LocalRpmRepository:
         self._build()
         self.server = _serve(functools.partial(_Quiet, directory=self.repo))
         self.baseurl = 'http://127.0.0.1:%d/' % self.server.server_address[1]
+        self.key_url = self.baseurl + KEY_NAME
 
     _gpg = LocalRepository._gpg  # gpg in batch mode with the repository's own GNUPGHOME (self.gnupg)
 
@@ -86,7 +89,7 @@ class LocalRpmRepository:
                                '--addsign', rpm)
             shutil.copy(rpm, self.repo)
         _run(['createrepo_c', '--no-database', self.repo])
-        self.key_file = os.path.join(self.dir, 'RPM-GPG-KEY-osimage-test')
+        self.key_file = os.path.join(self.repo, KEY_NAME)
         self._gpg('--export', '--armor', '--output', self.key_file, REPO_UID)
 
     def requests(self):
