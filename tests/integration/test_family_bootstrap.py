@@ -9,6 +9,7 @@ import pytest
 
 from ansible_collections.osimage.builder.plugins.module_utils import request as req
 from local_apt import LocalRepository, debian_closure
+from local_rpm import PACKAGES as RPM_PACKAGES, LocalRpmRepository
 from osimage_testlib import ROOT, playbook, run
 
 pytestmark = pytest.mark.integration
@@ -82,3 +83,53 @@ def test_a_mirror_signed_with_another_key_is_refused(ubuntu_archive, tmp_path):
     assert proc.returncode != 0
     assert 'NO_PUBKEY' in proc.stdout + proc.stderr or 'not signed' in proc.stdout + proc.stderr, proc.stdout[-3000:]
     assert not root.exists()
+
+
+# rpm families: every package the table names for the release, made by the test, in the repositories of the
+# distro's mirror layout; the key where the table looks for it (rocky) or given as the mirror's key (leap).
+RPM_DISTROS = {
+    'rocky': {'release': '9', 'repositories': ['9/BaseOS/x86_64/os', '9/AppStream/x86_64/os'],
+              'key_name': 'RPM-GPG-KEY-Rocky-9', 'mirror_key': False},
+    'opensuse-leap': {'release': '15.6', 'repositories': ['distribution/leap/15.6/repo/oss', 'update/leap/15.6/oss'],
+                      'key_name': 'mirror-key.asc', 'mirror_key': True},
+}
+
+
+def table_packages(build):
+    """What the family's bootstrap installs for a build: the table's base, kernel and network, and the layout's."""
+    packages = build['os']['packages']
+    return sorted(set(packages['base'] + packages['kernel'] + packages['network'] + build['disk']['packages']))
+
+
+@pytest.fixture(scope='module', params=sorted(RPM_DISTROS))
+def rpm_archive(request, tmp_path_factory):
+    distro, shape = request.param, RPM_DISTROS[request.param]
+    probe = resolved({'distro': distro, 'release': shape['release'], 'mirror': 'http://mirror.invalid'},
+                     tmp_path_factory.mktemp('probe'))
+    names = table_packages(probe)
+    specs = {name: ('1.0', 'Requires: osimage-sh\n\n%%description\n%s stand-in\n\n%%files\n' % name) for name in names}
+    specs['osimage-sh'] = RPM_PACKAGES['osimage-sh']
+    first, second = shape['repositories']
+    layout = {first: ['osimage-sh'] + names[::2], second: names[1::2]}
+    archive = LocalRpmRepository(packages=specs, layout=layout, key_name=shape['key_name'])
+    yield distro, shape, names, archive
+    archive.close()
+
+
+def test_an_rpm_distro_bootstraps_what_its_table_names_from_its_mirror_layout(rpm_archive, tmp_path):
+    distro, shape, names, archive = rpm_archive
+    request = {'distro': distro, 'release': shape['release'], 'cache_dir': str(tmp_path / 'cache'),
+               'location': dict({'mirror': archive.baseurl.rstrip('/')},
+                                **({'mirror_key_file': archive.key_file} if shape['mirror_key'] else {}))}
+    build = resolved(request, tmp_path)
+    assert build['bootstrap']['tool'] == {'el': 'dnf', 'suse': 'zypper'}[build['family']]
+    root = tmp_path / 'root'
+    proc = bootstrap(build, root, tmp_path)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    listed = run(['rpm', '--root', str(root), '--dbpath', build['os']['rpm_dbpath'], '-qa', '--qf', '%{NAME}\n'],
+                 check=True).stdout.split()
+    assert sorted(set(listed) - {'gpg-pubkey'}) == sorted(names + ['osimage-sh'])
+    assert 'gpg-pubkey' in listed  # the mirror's key, imported: signatures were checked
+    served = archive.requests()
+    for repo in shape['repositories']:
+        assert any(path.startswith('/%s/repodata/repomd.xml' % repo) for path in served), served
