@@ -379,7 +379,7 @@ def request_facts(request):
     """The merged distro table entry of a request's distro, release and arch; None when they are not valid."""
     try:
         return distros.facts(*(request.get(k, d) for k, d in (('distro', 'debian'), ('release', 'bookworm'),
-                                                               ('arch', 'amd64'))))
+                                                              ('arch', 'amd64'))))
     except (distros.DistroError, TypeError):
         return None
 
