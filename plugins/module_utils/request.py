@@ -628,8 +628,8 @@ def anchor_paths(request, base_dir):
     out = customization.anchor_paths(request, base_dir)
     location = out.get('location')
     if isinstance(location, dict) and isinstance(location.get('mirror_key_file'), str) and location['mirror_key_file']:
-        out['location'] = dict(location, mirror_key_file=os.path.normpath(os.path.join(base_dir,
-                                                                                     location['mirror_key_file'])))
+        key_file = os.path.normpath(os.path.join(base_dir, location['mirror_key_file']))
+        out['location'] = dict(location, mirror_key_file=key_file)
     if isinstance(out.get('repositories'), list):
         out['repositories'] = [
             dict(r, key_file=os.path.normpath(os.path.join(base_dir, r['key_file'])))
