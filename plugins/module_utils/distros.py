@@ -350,6 +350,14 @@ def packages(os_facts, needs):
     return names
 
 
+def by_family(value):
+    """A data file's package or unit list per family: a mapping names each family's own (a family it does not
+    name has none), a plain list is every family's."""
+    if isinstance(value, dict):
+        return {family: list(value.get(family) or []) for family in FAMILIES}
+    return {family: list(value or []) for family in FAMILIES}
+
+
 def catalogue():
     """Every distribution and release: distro, release, version, family, arches, default mirror, proof."""
     rows = []
