@@ -110,7 +110,8 @@ FAMILIES = {
     },
     'el': {
         'package_manager': 'dnf',
-        # Its customize and boot loader steps are still Debian's: preflight refuses whole builds.
+        # Its family role has no in-tree package step yet and the boot loader role is still Debian's:
+        # preflight refuses whole builds.
         'builds_images': False,
         'package_db': 'rpm',
         'bootstrap': {'module': 'rpm_bootstrap', 'tools': ['dnf']},
@@ -176,7 +177,8 @@ FAMILIES = {
     },
     'suse': {
         'package_manager': 'zypper',
-        # Its customize and boot loader steps are still Debian's: preflight refuses whole builds.
+        # Its family role has no in-tree package step yet and the boot loader role is still Debian's:
+        # preflight refuses whole builds.
         'builds_images': False,
         'package_db': 'rpm',
         'bootstrap': {'module': 'rpm_bootstrap', 'tools': ['zypper']},
