@@ -24,6 +24,35 @@ ARCHES = {
     'amd64': {'debian': 'amd64', 'rpm': 'x86_64', 'efi': 'x64', 'grub_efi': 'x86_64-efi'},
 }
 
+
+
+def _timer_switch(timer):
+    """Automatic updates switched by enabling a timer: its probe and what it prints on and off."""
+    return {'probe': ['systemctl', 'is-enabled', timer], 'on': 'enabled', 'off': 'disabled'}
+
+
+def _rpm_repository_check(directory):
+    """An rpm family's .repo files (no pins) as the verify play looks for them."""
+    return {'dir': directory, 'suffix': '.repo', 'uri': 'baseurl=', 'key': 'gpgkey=file://', 'pin_dir': '',
+            'pin_suffix': '', 'pin': '', 'probe': [], 'errors': ''}
+
+
+# What the rpm families' customize steps share.
+RPM_MECHANICS = {
+    # rpm scripts start nothing in a chroot (systemctl runs offline there): no policy needed.
+    'service_policy': '',
+    # rpm_bootstrap passes the proxy through the environment: no file in the tree.
+    'proxy_conf': '',
+    # glibc-langpack-* and glibc-locale ship compiled locales: nothing to generate.
+    'locale_gen': {},
+    'locale_links': [],
+    'timezone_file': '',
+    'keyboard': {'file': '/etc/vconsole.conf', 'extra': []},
+    # dracut's live module finds the squashfs on the ISO by its label (image_iso's default).
+    'live_args': ['rd.live.image', 'root=live:CDLABEL=OSIMAGE_LIVE', 'rd.live.dir=live',
+                  'rd.live.squashimg=filesystem.squashfs'],
+}
+
 FAMILIES = {
     'debian': {
         'package_manager': 'apt',
@@ -128,27 +157,14 @@ FAMILIES = {
         'network_config': {'path': '/etc/NetworkManager/conf.d/80-osimage-dhcp.conf', 'mode': '0644'},
         'apparmor_service': '',
         'firewall_conf': '/etc/sysconfig/nftables.conf',
-        # rpm scripts start nothing in a chroot (systemctl runs offline there): no policy needed.
-        'service_policy': '',
-        # rpm_bootstrap passes the proxy through the environment: no file in the tree.
-        'proxy_conf': '',
+        **RPM_MECHANICS,
         'proxy_files': ['/etc/dnf/dnf.conf'],
         'package_cache': {'dirs': ['/var/cache/dnf'], 'keep': []},
         'package_leftovers': ['/var/cache/dnf/*/packages/*.rpm', '/var/cache/dnf/*/repodata/*'],
-        # glibc-langpack-* and glibc-locale ship compiled locales: nothing to generate.
-        'locale_gen': {},
-        'locale_links': [],
-        'timezone_file': '',
-        'keyboard': {'file': '/etc/vconsole.conf', 'extra': []},
-        'automatic_updates': {'probe': ['systemctl', 'is-enabled', 'dnf-automatic-install.timer'], 'on': 'enabled',
-                              'off': 'disabled'},
-        'repository_check': {'dir': '/etc/yum.repos.d', 'suffix': '.repo', 'uri': 'baseurl=', 'key': 'gpgkey=file://',
-                             'pin_dir': '', 'pin_suffix': '', 'pin': '', 'probe': [], 'errors': ''},
+        'automatic_updates': _timer_switch('dnf-automatic-install.timer'),
+        'repository_check': _rpm_repository_check('/etc/yum.repos.d'),
         'initrd_glob': 'initramfs-*.img',
         'live_needs': ['usr/lib/dracut/modules.d/90dmsquash-live'],
-        # dracut's live module finds the squashfs on the ISO by its label (image_iso's default).
-        'live_args': ['rd.live.image', 'root=live:CDLABEL=OSIMAGE_LIVE', 'rd.live.dir=live',
-                      'rd.live.squashimg=filesystem.squashfs'],
         'system_groups': ('root', 'bin', 'daemon', 'sys', 'adm', 'tty', 'disk', 'lp', 'mem', 'kmem', 'wheel', 'cdrom',
                           'mail', 'man', 'dialout', 'floppy', 'games', 'tape', 'video', 'ftp', 'lock', 'audio',
                           'users', 'nobody', 'utmp', 'utempter', 'input', 'kvm', 'render', 'systemd-journal',
@@ -196,27 +212,15 @@ FAMILIES = {
         'network_config': {'path': '/etc/sysconfig/network/ifcfg-eth0', 'mode': '0644'},
         'apparmor_service': 'apparmor.service',
         'firewall_conf': '/etc/nftables.conf',
-        # rpm scripts start nothing in a chroot (systemctl runs offline there): no policy needed.
-        'service_policy': '',
-        # rpm_bootstrap passes the proxy through the environment: no file in the tree.
-        'proxy_conf': '',
+        **RPM_MECHANICS,
         # /etc/sysconfig/proxy names 'proxy' even when unset; zypper takes the build's from the environment.
         'proxy_files': [],
         'package_cache': {'dirs': ['/var/cache/zypp/packages', '/var/cache/zypp/raw', '/var/cache/zypp/solv'], 'keep': []},
         'package_leftovers': ['/var/cache/zypp/packages/*/*/*.rpm', '/var/cache/zypp/raw/*'],
-        # glibc-langpack-* and glibc-locale ship compiled locales: nothing to generate.
-        'locale_gen': {},
-        'locale_links': [],
-        'timezone_file': '',
-        'keyboard': {'file': '/etc/vconsole.conf', 'extra': []},
-        'automatic_updates': {'probe': ['systemctl', 'is-enabled', 'osimage-zypper-patch.timer'], 'on': 'enabled',
-                              'off': 'disabled'},
-        'repository_check': {'dir': '/etc/zypp/repos.d', 'suffix': '.repo', 'uri': 'baseurl=', 'key': 'gpgkey=file://',
-                             'pin_dir': '', 'pin_suffix': '', 'pin': '', 'probe': [], 'errors': ''},
+        'automatic_updates': _timer_switch('osimage-zypper-patch.timer'),
+        'repository_check': _rpm_repository_check('/etc/zypp/repos.d'),
         'initrd_glob': 'initrd-*',
         'live_needs': ['usr/lib/dracut/modules.d/90kiwi-live'],
-        'live_args': ['rd.live.image', 'root=live:CDLABEL=OSIMAGE_LIVE', 'rd.live.dir=live',
-                      'rd.live.squashimg=filesystem.squashfs'],
         'system_groups': ('root', 'bin', 'daemon', 'sys', 'tty', 'disk', 'lp', 'www', 'kmem', 'wheel', 'mail', 'news',
                           'uucp', 'shadow', 'dialout', 'audio', 'floppy', 'cdrom', 'console', 'utmp', 'public',
                           'video', 'games', 'trusted', 'modem', 'man', 'users', 'nobody', 'nogroup', 'maildrop',
