@@ -25,7 +25,6 @@ ARCHES = {
 }
 
 
-
 def _timer_switch(timer):
     """Automatic updates switched by enabling a timer: its probe and what it prints on and off."""
     return {'probe': ['systemctl', 'is-enabled', timer], 'on': 'enabled', 'off': 'disabled'}
