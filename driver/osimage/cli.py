@@ -118,14 +118,22 @@ def cmd_distros(args, console):
     return 0
 
 
+def per_family(names, sep):
+    """{family: [name, ...]} as one line when every family has the same, else one 'family: names' line each."""
+    lists = list(names.values())
+    if all(items == lists[0] for items in lists):
+        return sep.join(lists[0]) or '-'
+    return '\n'.join('%s: %s' % (family, sep.join(items) or '-') for family, items in names.items())
+
+
 def cmd_presets(_args, console):
     presets = collection.module_utils('request').load_presets()
     table = Table(title='presets (request key preset: NAME or [NAME, ...])')
     for col in ('name', 'description', 'packages', 'services'):
         table.add_column(col, overflow='fold')
     for name, preset in presets.items():
-        table.add_row(name, preset['description'], ' '.join(preset['packages']) or '-',
-                      ' '.join(preset['services']) or '-')
+        table.add_row(name, preset['description'], per_family(preset['packages'], ' '),
+                      per_family(preset['services'], ' '))
     console.print(table)
     return 0
 
@@ -216,8 +224,8 @@ def cmd_platforms(_args, console):
         table.add_column(col)
     for name in profiles.names():
         p = profiles.load(name)
-        table.add_row(name, ', '.join(p['formats']), ', '.join(p['packages']) or '-', ' '.join(p['kernel_cmdline']) or '-',
-                      ', '.join(p['services']) or '-', p['description'])
+        table.add_row(name, ', '.join(p['formats']), per_family(p['packages'], ', '), ' '.join(p['kernel_cmdline']) or '-',
+                      per_family(p['services'], ', '), p['description'])
     console.print(table)
     return 0
 

@@ -24,6 +24,34 @@ ARCHES = {
     'amd64': {'debian': 'amd64', 'rpm': 'x86_64', 'efi': 'x64', 'grub_efi': 'x86_64-efi'},
 }
 
+
+def _timer_switch(timer):
+    """Automatic updates switched by enabling a timer: its probe and what it prints on and off."""
+    return {'probe': ['systemctl', 'is-enabled', timer], 'on': 'enabled', 'off': 'disabled'}
+
+
+def _rpm_repository_check(directory):
+    """An rpm family's .repo files (no pins) as the verify play looks for them."""
+    return {'dir': directory, 'suffix': '.repo', 'uri': 'baseurl=', 'key': 'gpgkey=file://', 'pin_dir': '',
+            'pin_suffix': '', 'pin': '', 'probe': [], 'errors': ''}
+
+
+# What the rpm families' customize steps share.
+RPM_MECHANICS = {
+    # rpm scripts start nothing in a chroot (systemctl runs offline there): no policy needed.
+    'service_policy': '',
+    # rpm_bootstrap passes the proxy through the environment: no file in the tree.
+    'proxy_conf': '',
+    # glibc-langpack-* and glibc-locale ship compiled locales: nothing to generate.
+    'locale_gen': {},
+    'locale_links': [],
+    'timezone_file': '',
+    'keyboard': {'file': '/etc/vconsole.conf', 'extra': []},
+    # dracut's live module finds the squashfs on the ISO by its label (image_iso's default).
+    'live_args': ['rd.live.image', 'root=live:CDLABEL=OSIMAGE_LIVE', 'rd.live.dir=live',
+                  'rd.live.squashimg=filesystem.squashfs'],
+}
+
 FAMILIES = {
     'debian': {
         'package_manager': 'apt',
@@ -39,7 +67,45 @@ FAMILIES = {
         'initramfs': 'initramfs-tools',
         'ssh_service': 'ssh.service',
         'network': 'systemd-networkd',
+        # The network role writes DHCP for every Ethernet interface in 'network' terms (roles/network/templates)
+        # to its file, and enables the units.
+        'network_units': ['systemd-networkd.service', 'systemd-resolved.service'],
+        'network_config': {'path': '/etc/systemd/network/80-osimage-dhcp.network', 'mode': '0644'},
         'mac': 'apparmor',
+        'apparmor_service': 'apparmor.service',
+        # The rule set file nftables.service loads.
+        'firewall_conf': '/etc/nftables.conf',
+        # What package scripts run instead of starting services in the chroot (invoke-rc.d asks it; exit 101).
+        'service_policy': '/usr/sbin/policy-rc.d',
+        # The package manager's configuration file that holds the build's proxy (the hygiene role removes it),
+        # and the files in which a proxy left by the build would show.
+        'proxy_conf': '/etc/apt/apt.conf.d/00osimage-build-proxy',
+        'proxy_files': ['/etc/apt/apt.conf.d/*'],
+        # Package caches and lists the hygiene role empties (their entries but 'keep'), and what the verify play
+        # must not find in a booted image.
+        'package_cache': {'dirs': ['/var/cache/apt', '/var/lib/apt/lists'], 'keep': ['lock', 'partial', 'auxfiles']},
+        'package_leftovers': ['/var/cache/apt/archives/*.deb', '/var/lib/apt/lists/*_Packages*'],
+        # Locale mechanics: the list of locales to compile and its compiler, and pam_env's file linked to
+        # /etc/locale.conf; the tz name file; the keyboard file (XKB* variables) and its family-only lines.
+        'locale_gen': {'file': '/etc/locale.gen', 'command': ['locale-gen']},
+        'locale_links': ['/etc/default/locale'],
+        'timezone_file': '/etc/timezone',
+        'keyboard': {'file': '/etc/default/keyboard', 'extra': ['BACKSPACE="guess"']},
+        # Automatic updates are switched through the package manager's tasks (roles/security/tasks/updates_apt.yml);
+        # the verify play runs 'probe' in the guest, which prints 'on' or 'off'.
+        'automatic_updates': {'probe': ['apt-config', 'dump', 'APT::Periodic::Unattended-Upgrade'],
+                              'on': 'APT::Periodic::Unattended-Upgrade "1";',
+                              'off': 'APT::Periodic::Unattended-Upgrade "0";'},
+        # Where the request's repositories are written (dir/NAME suffix) and the line prefixes of their URI, key
+        # and pin priority, which the verify play looks for; 'probe' prints on stderr lines matching 'errors' when
+        # the package manager cannot read them.
+        'repository_check': {'dir': '/etc/apt/sources.list.d', 'suffix': '.sources', 'uri': 'URIs: ',
+                             'key': 'Signed-By: ', 'pin_dir': '/etc/apt/preferences.d', 'pin_suffix': '.pref',
+                             'pin': 'Pin-Priority: ', 'probe': ['apt-cache', 'policy'], 'errors': '^[EW]:'},
+        # The live ISO: the initramfs files in /boot and what the tree must hold to boot one (live-boot's hook).
+        'initrd_glob': 'initrd.img-*',
+        'live_needs': ['usr/share/initramfs-tools/scripts/live'],
+        'live_args': ['boot=live'],
         # Groups every image of the family has (base-passwd, then systemd, openssh and the base packages).
         'system_groups': ('root', 'daemon', 'bin', 'sys', 'adm', 'tty', 'disk', 'lp', 'mail', 'news', 'uucp', 'man',
                           'proxy', 'kmem', 'dialout', 'fax', 'voice', 'cdrom', 'floppy', 'tape', 'sudo', 'audio',
@@ -72,7 +138,8 @@ FAMILIES = {
     },
     'el': {
         'package_manager': 'dnf',
-        # Its customize and boot loader steps are still Debian's: preflight refuses whole builds.
+        # Its family role has no in-tree package step yet and the boot loader role is still Debian's:
+        # preflight refuses whole builds.
         'builds_images': False,
         'package_db': 'rpm',
         'bootstrap': {'module': 'rpm_bootstrap', 'tools': ['dnf']},
@@ -85,6 +152,18 @@ FAMILIES = {
         'ssh_service': 'sshd.service',
         'network': 'NetworkManager',
         'mac': 'selinux',
+        'network_units': ['NetworkManager.service'],
+        'network_config': {'path': '/etc/NetworkManager/conf.d/80-osimage-dhcp.conf', 'mode': '0644'},
+        'apparmor_service': '',
+        'firewall_conf': '/etc/sysconfig/nftables.conf',
+        **RPM_MECHANICS,
+        'proxy_files': ['/etc/dnf/dnf.conf'],
+        'package_cache': {'dirs': ['/var/cache/dnf'], 'keep': []},
+        'package_leftovers': ['/var/cache/dnf/*/packages/*.rpm', '/var/cache/dnf/*/repodata/*'],
+        'automatic_updates': _timer_switch('dnf-automatic-install.timer'),
+        'repository_check': _rpm_repository_check('/etc/yum.repos.d'),
+        'initrd_glob': 'initramfs-*.img',
+        'live_needs': ['usr/lib/dracut/modules.d/90dmsquash-live'],
         'system_groups': ('root', 'bin', 'daemon', 'sys', 'adm', 'tty', 'disk', 'lp', 'mem', 'kmem', 'wheel', 'cdrom',
                           'mail', 'man', 'dialout', 'floppy', 'games', 'tape', 'video', 'ftp', 'lock', 'audio',
                           'users', 'nobody', 'utmp', 'utempter', 'input', 'kvm', 'render', 'systemd-journal',
@@ -113,7 +192,8 @@ FAMILIES = {
     },
     'suse': {
         'package_manager': 'zypper',
-        # Its customize and boot loader steps are still Debian's: preflight refuses whole builds.
+        # Its family role has no in-tree package step yet and the boot loader role is still Debian's:
+        # preflight refuses whole builds.
         'builds_images': False,
         'package_db': 'rpm',
         'bootstrap': {'module': 'rpm_bootstrap', 'tools': ['zypper']},
@@ -126,6 +206,20 @@ FAMILIES = {
         'ssh_service': 'sshd.service',
         'network': 'wicked',
         'mac': 'apparmor',
+        'network_units': ['wicked.service'],
+        # wicked configures interfaces by name: eth0 (not proven here).
+        'network_config': {'path': '/etc/sysconfig/network/ifcfg-eth0', 'mode': '0644'},
+        'apparmor_service': 'apparmor.service',
+        'firewall_conf': '/etc/nftables.conf',
+        **RPM_MECHANICS,
+        # /etc/sysconfig/proxy names 'proxy' even when unset; zypper takes the build's from the environment.
+        'proxy_files': [],
+        'package_cache': {'dirs': ['/var/cache/zypp/packages', '/var/cache/zypp/raw', '/var/cache/zypp/solv'], 'keep': []},
+        'package_leftovers': ['/var/cache/zypp/packages/*/*/*.rpm', '/var/cache/zypp/raw/*'],
+        'automatic_updates': _timer_switch('osimage-zypper-patch.timer'),
+        'repository_check': _rpm_repository_check('/etc/zypp/repos.d'),
+        'initrd_glob': 'initrd-*',
+        'live_needs': ['usr/lib/dracut/modules.d/90kiwi-live'],
         'system_groups': ('root', 'bin', 'daemon', 'sys', 'tty', 'disk', 'lp', 'www', 'kmem', 'wheel', 'mail', 'news',
                           'uucp', 'shadow', 'dialout', 'audio', 'floppy', 'cdrom', 'console', 'utmp', 'public',
                           'video', 'games', 'trusted', 'modem', 'man', 'users', 'nobody', 'nogroup', 'maildrop',
@@ -179,6 +273,7 @@ DISTROS = {
         # Debian has no ubuntu-keyring package: the archive key ships with osimage.
         'keyring': 'ubuntu-archive-keyring-2018.gpg',
         'network': 'netplan',
+        'network_config': {'path': '/etc/netplan/80-osimage-dhcp.yaml', 'mode': '0600'},
         'packages': {'kernel': ['linux-image-virtual'], 'network': ['netplan.io', 'systemd-resolved']},
         'releases': {
             'jammy': {'version': '22.04', 'proof': 'local-repo'},
@@ -348,6 +443,14 @@ def packages(os_facts, needs):
     for need in needs:
         names.extend(p for p in os_facts['packages'].get(need, []) if p not in names)
     return names
+
+
+def by_family(value):
+    """A data file's package or unit list per family: a mapping names each family's own (a family it does not
+    name has none), a plain list is every family's."""
+    if isinstance(value, dict):
+        return {family: list(value.get(family) or []) for family in FAMILIES}
+    return {family: list(value or []) for family in FAMILIES}
 
 
 def catalogue():

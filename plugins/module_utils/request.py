@@ -502,7 +502,8 @@ def boot_firmwares(req):
 
 
 def load_presets(directory=PRESETS_DIR):
-    """{name: {description, packages, services}} from the collection's data/presets/<name>.yml files."""
+    """{name: {description, packages, services}} from the collection's data/presets/<name>.yml files, packages
+    and services as ``{family: [...]}`` (a file gives a list for every family, or a list per family)."""
     if not HAS_YAML:
         raise RequestError([('preset', 'the PyYAML Python library is required to read presets')])
     presets = {}
@@ -511,8 +512,8 @@ def load_presets(directory=PRESETS_DIR):
             with open(os.path.join(directory, entry), encoding='utf-8') as f:
                 data = yaml.safe_load(f) or {}
             presets[entry[:-len('.yml')]] = {'description': data.get('description', ''),
-                                             'packages': list(data.get('packages') or []),
-                                             'services': list(data.get('services') or [])}
+                                             'packages': distros.by_family(data.get('packages')),
+                                             'services': distros.by_family(data.get('services'))}
     return presets
 
 
@@ -646,11 +647,12 @@ def resolve_customization(req):
     """Expand presets into packages (and ``preset_services``), add what location needs, fill repositories."""
     presets = load_presets()
     names = _unique(preset_names(req))
-    wanted = [p for n in names for p in presets[n]['packages']] + req['packages']['install']
+    family = req['family']
+    wanted = [p for n in names for p in presets[n]['packages'][family]] + req['packages']['install']
     if req['location']['ntp']:
         wanted += distros.packages(req['os'], ['ntp'])
     req['preset'] = names
-    req['preset_services'] = [s for s in _unique(s for n in names for s in presets[n]['services'])
+    req['preset_services'] = [s for s in _unique(s for n in names for s in presets[n]['services'][family])
                               if s.split('.')[0] not in req['packages']['remove']]
     req['packages']['install'] = [p for p in _unique(wanted) if p not in req['packages']['remove']]
     for repo in req['repositories']:
