@@ -175,10 +175,12 @@ def cmd_boot_test(args, console):
     verify = os.path.abspath(args.verify) if args.verify else ''
     if verify and not os.path.isfile(verify):
         raise SystemExit(_bad('verify tasks file %s does not exist' % verify))
-    request = {}
+    # The build that made the image, from the manifest beside it: its request (secrets redacted) is checked,
+    # and with --request, its id gives the file systems' UUIDs. An image without one is checked as any image.
+    built = build_manifest(image)
+    request = built.get('request', {})
     if args.request:
-        # The build that made the image, from the manifest beside it, gives the file systems' UUIDs.
-        build_id = built_by(image)
+        build_id = built.get('build_id')
         if not build_id:
             raise SystemExit(_bad('no manifest.json beside %s names it, so its build (and the UUIDs its file systems '
                                   'have) is unknown: boot-test it without --request, or keep the manifest with it'
@@ -230,11 +232,11 @@ def cmd_platforms(_args, console):
     return 0
 
 
-def built_by(image):
-    """The build id in the manifest beside ``image`` when that manifest lists it; None otherwise."""
+def build_manifest(image):
+    """The manifest beside ``image`` when it lists that image (osimage built it there); {} otherwise."""
     manifest = _read_json(os.path.join(os.path.dirname(image), 'manifest.json'))
     names = {os.path.basename(i.get('dest', '')) for i in manifest.get('images', [])}
-    return manifest.get('build_id') if os.path.basename(image) in names else None
+    return manifest if os.path.basename(image) in names else {}
 
 
 def _read_json(path):
