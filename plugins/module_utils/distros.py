@@ -36,8 +36,19 @@ def _rpm_repository_check(directory):
             'pin_suffix': '', 'pin': '', 'probe': [], 'errors': ''}
 
 
-# What the rpm families' customize steps share.
+# What the rpm families (el, suse) share.
 RPM_MECHANICS = {
+    # The family role has no in-tree package step yet and the boot loader role is still Debian's: preflight
+    # refuses whole builds.
+    'builds_images': False,
+    'package_db': 'rpm',
+    'package_name': r'^[A-Za-z0-9][A-Za-z0-9_+.-]*$',
+    'package_hint': 'an RPM package name (letters, digits, _, +, . and -)',
+    'repository_keys': [],
+    'keyring_dir': '/etc/pki/rpm-gpg',
+    'bootloaders': ['grub'],
+    'initramfs': 'dracut',
+    'ssh_service': 'sshd.service',
     # rpm scripts start nothing in a chroot (systemctl runs offline there): no policy needed.
     'service_policy': '',
     # rpm_bootstrap passes the proxy through the environment: no file in the tree.
@@ -138,18 +149,7 @@ FAMILIES = {
     },
     'el': {
         'package_manager': 'dnf',
-        # Its family role has no in-tree package step yet and the boot loader role is still Debian's:
-        # preflight refuses whole builds.
-        'builds_images': False,
-        'package_db': 'rpm',
         'bootstrap': {'module': 'rpm_bootstrap', 'tools': ['dnf']},
-        'package_name': r'^[A-Za-z0-9][A-Za-z0-9_+.-]*$',
-        'package_hint': 'an RPM package name (letters, digits, _, +, . and -)',
-        'repository_keys': [],
-        'keyring_dir': '/etc/pki/rpm-gpg',
-        'bootloaders': ['grub'],
-        'initramfs': 'dracut',
-        'ssh_service': 'sshd.service',
         'network': 'NetworkManager',
         'mac': 'selinux',
         'network_units': ['NetworkManager.service'],
@@ -192,18 +192,7 @@ FAMILIES = {
     },
     'suse': {
         'package_manager': 'zypper',
-        # Its family role has no in-tree package step yet and the boot loader role is still Debian's:
-        # preflight refuses whole builds.
-        'builds_images': False,
-        'package_db': 'rpm',
         'bootstrap': {'module': 'rpm_bootstrap', 'tools': ['zypper']},
-        'package_name': r'^[A-Za-z0-9][A-Za-z0-9_+.-]*$',
-        'package_hint': 'an RPM package name (letters, digits, _, +, . and -)',
-        'repository_keys': [],
-        'keyring_dir': '/etc/pki/rpm-gpg',
-        'bootloaders': ['grub'],
-        'initramfs': 'dracut',
-        'ssh_service': 'sshd.service',
         'network': 'wicked',
         'mac': 'apparmor',
         'network_units': ['wicked.service'],
@@ -248,6 +237,12 @@ FAMILIES = {
     },
 }
 
+def _el_repositories(release_dir, gpgkey):
+    """The BaseOS and AppStream repositories of an Enterprise Linux mirror, under ``{mirror}/release_dir``."""
+    return [{'name': name.lower(), 'baseurl': '{mirror}/%s/%s/{arch}/os/' % (release_dir, name), 'gpgkey': gpgkey}
+            for name in ('BaseOS', 'AppStream')]
+
+
 # How each distribution is proven on a machine like the CI's: 'boot' (built, booted and verified by the
 # default test run), 'local-repo' (its family's bootstrap is tested against repositories the tests make;
 # booting it needs its mirror), 'unproven' (reachable here, but no test builds it yet).
@@ -283,33 +278,20 @@ DISTROS = {
     'rocky': {
         'family': 'el',
         'mirror': 'https://dl.rockylinux.org/pub/rocky',
-        'repositories': [
-            {'name': 'baseos', 'baseurl': '{mirror}/{version}/BaseOS/{arch}/os/', 'gpgkey': '{mirror}/RPM-GPG-KEY-Rocky-{version}'},
-            {'name': 'appstream', 'baseurl': '{mirror}/{version}/AppStream/{arch}/os/',
-             'gpgkey': '{mirror}/RPM-GPG-KEY-Rocky-{version}'},
-        ],
+        'repositories': _el_repositories('{version}', '{mirror}/RPM-GPG-KEY-Rocky-{version}'),
         'releases': {'9': {'version': '9', 'proof': 'local-repo'}},
     },
     'almalinux': {
         'family': 'el',
         'mirror': 'https://repo.almalinux.org/almalinux',
-        'repositories': [
-            {'name': 'baseos', 'baseurl': '{mirror}/{version}/BaseOS/{arch}/os/',
-             'gpgkey': '{mirror}/RPM-GPG-KEY-AlmaLinux-{version}'},
-            {'name': 'appstream', 'baseurl': '{mirror}/{version}/AppStream/{arch}/os/',
-             'gpgkey': '{mirror}/RPM-GPG-KEY-AlmaLinux-{version}'},
-        ],
+        'repositories': _el_repositories('{version}', '{mirror}/RPM-GPG-KEY-AlmaLinux-{version}'),
         'releases': {'9': {'version': '9', 'proof': 'local-repo'}},
     },
     'centos-stream': {
         'family': 'el',
         'mirror': 'https://mirror.stream.centos.org',
-        'repositories': [
-            {'name': 'baseos', 'baseurl': '{mirror}/{version}-stream/BaseOS/{arch}/os/',
-             'gpgkey': 'https://www.centos.org/keys/RPM-GPG-KEY-CentOS-Official-SHA256'},
-            {'name': 'appstream', 'baseurl': '{mirror}/{version}-stream/AppStream/{arch}/os/',
-             'gpgkey': 'https://www.centos.org/keys/RPM-GPG-KEY-CentOS-Official-SHA256'},
-        ],
+        'repositories': _el_repositories('{version}-stream',
+                                         'https://www.centos.org/keys/RPM-GPG-KEY-CentOS-Official-SHA256'),
         'releases': {'9': {'version': '9', 'proof': 'local-repo'},
                      '10': {'version': '10', 'proof': 'local-repo', 'rpm_dbpath': '/usr/lib/sysimage/rpm'}},
     },
