@@ -118,14 +118,22 @@ def cmd_distros(args, console):
     return 0
 
 
+def per_family(names, sep):
+    """{family: [name, ...]} as one line when every family has the same, else one 'family: names' line each."""
+    lists = list(names.values())
+    if all(items == lists[0] for items in lists):
+        return sep.join(lists[0]) or '-'
+    return '\n'.join('%s: %s' % (family, sep.join(items) or '-') for family, items in names.items())
+
+
 def cmd_presets(_args, console):
     presets = collection.module_utils('request').load_presets()
     table = Table(title='presets (request key preset: NAME or [NAME, ...])')
     for col in ('name', 'description', 'packages', 'services'):
         table.add_column(col, overflow='fold')
     for name, preset in presets.items():
-        table.add_row(name, preset['description'], ' '.join(preset['packages']) or '-',
-                      ' '.join(preset['services']) or '-')
+        table.add_row(name, preset['description'], per_family(preset['packages'], ' '),
+                      per_family(preset['services'], ' '))
     console.print(table)
     return 0
 
@@ -167,10 +175,12 @@ def cmd_boot_test(args, console):
     verify = os.path.abspath(args.verify) if args.verify else ''
     if verify and not os.path.isfile(verify):
         raise SystemExit(_bad('verify tasks file %s does not exist' % verify))
-    request = {}
+    # The build that made the image, from the manifest beside it: its request (secrets redacted) is checked,
+    # and with --request, its id gives the file systems' UUIDs. An image without one is checked as any image.
+    built = build_manifest(image)
+    request = built.get('request', {})
     if args.request:
-        # The build that made the image, from the manifest beside it, gives the file systems' UUIDs.
-        build_id = built_by(image)
+        build_id = built.get('build_id')
         if not build_id:
             raise SystemExit(_bad('no manifest.json beside %s names it, so its build (and the UUIDs its file systems '
                                   'have) is unknown: boot-test it without --request, or keep the manifest with it'
@@ -218,17 +228,17 @@ def cmd_platforms(_args, console):
         table.add_column(col)
     for name in profiles.names():
         p = profiles.load(name)
-        table.add_row(name, ', '.join(p['formats']), ', '.join(p['packages']) or '-', ' '.join(p['kernel_cmdline']) or '-',
-                      ', '.join(p['services']) or '-', p['description'])
+        table.add_row(name, ', '.join(p['formats']), per_family(p['packages'], ', '), ' '.join(p['kernel_cmdline']) or '-',
+                      per_family(p['services'], ', '), p['description'])
     console.print(table)
     return 0
 
 
-def built_by(image):
-    """The build id in the manifest beside ``image`` when that manifest lists it; None otherwise."""
+def build_manifest(image):
+    """The manifest beside ``image`` when it lists that image (osimage built it there); {} otherwise."""
     manifest = _read_json(os.path.join(os.path.dirname(image), 'manifest.json'))
     names = {os.path.basename(i.get('dest', '')) for i in manifest.get('images', [])}
-    return manifest.get('build_id') if os.path.basename(image) in names else None
+    return manifest if os.path.basename(image) in names else {}
 
 
 def arches():
@@ -237,7 +247,7 @@ def arches():
 
 def image_arch(args, image, request):
     """The image's architecture: --arch, else the request's, else the manifest's beside it, else amd64."""
-    manifest = _read_json(os.path.join(os.path.dirname(image), 'manifest.json')) if built_by(image) else {}
+    manifest = build_manifest(image)
     return args.arch or request.get('arch') or manifest.get('distro', {}).get('arch') or 'amd64'
 
 

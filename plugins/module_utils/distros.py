@@ -14,6 +14,10 @@ into the build's ``os`` facts, which every later step reads instead of asking wh
 from __future__ import annotations
 
 import copy
+import os
+
+# The archive keys osimage ships (data/keys, with their fingerprints in its README).
+KEYS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'data', 'keys')
 
 # The machine architectures: how each family's package tools name them, and what booting one takes.
 # machine: the kernel's name (uname -m), which also names qemu (qemu-system-MACHINE, qemu-user's binfmt.d file);
@@ -53,6 +57,45 @@ ARCHES = {
     },
 }
 
+
+def _timer_switch(timer):
+    """Automatic updates switched by enabling a timer: its probe and what it prints on and off."""
+    return {'probe': ['systemctl', 'is-enabled', timer], 'on': 'enabled', 'off': 'disabled'}
+
+
+def _rpm_repository_check(directory):
+    """An rpm family's .repo files (no pins) as the verify play looks for them."""
+    return {'dir': directory, 'suffix': '.repo', 'uri': 'baseurl=', 'key': 'gpgkey=file://', 'pin_dir': '',
+            'pin_suffix': '', 'pin': '', 'probe': [], 'errors': ''}
+
+
+# What the rpm families (el, suse) share.
+RPM_MECHANICS = {
+    # The family role has no in-tree package step yet and the boot loader role is still Debian's: preflight
+    # refuses whole builds.
+    'builds_images': False,
+    'package_db': 'rpm',
+    'package_name': r'^[A-Za-z0-9][A-Za-z0-9_+.-]*$',
+    'package_hint': 'an RPM package name (letters, digits, _, +, . and -)',
+    'repository_keys': [],
+    'keyring_dir': '/etc/pki/rpm-gpg',
+    'bootloaders': ['grub'],
+    'initramfs': 'dracut',
+    'ssh_service': 'sshd.service',
+    # rpm scripts start nothing in a chroot (systemctl runs offline there): no policy needed.
+    'service_policy': '',
+    # rpm_bootstrap passes the proxy through the environment: no file in the tree.
+    'proxy_conf': '',
+    # glibc-langpack-* and glibc-locale ship compiled locales: nothing to generate.
+    'locale_gen': {},
+    'locale_links': [],
+    'timezone_file': '',
+    'keyboard': {'file': '/etc/vconsole.conf', 'extra': []},
+    # dracut's live module finds the squashfs on the ISO by its label (image_iso's default).
+    'live_args': ['rd.live.image', 'root=live:CDLABEL=OSIMAGE_LIVE', 'rd.live.dir=live',
+                  'rd.live.squashimg=filesystem.squashfs'],
+}
+
 FAMILIES = {
     'debian': {
         'package_manager': 'apt',
@@ -68,7 +111,45 @@ FAMILIES = {
         'initramfs': 'initramfs-tools',
         'ssh_service': 'ssh.service',
         'network': 'systemd-networkd',
+        # The network role writes DHCP for every Ethernet interface in 'network' terms (roles/network/templates)
+        # to its file, and enables the units.
+        'network_units': ['systemd-networkd.service', 'systemd-resolved.service'],
+        'network_config': {'path': '/etc/systemd/network/80-osimage-dhcp.network', 'mode': '0644'},
         'mac': 'apparmor',
+        'apparmor_service': 'apparmor.service',
+        # The rule set file nftables.service loads.
+        'firewall_conf': '/etc/nftables.conf',
+        # What package scripts run instead of starting services in the chroot (invoke-rc.d asks it; exit 101).
+        'service_policy': '/usr/sbin/policy-rc.d',
+        # The package manager's configuration file that holds the build's proxy (the hygiene role removes it),
+        # and the files in which a proxy left by the build would show.
+        'proxy_conf': '/etc/apt/apt.conf.d/00osimage-build-proxy',
+        'proxy_files': ['/etc/apt/apt.conf.d/*'],
+        # Package caches and lists the hygiene role empties (their entries but 'keep'), and what the verify play
+        # must not find in a booted image.
+        'package_cache': {'dirs': ['/var/cache/apt', '/var/lib/apt/lists'], 'keep': ['lock', 'partial', 'auxfiles']},
+        'package_leftovers': ['/var/cache/apt/archives/*.deb', '/var/lib/apt/lists/*_Packages*'],
+        # Locale mechanics: the list of locales to compile and its compiler, and pam_env's file linked to
+        # /etc/locale.conf; the tz name file; the keyboard file (XKB* variables) and its family-only lines.
+        'locale_gen': {'file': '/etc/locale.gen', 'command': ['locale-gen']},
+        'locale_links': ['/etc/default/locale'],
+        'timezone_file': '/etc/timezone',
+        'keyboard': {'file': '/etc/default/keyboard', 'extra': ['BACKSPACE="guess"']},
+        # Automatic updates are switched through the package manager's tasks (roles/security/tasks/updates_apt.yml);
+        # the verify play runs 'probe' in the guest, which prints 'on' or 'off'.
+        'automatic_updates': {'probe': ['apt-config', 'dump', 'APT::Periodic::Unattended-Upgrade'],
+                              'on': 'APT::Periodic::Unattended-Upgrade "1";',
+                              'off': 'APT::Periodic::Unattended-Upgrade "0";'},
+        # Where the request's repositories are written (dir/NAME suffix) and the line prefixes of their URI, key
+        # and pin priority, which the verify play looks for; 'probe' prints on stderr lines matching 'errors' when
+        # the package manager cannot read them.
+        'repository_check': {'dir': '/etc/apt/sources.list.d', 'suffix': '.sources', 'uri': 'URIs: ',
+                             'key': 'Signed-By: ', 'pin_dir': '/etc/apt/preferences.d', 'pin_suffix': '.pref',
+                             'pin': 'Pin-Priority: ', 'probe': ['apt-cache', 'policy'], 'errors': '^[EW]:'},
+        # The live ISO: the initramfs files in /boot and what the tree must hold to boot one (live-boot's hook).
+        'initrd_glob': 'initrd.img-*',
+        'live_needs': ['usr/share/initramfs-tools/scripts/live'],
+        'live_args': ['boot=live'],
         # Groups every image of the family has (base-passwd, then systemd, openssh and the base packages).
         'system_groups': ('root', 'daemon', 'bin', 'sys', 'adm', 'tty', 'disk', 'lp', 'mail', 'news', 'uucp', 'man',
                           'proxy', 'kmem', 'dialout', 'fax', 'voice', 'cdrom', 'floppy', 'tape', 'sudo', 'audio',
@@ -101,19 +182,21 @@ FAMILIES = {
     },
     'el': {
         'package_manager': 'dnf',
-        # Its customize and boot loader steps are still Debian's: preflight refuses whole builds.
-        'builds_images': False,
-        'package_db': 'rpm',
         'bootstrap': {'module': 'rpm_bootstrap', 'tools': ['dnf']},
-        'package_name': r'^[A-Za-z0-9][A-Za-z0-9_+.-]*$',
-        'package_hint': 'an RPM package name (letters, digits, _, +, . and -)',
-        'repository_keys': [],
-        'keyring_dir': '/etc/pki/rpm-gpg',
-        'bootloaders': ['grub'],
-        'initramfs': 'dracut',
-        'ssh_service': 'sshd.service',
         'network': 'NetworkManager',
         'mac': 'selinux',
+        'network_units': ['NetworkManager.service'],
+        'network_config': {'path': '/etc/NetworkManager/conf.d/80-osimage-dhcp.conf', 'mode': '0644'},
+        'apparmor_service': '',
+        'firewall_conf': '/etc/sysconfig/nftables.conf',
+        **RPM_MECHANICS,
+        'proxy_files': ['/etc/dnf/dnf.conf'],
+        'package_cache': {'dirs': ['/var/cache/dnf'], 'keep': []},
+        'package_leftovers': ['/var/cache/dnf/*/packages/*.rpm', '/var/cache/dnf/*/repodata/*'],
+        'automatic_updates': _timer_switch('dnf-automatic-install.timer'),
+        'repository_check': _rpm_repository_check('/etc/yum.repos.d'),
+        'initrd_glob': 'initramfs-*.img',
+        'live_needs': ['usr/lib/dracut/modules.d/90dmsquash-live'],
         'system_groups': ('root', 'bin', 'daemon', 'sys', 'adm', 'tty', 'disk', 'lp', 'mem', 'kmem', 'wheel', 'cdrom',
                           'mail', 'man', 'dialout', 'floppy', 'games', 'tape', 'video', 'ftp', 'lock', 'audio',
                           'users', 'nobody', 'utmp', 'utempter', 'input', 'kvm', 'render', 'systemd-journal',
@@ -142,19 +225,23 @@ FAMILIES = {
     },
     'suse': {
         'package_manager': 'zypper',
-        # Its customize and boot loader steps are still Debian's: preflight refuses whole builds.
-        'builds_images': False,
-        'package_db': 'rpm',
         'bootstrap': {'module': 'rpm_bootstrap', 'tools': ['zypper']},
-        'package_name': r'^[A-Za-z0-9][A-Za-z0-9_+.-]*$',
-        'package_hint': 'an RPM package name (letters, digits, _, +, . and -)',
-        'repository_keys': [],
-        'keyring_dir': '/etc/pki/rpm-gpg',
-        'bootloaders': ['grub'],
-        'initramfs': 'dracut',
-        'ssh_service': 'sshd.service',
         'network': 'wicked',
         'mac': 'apparmor',
+        'network_units': ['wicked.service'],
+        # wicked configures interfaces by name: eth0 (not proven here).
+        'network_config': {'path': '/etc/sysconfig/network/ifcfg-eth0', 'mode': '0644'},
+        'apparmor_service': 'apparmor.service',
+        'firewall_conf': '/etc/nftables.conf',
+        **RPM_MECHANICS,
+        # /etc/sysconfig/proxy names 'proxy' even when unset; zypper takes the build's from the environment.
+        'proxy_files': [],
+        'package_cache': {'dirs': ['/var/cache/zypp/packages', '/var/cache/zypp/raw', '/var/cache/zypp/solv'], 'keep': []},
+        'package_leftovers': ['/var/cache/zypp/packages/*/*/*.rpm', '/var/cache/zypp/raw/*'],
+        'automatic_updates': _timer_switch('osimage-zypper-patch.timer'),
+        'repository_check': _rpm_repository_check('/etc/zypp/repos.d'),
+        'initrd_glob': 'initrd-*',
+        'live_needs': ['usr/lib/dracut/modules.d/90kiwi-live'],
         'system_groups': ('root', 'bin', 'daemon', 'sys', 'tty', 'disk', 'lp', 'www', 'kmem', 'wheel', 'mail', 'news',
                           'uucp', 'shadow', 'dialout', 'audio', 'floppy', 'cdrom', 'console', 'utmp', 'public',
                           'video', 'games', 'trusted', 'modem', 'man', 'users', 'nobody', 'nogroup', 'maildrop',
@@ -183,6 +270,13 @@ FAMILIES = {
     },
 }
 
+
+def _el_repositories(release_dir, gpgkey):
+    """The BaseOS and AppStream repositories of an Enterprise Linux mirror, under ``{mirror}/release_dir``."""
+    return [{'name': name.lower(), 'baseurl': '{mirror}/%s/%s/{arch}/os/' % (release_dir, name), 'gpgkey': gpgkey}
+            for name in ('BaseOS', 'AppStream')]
+
+
 # How each distribution is proven on a machine like the CI's: 'boot' (built, booted and verified by the
 # default test run), 'local-repo' (its family's bootstrap is tested against repositories the tests make;
 # booting it needs its mirror), 'unproven' (reachable here, but no test builds it yet).
@@ -205,7 +299,10 @@ DISTROS = {
         'security_mirror': 'http://security.ubuntu.com/ubuntu',
         'suites': ['{release}-updates', 'security:{release}-security'],
         'components': ['main', 'universe'],
+        # Debian has no ubuntu-keyring package: the archive key ships with osimage.
+        'keyring': 'ubuntu-archive-keyring-2018.gpg',
         'network': 'netplan',
+        'network_config': {'path': '/etc/netplan/80-osimage-dhcp.yaml', 'mode': '0600'},
         # Ubuntu's arm64 packages are on another mirror (ports), which the table does not name yet.
         'arches': ['amd64'],
         'packages': {'kernel': ['linux-image-virtual'], 'network': ['netplan.io', 'systemd-resolved']},
@@ -217,33 +314,20 @@ DISTROS = {
     'rocky': {
         'family': 'el',
         'mirror': 'https://dl.rockylinux.org/pub/rocky',
-        'repositories': [
-            {'name': 'baseos', 'baseurl': '{mirror}/{version}/BaseOS/{arch}/os/', 'gpgkey': '{mirror}/RPM-GPG-KEY-Rocky-{version}'},
-            {'name': 'appstream', 'baseurl': '{mirror}/{version}/AppStream/{arch}/os/',
-             'gpgkey': '{mirror}/RPM-GPG-KEY-Rocky-{version}'},
-        ],
+        'repositories': _el_repositories('{version}', '{mirror}/RPM-GPG-KEY-Rocky-{version}'),
         'releases': {'9': {'version': '9', 'proof': 'local-repo'}},
     },
     'almalinux': {
         'family': 'el',
         'mirror': 'https://repo.almalinux.org/almalinux',
-        'repositories': [
-            {'name': 'baseos', 'baseurl': '{mirror}/{version}/BaseOS/{arch}/os/',
-             'gpgkey': '{mirror}/RPM-GPG-KEY-AlmaLinux-{version}'},
-            {'name': 'appstream', 'baseurl': '{mirror}/{version}/AppStream/{arch}/os/',
-             'gpgkey': '{mirror}/RPM-GPG-KEY-AlmaLinux-{version}'},
-        ],
+        'repositories': _el_repositories('{version}', '{mirror}/RPM-GPG-KEY-AlmaLinux-{version}'),
         'releases': {'9': {'version': '9', 'proof': 'local-repo'}},
     },
     'centos-stream': {
         'family': 'el',
         'mirror': 'https://mirror.stream.centos.org',
-        'repositories': [
-            {'name': 'baseos', 'baseurl': '{mirror}/{version}-stream/BaseOS/{arch}/os/',
-             'gpgkey': 'https://www.centos.org/keys/RPM-GPG-KEY-CentOS-Official-SHA256'},
-            {'name': 'appstream', 'baseurl': '{mirror}/{version}-stream/AppStream/{arch}/os/',
-             'gpgkey': 'https://www.centos.org/keys/RPM-GPG-KEY-CentOS-Official-SHA256'},
-        ],
+        'repositories': _el_repositories('{version}-stream',
+                                         'https://www.centos.org/keys/RPM-GPG-KEY-CentOS-Official-SHA256'),
         'releases': {'9': {'version': '9', 'proof': 'local-repo'},
                      '10': {'version': '10', 'proof': 'local-repo', 'rpm_dbpath': '/usr/lib/sysimage/rpm'}},
     },
@@ -334,15 +418,27 @@ def _fill(value, fields):
     return value
 
 
-def resolve(distro, release, arch, mirror):
-    """The build's ``os`` facts: the merged table with its templates filled for this release, arch and mirror."""
+def resolve(distro, release, arch, mirror, security_mirror=None, mirror_key=None):
+    """The build's ``os`` facts: the merged table with its templates filled for this release, arch and mirror.
+
+    ``security_mirror`` replaces the distro's security mirror, ``mirror_key`` (a key file) the archive key that
+    signs the mirror: the shipped keyring of an apt distribution, the gpgkey of each rpm repository.
+    """
     merged = facts(distro, release, arch)
+    if security_mirror:
+        merged['security_mirror'] = security_mirror.rstrip('/')
     machine = ARCHES[arch]
     fields = {'release': release, 'version': merged['version'], 'mirror': mirror.rstrip('/'),
               'arch': machine['rpm' if merged['package_db'] == 'rpm' else 'debian'],
               'efi': machine['efi'], 'grub_efi': machine['grub_efi']}
     out = _fill({k: v for k, v in merged.items() if k != 'suites'}, fields)
     out['mirror'] = mirror
+    if out.get('keyring'):
+        out['keyring'] = os.path.join(KEYS_DIR, out['keyring'])
+    if mirror_key:
+        out['keyring'] = mirror_key
+        for repo in out.get('repositories', []):
+            repo['gpgkey'] = mirror_key
     out['arch_name'] = fields['arch']
     out['efi_arch'] = machine['efi']
     out['grub_efi_target'] = machine['grub_efi']
@@ -367,6 +463,14 @@ def packages(os_facts, needs):
     for need in needs:
         names.extend(p for p in os_facts['packages'].get(need, []) if p not in names)
     return names
+
+
+def by_family(value):
+    """A data file's package or unit list per family: a mapping names each family's own (a family it does not
+    name has none), a plain list is every family's."""
+    if isinstance(value, dict):
+        return {family: list(value.get(family) or []) for family in FAMILIES}
+    return {family: list(value or []) for family in FAMILIES}
 
 
 def catalogue():

@@ -8,7 +8,9 @@ the request names none), ``packages`` (added to ``packages.install``), ``kernel_
 request's own arguments), ``services`` (units the platform role enables in the image), ``disabled_services``
 (added to the request's ``services.disabled``: units a package enables that should start only when their
 device appears), ``cloud_init`` (the request's ``cloud_init`` when it has none: cloud-init with the
-platform's datasource) and ``agent_units`` (units the verify play expects to be installed). Runs on the
+platform's datasource) and ``agent_units`` (units the verify play expects to be installed). Packages and
+units differ per family: a file names them as a list (every family's) or as ``{debian: [...], el: [...],
+suse: [...]}``; ``load`` gives them per family and ``apply`` takes the request's family's. Runs on the
 controller only.
 """
 
@@ -18,10 +20,13 @@ import copy
 import os
 
 from ansible.module_utils.common.yaml import yaml_load
+from ansible_collections.osimage.builder.plugins.module_utils import distros
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'data', 'platforms')
 KEYS = ('description', 'formats', 'packages', 'kernel_cmdline', 'services', 'disabled_services', 'cloud_init',
         'agent_units')
+# The keys that name packages or units, which a profile gives per family.
+FAMILY_KEYS = ('packages', 'services', 'disabled_services', 'agent_units')
 
 
 def names():
@@ -32,11 +37,16 @@ def names():
         return []
 
 
-def load(name):
-    """The profile ``name`` with every key present."""
+def load(name, family=None):
+    """The profile ``name`` with every key present: the packages and units of ``family``, or of each family
+    as ``{family: [...]}`` when None."""
     with open(os.path.join(DATA_DIR, name + '.yml'), encoding='utf-8') as f:
         data = yaml_load(f) or {}
     profile = {key: data.get(key, {'description': '', 'cloud_init': {}}.get(key, [])) for key in KEYS}
+    for key in FAMILY_KEYS:
+        profile[key] = distros.by_family(profile[key])
+        if family:
+            profile[key] = profile[key][family]
     profile['name'] = name
     return profile
 
@@ -48,11 +58,12 @@ def _union(first, then):
 def apply(request):
     """A copy of a valid request with its profile's defaults: the request's formats win, packages, kernel
     arguments and disabled services are the union (the profile's first; a unit the request enables stays
-    enabled), the request's own cloud_init replaces the profile's, and the profile is kept as ``platform_profile``."""
+    enabled), the request's own cloud_init replaces the profile's, and the profile (with the packages and units
+    of the request's distro's family) is kept as ``platform_profile``."""
     out = copy.deepcopy(request)
     if not out.get('platform'):
         return out
-    profile = load(out['platform'])
+    profile = load(out['platform'], distros.family_of(out.get('distro', 'debian')))
     out.setdefault('formats', list(profile['formats']))
     packages = out.setdefault('packages', {})
     packages['install'] = _union(profile['packages'], packages.get('install', []))

@@ -75,8 +75,9 @@ def family_errors(resolved):
     """[(key, message)] when the distro's family cannot make a whole image yet."""
     if resolved['os'].get('builds_images', True):
         return []
-    return [('distro', "the %s family's customize and boot loader steps are not written yet: osimage makes only "
-                       "its root tree (the rpm_bootstrap module); build a Debian or Ubuntu image"
+    return [('distro', "the %s family's in-tree package step (its role's main tasks) and boot loader step are not "
+                       "written yet: osimage makes only its root tree (the rpm_bootstrap module); build a Debian or "
+                       "Ubuntu image"
              % resolved['family'])]
 
 

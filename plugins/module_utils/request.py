@@ -160,6 +160,11 @@ LOCATION_SCHEMA = {
     'type': 'object', 'additionalProperties': False, 'default': {},
     'properties': {
         'mirror': {'type': 'string', 'pattern': URL_RE, 'x-hint': 'an http://, https:// or file:// URL'},
+        'security_mirror': {'type': 'string', 'pattern': URL_RE,
+                            'x-hint': "an http://, https:// or file:// URL of the release's security suite"},
+        'mirror_key_file': {'type': 'string', 'minLength': 1,
+                            'x-hint': "the path of the OpenPGP public key that signs the mirror (default: the "
+                                      "distro's archive key)"},
         'proxy': {'type': 'string', 'pattern': PROXY_RE,
                   'x-hint': 'an http:// proxy URL such as http://proxy.example:3128 (used during the build only)'},
         'dns': _list({'type': 'string'}, 'a list of IPv4 or IPv6 addresses', default=[], uniqueItems=True),
@@ -524,7 +529,8 @@ def boot_firmwares(req):
 
 
 def load_presets(directory=PRESETS_DIR):
-    """{name: {description, packages, services}} from the collection's data/presets/<name>.yml files."""
+    """{name: {description, packages, services}} from the collection's data/presets/<name>.yml files, packages
+    and services as ``{family: [...]}`` (a file gives a list for every family, or a list per family)."""
     if not HAS_YAML:
         raise RequestError([('preset', 'the PyYAML Python library is required to read presets')])
     presets = {}
@@ -533,8 +539,8 @@ def load_presets(directory=PRESETS_DIR):
             with open(os.path.join(directory, entry), encoding='utf-8') as f:
                 data = yaml.safe_load(f) or {}
             presets[entry[:-len('.yml')]] = {'description': data.get('description', ''),
-                                             'packages': list(data.get('packages') or []),
-                                             'services': list(data.get('services') or [])}
+                                             'packages': distros.by_family(data.get('packages')),
+                                             'services': distros.by_family(data.get('services'))}
     return presets
 
 
@@ -591,15 +597,9 @@ def _repository_errors(repos):
             if problem:
                 errors.append((key + '.key', 'the key %s' % problem))
         path = repo.get('key_file')
-        if isinstance(path, str) and path:
-            if not os.path.isfile(path):
-                errors.append((key + '.key_file', "'%s' does not exist (relative paths start at the request "
-                                                  "file's directory)" % path))
-            else:
-                with open(path, 'rb') as f:
-                    problem = key_material_error(f.read())
-                if problem:
-                    errors.append((key + '.key_file', "'%s' %s" % (path, problem)))
+        problem = _key_file_error(path) if isinstance(path, str) and path else None
+        if problem:
+            errors.append((key + '.key_file', problem))
         if 'pin_packages' in repo and 'priority' not in repo:
             errors.append((key + '.pin_packages', 'pins need a priority; add priority (for example 990)'))
     return errors
@@ -619,7 +619,21 @@ def _location_errors(request):
     mirror = request.get('mirror')
     if isinstance(mirror, str) and isinstance(location.get('mirror'), str) and mirror != location['mirror']:
         errors.append(('location.mirror', 'give mirror or location.mirror, not two different ones'))
+    path = location.get('mirror_key_file')
+    if isinstance(path, str) and path:
+        problem = _key_file_error(path)
+        if problem:
+            errors.append(('location.mirror_key_file', problem))
     return errors
+
+
+def _key_file_error(path):
+    """Why the file at ``path`` is not an OpenPGP public key; None when it is one."""
+    if not os.path.isfile(path):
+        return "'%s' does not exist (relative paths start at the request file's directory)" % path
+    with open(path, 'rb') as f:
+        problem = key_material_error(f.read())
+    return "'%s' %s" % (path, problem) if problem else None
 
 
 def _customization_errors(request):
@@ -637,9 +651,13 @@ def _customization_errors(request):
 
 
 def anchor_paths(request, base_dir):
-    """A copy of ``request`` whose relative file paths (repositories' key_file; files' src and template;
-    tasks) start at ``base_dir``."""
+    """A copy of ``request`` whose relative file paths (location.mirror_key_file, repositories' key_file; files'
+    src and template; tasks) start at ``base_dir``."""
     out = customization.anchor_paths(request, base_dir)
+    location = out.get('location')
+    if isinstance(location, dict) and isinstance(location.get('mirror_key_file'), str) and location['mirror_key_file']:
+        key_file = os.path.normpath(os.path.join(base_dir, location['mirror_key_file']))
+        out['location'] = dict(location, mirror_key_file=key_file)
     if isinstance(out.get('repositories'), list):
         out['repositories'] = [
             dict(r, key_file=os.path.normpath(os.path.join(base_dir, r['key_file'])))
@@ -656,11 +674,12 @@ def resolve_customization(req):
     """Expand presets into packages (and ``preset_services``), add what location needs, fill repositories."""
     presets = load_presets()
     names = _unique(preset_names(req))
-    wanted = [p for n in names for p in presets[n]['packages']] + req['packages']['install']
+    family = req['family']
+    wanted = [p for n in names for p in presets[n]['packages'][family]] + req['packages']['install']
     if req['location']['ntp']:
         wanted += distros.packages(req['os'], ['ntp'])
     req['preset'] = names
-    req['preset_services'] = [s for s in _unique(s for n in names for s in presets[n]['services'])
+    req['preset_services'] = [s for s in _unique(s for n in names for s in presets[n]['services'][family])
                               if s.split('.')[0] not in req['packages']['remove']]
     req['packages']['install'] = [p for p in _unique(wanted) if p not in req['packages']['remove']]
     for repo in req['repositories']:
@@ -767,7 +786,9 @@ def resolve(request, cwd=None, build_id=None):
     req['mirror'] = req['location'].get('mirror') or req.get('mirror') or distros.DISTROS[req['distro']]['mirror']
     req['location']['mirror'] = req['mirror']
     # The distro table resolved for this release, arch and mirror: every later step reads it from here.
-    req['os'] = distros.resolve(req['distro'], req['release'], req['arch'], req['mirror'])
+    req['os'] = distros.resolve(req['distro'], req['release'], req['arch'], req['mirror'],
+                                security_mirror=req['location'].get('security_mirror'),
+                                mirror_key=req['location'].get('mirror_key_file'))
     req['family'] = req['os']['family']
     req['version'] = req['os']['version']
     req['bootstrap'].setdefault('tool', req['os']['bootstrap']['tools'][0])

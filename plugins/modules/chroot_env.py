@@ -15,10 +15,10 @@ description:
   - With O(state=present), mounts C(/proc), a read-only C(/sys), a private C(/dev) holding only
     null, zero, full, random, urandom, tty and a new C(devpts) instance, C(/dev/shm) and C(/run) in the tree.
     Host devices are never visible inside.
-  - Installs C(/usr/sbin/policy-rc.d) so that package installs do not start services, and puts the build
-    host's resolver in C(/etc/resolv.conf) so that packages can be downloaded.
+  - Installs the family's service policy script (O(service_policy)) so that package installs do not start
+    services, and puts the build host's resolver in C(/etc/resolv.conf) so that packages can be downloaded.
   - With O(state=absent), stops every process still running inside the tree, unmounts everything below it
-    and restores C(/etc/resolv.conf) and C(policy-rc.d) exactly as they were. Always safe to run again.
+    and restores C(/etc/resolv.conf) and the policy script exactly as they were. Always safe to run again.
   - A symlink in the tree is never followed to the host, for example a C(/etc/resolv.conf) that points
     to an absolute path.
   - Every mount is named C(osimage-BUILD_ID) so that a killed build's mounts can be found later.
@@ -41,6 +41,13 @@ options:
     description: Use the build host's C(/etc/resolv.conf) inside the tree while it is set up.
     type: bool
     default: true
+  service_policy:
+    description:
+      - Absolute path in the tree of the script that package scripts ask before they start a service (the
+        distro table's C(service_policy)); it is installed exiting 101 (refused) while the environment is set
+        up. Empty for a family whose package scripts start nothing in a chroot.
+    type: str
+    default: ""
 notes:
   - Runs as root on the build host. Supports check mode.
 seealso:
@@ -53,6 +60,7 @@ EXAMPLES = r'''
   osimage.builder.chroot_env:
     path: /var/tmp/osimage/build1/root
     build_id: build1
+    service_policy: "{{ osimage.os.service_policy }}"
 
 - name: Tear it down, even after a failure
   osimage.builder.chroot_env:
@@ -81,7 +89,6 @@ from ansible_collections.osimage.builder.plugins.module_utils import stamp
 from ansible_collections.osimage.builder.plugins.module_utils import tree
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
 
-POLICY_RC_D = 'usr/sbin/policy-rc.d'
 POLICY_SCRIPT = b'#!/bin/sh\n# osimage: services do not start while the image is built\nexit 101\n'
 RESOLV = 'etc/resolv.conf'
 
@@ -92,7 +99,8 @@ def set_up(module, runner, root, state_path):
     mounted = set(chroot.mounts_under(root))
     todo = [m for m in chroot.API_MOUNTS if os.path.join(root, m[0]) not in mounted]
     needs_resolv = params['resolv_conf'] and 'resolv' not in saved
-    needs_policy = 'policy_rc_d' not in saved
+    policy = params['service_policy'].lstrip('/')
+    needs_policy = bool(policy) and 'policy' not in saved
     if not (todo or needs_resolv or needs_policy):
         return False
     if module.check_mode:
@@ -108,8 +116,8 @@ def set_up(module, runner, root, state_path):
             finally:
                 os.close(fd)
     if needs_policy:
-        saved['policy_rc_d'] = tree.snapshot(root, POLICY_RC_D)
-        tree.write_file(root, POLICY_RC_D, POLICY_SCRIPT, 0o755)
+        saved['policy'] = {'path': policy, 'saved': tree.snapshot(root, policy)}
+        tree.write_file(root, policy, POLICY_SCRIPT, 0o755)
     if needs_resolv:
         saved['resolv'] = tree.snapshot(root, RESOLV)
         with open('/etc/resolv.conf', 'rb') as f:
@@ -134,9 +142,10 @@ def tear_down(module, runner, root, state_path):
         if rc != 0:
             runner.run(['umount', '--lazy', mnt])
     if saved:
-        for rel, key in ((RESOLV, 'resolv'), (POLICY_RC_D, 'policy_rc_d')):
-            if key in saved:
-                tree.restore(root, rel, saved[key])
+        if 'resolv' in saved:
+            tree.restore(root, RESOLV, saved['resolv'])
+        if 'policy' in saved:
+            tree.restore(root, saved['policy']['path'], saved['policy']['saved'])
         os.unlink(state_path)
     return True, pids
 
@@ -148,6 +157,7 @@ def main():
             state=dict(type='str', default='present', choices=['present', 'absent']),
             build_id=dict(type='str', default='manual'),
             resolv_conf=dict(type='bool', default=True),
+            service_policy=dict(type='str', default=''),
         ),
         supports_check_mode=True,
     )

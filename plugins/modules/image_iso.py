@@ -12,8 +12,8 @@ module: image_iso
 short_description: Make a hybrid BIOS/UEFI live ISO of an image's root tree and check its boot catalog
 version_added: 0.2.0
 description:
-  - Packs O(root) into C(live/filesystem.squashfs) (mksquashfs) beside the tree's kernel and initramfs, which
-    must hold live-boot (the ISO boots with C(boot=live)).
+  - Packs O(root) into C(live/filesystem.squashfs) (mksquashfs) beside the tree's kernel and initramfs
+    (O(initrd)), which must hold the family's live boot hook (O(live_needs); the ISO boots with O(live_args)).
   - "BIOS: an El Torito no-emulation boot image made by the tree's own C(grub-mkimage -O i386-pc-eltorito),
     and GRUB's C(boot_hybrid.img) as the MBR, so the same file also boots from a USB stick."
   - "UEFI: an EFI System partition image (C(mkfs.vfat) on a file, C(EFI/BOOT/BOOTX64.EFI) copied in with mtools)
@@ -48,10 +48,24 @@ options:
     type: str
     default: Live system
   cmdline:
-    description: Kernel arguments added after C(boot=live) and the consoles.
+    description: Kernel arguments added after O(live_args) and the consoles.
     type: list
     elements: str
     default: []
+  initrd:
+    description: Glob of the initramfs files in the tree's C(/boot) (the distro table's C(initrd_glob)); the last one is used.
+    type: str
+    required: true
+  live_needs:
+    description: Paths in the tree that the live boot hook installs (the distro table's C(live_needs)), checked first.
+    type: list
+    elements: str
+    required: true
+  live_args:
+    description: Kernel arguments that make the initramfs boot the squashfs (the distro table's C(live_args)).
+    type: list
+    elements: str
+    required: true
 notes:
   - Supports check mode.
 requirements:
@@ -62,8 +76,11 @@ EXAMPLES = r'''
 - name: Make a live ISO
   osimage.builder.image_iso:
     root: /var/tmp/osimage/build1/root
-    dest: /srv/images/debian.iso
+    dest: /srv/images/live.iso
     work_dir: /var/tmp/osimage/build1/iso
+    initrd: "{{ osimage.os.initrd_glob }}"
+    live_needs: "{{ osimage.os.live_needs }}"
+    live_args: "{{ osimage.os.live_args }}"
 '''
 
 RETURN = r'''
@@ -118,7 +135,7 @@ terminal_output serial console
 set timeout=1
 set default=0
 menuentry '{title}' {{
-  linux /live/vmlinuz boot=live fstab=no console=tty0 console=ttyS0,115200 {cmdline}
+  linux /live/vmlinuz {live} fstab=no console=tty0 console=ttyS0,115200 {cmdline}
   initrd /live/initrd.img
 }}
 '''
@@ -156,16 +173,16 @@ def boot_catalog(runner, iso):
 
 def build(runner, params, stage, tmp):
     root = params['root']
-    for needed in ('usr/lib/grub/i386-pc/boot_hybrid.img', 'usr/lib/grub/x86_64-efi/linux.mod',
-                   'usr/share/initramfs-tools/scripts/live'):
-        if not os.path.exists(os.path.join(root, needed)):
-            raise ValueError('the tree has no /%s: a live ISO needs grub-pc-bin, grub-efi-amd64-bin and live-boot' % needed)
+    for needed in ['usr/lib/grub/i386-pc/boot_hybrid.img', 'usr/lib/grub/x86_64-efi/linux.mod'] + params['live_needs']:
+        if not os.path.exists(os.path.join(root, needed.lstrip('/'))):
+            raise ValueError("the tree has no /%s: a live ISO needs GRUB for BIOS and UEFI and the family's live "
+                             "boot hook (the 'live' need)" % needed.lstrip('/'))
     os.makedirs(os.path.join(stage, 'live'))
     os.makedirs(os.path.join(stage, 'boot', 'grub', 'i386-pc'))
     shutil.copyfile(one(root, 'vmlinuz-*', 'kernel'), os.path.join(stage, 'live', 'vmlinuz'))
-    shutil.copyfile(one(root, 'initrd.img-*', 'initramfs'), os.path.join(stage, 'live', 'initrd.img'))
+    shutil.copyfile(one(root, params['initrd'], 'initramfs'), os.path.join(stage, 'live', 'initrd.img'))
     with open(os.path.join(stage, 'boot', 'grub', 'grub.cfg'), 'w', encoding='utf-8') as f:
-        f.write(GRUB_CFG.format(title=params['title'], cmdline=' '.join(params['cmdline'])))
+        f.write(GRUB_CFG.format(title=params['title'], live=' '.join(params['live_args']), cmdline=' '.join(params['cmdline'])))
     grub_image(runner, root, 'i386-pc-eltorito', BIOS_MODULES, params['label'],
                os.path.join(stage, 'boot', 'grub', 'i386-pc', 'eltorito.img'))
     efi_grub = os.path.join(params['work_dir'], 'bootx64.efi')
@@ -200,6 +217,9 @@ def main():
             label=dict(type='str', default='OSIMAGE_LIVE'),
             title=dict(type='str', default='Live system'),
             cmdline=dict(type='list', elements='str', default=[]),
+            initrd=dict(type='str', required=True),
+            live_needs=dict(type='list', elements='str', required=True),
+            live_args=dict(type='list', elements='str', required=True),
         ),
         supports_check_mode=True,
     )

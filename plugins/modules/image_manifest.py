@@ -28,10 +28,10 @@ options:
     type: path
     required: true
   package_db:
-    description: Package database format of the image.
+    description: Package database format of the image (the distro table's C(package_db)).
     type: str
     choices: [dpkg, rpm]
-    default: dpkg
+    required: true
     aliases: [package_manager]
   rpm_dbpath:
     description: Where the rpm database is inside the image, with O(package_db=rpm).
@@ -68,6 +68,7 @@ EXAMPLES = r'''
   osimage.builder.image_manifest:
     path: /srv/images/debian/manifest.json
     root: /var/tmp/osimage/build1/root
+    package_db: "{{ osimage.os.package_db }}"
     request: "{{ osimage_public }}"
     disk: "{{ disk_result }}"
     images: "{{ convert_results.results }}"
@@ -111,7 +112,7 @@ def main():
         argument_spec=dict(
             path=dict(type='path', required=True),
             root=dict(type='path', required=True),
-            package_db=dict(type='str', default='dpkg', choices=['dpkg', 'rpm'], aliases=['package_manager']),
+            package_db=dict(type='str', required=True, choices=['dpkg', 'rpm'], aliases=['package_manager']),
             rpm_dbpath=dict(type='str', default='/usr/lib/sysimage/rpm'),
             request=dict(type='dict', required=True),
             disk=dict(type='dict', required=True),

@@ -171,9 +171,11 @@ def ini(sections):
 
 
 def dnf_config(params):
-    """dnf.conf: only the given repositories, signatures checked, keys never imported by dnf (no gpgkey=)."""
+    """dnf.conf: only the given repositories, signatures checked, keys never imported by dnf (no gpgkey=),
+    metadata from the cache used only after checking it is current."""
     main = {'gpgcheck': 1, 'localpkg_gpgcheck': 1, 'repo_gpgcheck': 0, 'reposdir': '/dev/null',
-            'install_weak_deps': int(params['install_weak_deps']), 'cachedir': '/' + CACHE_REL, 'keepcache': 1}
+            'install_weak_deps': int(params['install_weak_deps']), 'cachedir': '/' + CACHE_REL, 'keepcache': 1,
+            'metadata_expire': 0}
     repos = [(r['name'], {'name': r['name'], 'baseurl': r['baseurl'], 'enabled': 1, 'gpgcheck': 1, 'repo_gpgcheck': 0})
              for r in params['repositories']]
     return ini([('main', main)] + repos)
@@ -239,8 +241,10 @@ def install(runner, params, root, pkg_cache):
         write_private_config(params, private)
         env = tool_environment(params, private)
         os.makedirs(os.path.join(root, os.path.dirname(CACHE_REL)))
-        if pkg_cache and os.path.isdir(pkg_cache):
-            bootstrap.copy_tree(runner, pkg_cache, os.path.join(root, CACHE_REL))
+        if pkg_cache:
+            with CacheLock(pkg_cache + '.lock'):
+                if os.path.isdir(pkg_cache):
+                    bootstrap.copy_tree(runner, pkg_cache, os.path.join(root, CACHE_REL))
         commands = import_keys(runner, params, root, env)
         argv = install_argv(params, root, private)
         runner.run(argv, environ_update=env, what=params['backend'])

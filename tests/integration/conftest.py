@@ -45,7 +45,7 @@ def recording_proxy():
 
 @pytest.fixture(scope='session')
 def local_rpm_repo():
-    """A signed rpm-md repository served on 127.0.0.1 (local_rpm.PACKAGES): .baseurl, .key_file,
+    """A signed rpm-md repository served on 127.0.0.1 (local_rpm.PACKAGES): .baseurl, .key_file, .key_url,
     .packages {name: version}, .unsigned (names of the unsigned packages), .requests() (paths it served)."""
     repo = LocalRpmRepository()
     yield repo

@@ -1,7 +1,8 @@
 """A signed apt repository and an HTTP proxy, made and served by the test process on 127.0.0.1.
 
-The repository holds tiny packages made with dpkg-deb, a Packages index and a Release file written here,
-signed (InRelease) with a throwaway gpg key. The proxy forwards plain HTTP requests and records them, to
+The repository holds tiny packages made with dpkg-deb (and, for an archive shaped like a distribution's,
+real packages downloaded from Debian's mirror), a Packages index per suite and component and a Release file
+per suite written here, signed (InRelease) with a throwaway gpg key. The proxy forwards plain HTTP requests and records them, to
 prove a build went through it.
 """
 
@@ -19,7 +20,7 @@ import urllib.request
 
 SUITE = 'osimage'
 COMPONENT = 'main'
-# name: (version, files it installs, description)
+# name: (version, files it installs, description[, depends])
 PACKAGES = {
     'osimage-hello': ('1.0', {'usr/share/osimage-hello/hello.txt': 'hello from the local repository\n'},
                       'a file from osimage\'s test repository'),
@@ -33,7 +34,7 @@ def _run(argv, **kwargs):
     return subprocess.run(argv, check=True, capture_output=True, **kwargs)
 
 
-def _deb(workdir, name, version, files, description):
+def _deb(workdir, name, version, files, description, depends=''):
     root = os.path.join(workdir, 'src', name)
     os.makedirs(os.path.join(root, 'DEBIAN'))
     for rel, text in files.items():
@@ -42,7 +43,8 @@ def _deb(workdir, name, version, files, description):
             f.write(text)
     with open(os.path.join(root, 'DEBIAN', 'control'), 'w', encoding='utf-8') as f:
         f.write('Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: osimage tests <tests@osimage.invalid>\n'
-                'Priority: optional\nSection: misc\nDescription: %s\n' % (name, version, description))
+                'Priority: optional\nSection: misc\n%sDescription: %s\n'
+                % (name, version, 'Depends: %s\n' % depends if depends else '', description))
     rel = 'pool/%s_%s_all.deb' % (name, version)
     os.makedirs(os.path.join(workdir, 'repo', 'pool'), exist_ok=True)
     _run(['dpkg-deb', '--root-owner-group', '-Zgzip', '--build', root, os.path.join(workdir, 'repo', rel)])
@@ -58,17 +60,55 @@ def _stanza(repo, rel):
         control, rel, len(data), hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest())
 
 
-def _release(repo, indexes):
-    lines = ['Origin: osimage-test', 'Label: osimage-test', 'Suite: %s' % SUITE, 'Codename: %s' % SUITE,
-             'Date: %s' % email.utils.formatdate(usegmt=True), 'Architectures: amd64',
-             'Components: %s' % COMPONENT, 'Description: osimage test repository']
+def _release(repo, suite, indexes):
+    components = sorted({rel.split('/')[0] for rel in indexes})
+    lines = ['Origin: osimage-test', 'Label: osimage-test', 'Suite: %s' % suite, 'Codename: %s' % suite,
+             'Date: %s' % email.utils.formatdate(usegmt=True), 'Architectures: amd64 all',
+             'Components: %s' % ' '.join(components), 'Description: osimage test repository']
     for field, algo in (('MD5Sum', hashlib.md5), ('SHA256', hashlib.sha256)):
         lines.append(field + ':')
         for rel in indexes:
-            with open(os.path.join(repo, 'dists', SUITE, rel), 'rb') as f:
+            with open(os.path.join(repo, 'dists', suite, rel), 'rb') as f:
                 data = f.read()
             lines.append(' %s %d %s' % (algo(data).hexdigest(), len(data), rel))
     return '\n'.join(lines) + '\n'
+
+
+def _publish(repo, layout):
+    """Write each suite's Packages indexes and Release: ``layout`` is {suite: {component: [pool paths]}}."""
+    for suite, components in layout.items():
+        indexes = []
+        for component, debs in components.items():
+            binary = os.path.join(repo, 'dists', suite, component, 'binary-amd64')
+            os.makedirs(binary)
+            with open(os.path.join(binary, 'Packages'), 'w', encoding='utf-8') as f:
+                f.write('\n'.join(_stanza(repo, rel) for rel in debs))
+            indexes.append('%s/binary-amd64/Packages' % component)
+        with open(os.path.join(repo, 'dists', suite, 'Release'), 'w', encoding='utf-8') as f:
+            f.write(_release(repo, suite, indexes))
+
+
+def debian_closure(cache, names, suite='bookworm', mirror='http://deb.debian.org/debian'):
+    """Paths of the .debs of Debian's essential set, apt and ``names`` with all they depend on, downloaded
+    from the mirror into ``cache`` with the host's apt and keys (kept between runs: only what is missing is
+    fetched)."""
+    root = os.path.join(cache, 'apt')
+    archives = os.path.join(cache, 'archives')
+    for sub in ('etc/apt/apt.conf.d', 'etc/apt/preferences.d', 'etc/apt/sources.list.d', 'var/lib/apt/lists/partial',
+                'var/lib/dpkg'):
+        os.makedirs(os.path.join(root, sub), exist_ok=True)
+    os.makedirs(os.path.join(archives, 'partial'), exist_ok=True)
+    with open(os.path.join(root, 'var/lib/dpkg/status'), 'w', encoding='utf-8'):
+        pass
+    with open(os.path.join(root, 'etc/apt/sources.list'), 'w', encoding='utf-8') as f:
+        f.write('deb %s %s main\n' % (mirror, suite))
+    apt = ['apt-get', '-q', '-o', 'Dir=%s' % root, '-o', 'Dir::State::status=%s/var/lib/dpkg/status' % root,
+           '-o', 'Dir::Cache::archives=%s' % archives, '-o', 'Dir::Etc::Trusted=/etc/apt/trusted.gpg',
+           '-o', 'Dir::Etc::TrustedParts=/etc/apt/trusted.gpg.d', '-o', 'APT::Architecture=amd64',
+           '-o', 'Debug::NoLocking=1']
+    _run(apt + ['update'])
+    _run(apt + ['install', '-y', '--download-only', '--no-install-recommends', '?essential', 'apt'] + list(names))
+    return sorted(os.path.join(archives, n) for n in os.listdir(archives) if n.endswith('.deb'))
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -122,16 +162,22 @@ def _serve(handler):
 
 
 class LocalRepository:
-    """The repository: ``uri``, ``suite``, ``component``, ``key_file`` and ``key`` (armored), ``packages``."""
+    """The repository: ``uri``, ``suite``, ``component``, ``key_file`` and ``key`` (armored), ``packages``.
 
-    def __init__(self):
+    ``packages`` ({name: (version, files, description[, depends])}) are made with dpkg-deb and published as
+    ``layout`` says ({suite: {component: [names]}}; default: all in suite osimage, component main); the real
+    ``debs`` (paths) go into the first suite's main component.
+    """
+
+    def __init__(self, packages=None, layout=None, debs=()):
         self.dir = tempfile.mkdtemp(prefix='osimage-repo-')
         self.gnupg = os.path.join(self.dir, 'gnupg')
         os.mkdir(self.gnupg, 0o700)
         self.repo = os.path.join(self.dir, 'repo')
         self.suite, self.component = SUITE, COMPONENT
-        self.packages = {name: spec[0] for name, spec in PACKAGES.items()}
-        self._build()
+        specs = PACKAGES if packages is None else packages
+        self.packages = {name: spec[0] for name, spec in specs.items()}
+        self._build(specs, layout or {SUITE: {COMPONENT: list(specs)}}, debs)
         self.server = _serve(functools.partial(_Quiet, directory=self.repo))
         self.uri = 'http://127.0.0.1:%d/' % self.server.server_address[1]
 
@@ -139,17 +185,21 @@ class LocalRepository:
         return _run(['gpg', '--homedir', self.gnupg, '--batch', '--yes', '--pinentry-mode', 'loopback',
                      '--passphrase', ''] + list(args))
 
-    def _build(self):
-        debs = [_deb(self.dir, name, *spec) for name, spec in PACKAGES.items()]
-        binary = os.path.join(self.repo, 'dists', SUITE, COMPONENT, 'binary-amd64')
-        os.makedirs(binary)
-        with open(os.path.join(binary, 'Packages'), 'w', encoding='utf-8') as f:
-            f.write('\n'.join(_stanza(self.repo, rel) for rel in debs))
-        release = os.path.join(self.repo, 'dists', SUITE, 'Release')
-        with open(release, 'w', encoding='utf-8') as f:
-            f.write(_release(self.repo, ['%s/binary-amd64/Packages' % COMPONENT]))
+    def _build(self, specs, layout, debs):
+        made = {name: _deb(self.dir, name, *spec) for name, spec in specs.items()}
+        pool = os.path.join(self.repo, 'pool')
+        os.makedirs(pool, exist_ok=True)
+        copied = []
+        for path in debs:
+            shutil.copy(path, pool)
+            copied.append('pool/' + os.path.basename(path))
+        first = next(iter(layout))
+        _publish(self.repo, {suite: {component: [made[n] for n in names] + (copied if (suite, component) == (
+            first, COMPONENT) else []) for component, names in components.items()} for suite, components in layout.items()})
         self._gpg('--quick-gen-key', 'osimage test repository <repo@osimage.invalid>', 'ed25519', 'sign', 'never')
-        self._gpg('--clearsign', '--output', os.path.join(os.path.dirname(release), 'InRelease'), release)
+        for suite in layout:
+            release = os.path.join(self.repo, 'dists', suite, 'Release')
+            self._gpg('--clearsign', '--output', os.path.join(os.path.dirname(release), 'InRelease'), release)
         self.key_file = os.path.join(self.dir, 'repo-key.asc')
         self._gpg('--export', '--armor', '--output', self.key_file)
         with open(self.key_file, encoding='ascii') as f:

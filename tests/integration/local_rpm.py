@@ -35,6 +35,7 @@ UNSIGNED = ('osimage-unsigned',)
 STRANGER = ('osimage-stranger',)
 REPO_UID = 'osimage test rpm repository <rpm@osimage.invalid>'
 STRANGER_UID = 'someone else <stranger@osimage.invalid>'
+KEY_NAME = 'RPM-GPG-KEY-osimage-test'
 
 
 def spec_text(name, version, body):
@@ -44,20 +45,27 @@ def spec_text(name, version, body):
 
 
 class LocalRpmRepository:
-    """The repository: ``baseurl``, ``key_file`` (its armored public key), ``packages`` {name: version},
-    ``unsigned`` and ``stranger`` (the packages left unsigned, and signed with another key), ``requests()``."""
+    """The repository: ``baseurl``, ``key_file`` and ``key_url`` (its armored public key, also served),
+    ``packages`` {name: version},
+    ``unsigned`` and ``stranger`` (the packages left unsigned, and signed with another key), ``requests()``.
 
-    def __init__(self):
+    ``packages`` ({name: (version, spec body)}, default PACKAGES) go into the repositories ``layout`` names
+    ({directory under baseurl: [names]}; default: all at baseurl itself); the key is served as ``key_name``.
+    """
+
+    def __init__(self, packages=None, layout=None, key_name=KEY_NAME):
         self.dir = tempfile.mkdtemp(prefix='osimage-rpm-repo-')
         self.gnupg = os.path.join(self.dir, 'gnupg')
         os.mkdir(self.gnupg, 0o700)
         self.home = os.path.join(self.dir, 'home')
         self.repo = os.path.join(self.dir, 'repo')
-        self.packages = {name: spec[0] for name, spec in PACKAGES.items()}
+        specs = PACKAGES if packages is None else packages
+        self.packages = {name: spec[0] for name, spec in specs.items()}
         self.unsigned, self.stranger = UNSIGNED, STRANGER
-        self._build()
+        self._build(specs, layout or {'': list(specs)}, key_name)
         self.server = _serve(functools.partial(_Quiet, directory=self.repo))
         self.baseurl = 'http://127.0.0.1:%d/' % self.server.server_address[1]
+        self.key_url = self.baseurl + key_name
 
     _gpg = LocalRepository._gpg  # gpg in batch mode with the repository's own GNUPGHOME (self.gnupg)
 
@@ -65,7 +73,7 @@ class LocalRpmRepository:
         """rpmbuild or rpmsign with a private HOME, so no ~/.rpmmacros or ~/.rpmdb of the host's is used."""
         return _run(list(argv), env=dict(os.environ, HOME=self.home, GNUPGHOME=self.gnupg))
 
-    def _build(self):
+    def _build(self, specs, layout, key_name):
         os.makedirs(self.home)
         os.makedirs(self.repo)
         for uid in (REPO_UID, STRANGER_UID):
@@ -75,7 +83,8 @@ class LocalRpmRepository:
                     '%%__os_install_post %%{nil}\n%%debug_package %%{nil}\n'
                     '%%_binaries_in_noarch_packages_terminate_build 0\n'
                     % (os.path.join(self.dir, 'rpmbuild'), self.gnupg))
-        for name, (version, body) in PACKAGES.items():
+        rpms = {}
+        for name, (version, body) in specs.items():
             spec = os.path.join(self.dir, name + '.spec')
             with open(spec, 'w', encoding='utf-8') as f:
                 f.write(spec_text(name, version, body))
@@ -84,9 +93,14 @@ class LocalRpmRepository:
             if name not in UNSIGNED:
                 self._rpm_tool('rpmsign', '--define', '_gpg_name %s' % (STRANGER_UID if name in STRANGER else REPO_UID),
                                '--addsign', rpm)
-            shutil.copy(rpm, self.repo)
-        _run(['createrepo_c', '--no-database', self.repo])
-        self.key_file = os.path.join(self.dir, 'RPM-GPG-KEY-osimage-test')
+            rpms[name] = rpm
+        for directory, names in layout.items():
+            target = os.path.join(self.repo, directory)
+            os.makedirs(target, exist_ok=True)
+            for name in names:
+                shutil.copy(rpms[name], target)
+            _run(['createrepo_c', '--no-database', target])
+        self.key_file = os.path.join(self.repo, key_name)
         self._gpg('--export', '--armor', '--output', self.key_file, REPO_UID)
 
     def requests(self):

@@ -116,8 +116,8 @@ def test_every_key_is_proven_in_the_booted_guest(all_keys_build):
                  'cloud-init finished', 'requested users exist with their shells and groups',
                  "users' SSH keys are installed", 'sudo users may run everything', "the user's verify tasks passed",
                  'DNS servers are the requested ones', 'NTP servers are the requested ones',
-                 'extra apt repositories are configured with their signing keys',
-                 'pinned repositories have their priority and apt reads the pins', 'requested packages are installed',
+                 'extra repositories are configured with their signing keys',
+                 'pinned repositories have their priority and the package manager reads the pins', 'requested packages are installed',
                  'system reached the running state', 'no failed units'):
         assert outcomes.get(name) == 'passed', (name, report['checks'])
     assert 'failed' not in outcomes.values(), report['checks']

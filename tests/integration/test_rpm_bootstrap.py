@@ -21,9 +21,9 @@ BACKENDS = ['dnf', 'zypper']
 def bootstrap(repo, tmp_path, backend, packages, extra=None):
     """Run the playbook; return (process, tree path, the module's results or None when the play failed)."""
     root, result = tmp_path / 'root', tmp_path / 'result.json'
-    proc = playbook(PLAYBOOK, '-e', json.dumps(dict(
-        extra or {}, rpm_root=str(root), rpm_backend=backend, rpm_baseurl=repo.baseurl, rpm_key_file=repo.key_file,
-        rpm_packages=packages, rpm_result=str(result))))
+    variables = dict(rpm_root=str(root), rpm_backend=backend, rpm_baseurl=repo.baseurl, rpm_key_file=repo.key_file,
+                     rpm_packages=packages, rpm_result=str(result))
+    proc = playbook(PLAYBOOK, '-e', json.dumps(dict(variables, **(extra or {}))))
     return proc, str(root), json.loads(result.read_text()) if result.exists() else None
 
 
@@ -67,6 +67,8 @@ def test_the_tree_holds_the_package_and_its_dependencies_and_nothing_else(built,
     assert packages == sorted(({'name': n, 'version': local_rpm_repo.packages[n], 'release': '1', 'arch': 'noarch'}
                                for n in wanted), key=lambda p: p['name'])
     assert built['results']['first']['packages'] == packages
+    with open(built['root'] + '.manifest.json', encoding='utf-8') as f:
+        assert json.load(f)['packages'] == packages
     assert os.path.isfile(os.path.join(built['root'], 'usr/share/osimage-base/base.txt'))
 
 
@@ -123,19 +125,28 @@ def test_a_package_not_signed_with_the_repository_key_fails(local_rpm_repo, tmp_
 
 @pytest.mark.parametrize('backend', BACKENDS)
 def test_the_cache_keeps_packages_and_trees_and_the_proxy_is_used(local_rpm_repo, recording_proxy, tmp_path, backend):
+    """With cache_dir, a key given by URL and a proxy: the key and the packages come through the proxy, the next
+    tree comes from the tree cache, and a build without the tree cache downloads no package again."""
     cache = tmp_path / 'cache'
-    extra = {'rpm_cache_dir': str(cache), 'rpm_proxy': recording_proxy.url}
+    extra = {'rpm_cache_dir': str(cache), 'rpm_proxy': recording_proxy.url, 'rpm_key_file': local_rpm_repo.key_url}
     before = len(recording_proxy.requests())
     proc, _root, first = bootstrap(local_rpm_repo, tmp_path / 'a', backend, ['osimage-hello'], extra)
     assert proc.returncode == 0, proc.stdout[-6000:]
     pattern = str(cache / 'rpms' / ('%s-9-x86_64' % backend) / '**' / '*.rpm')
     kept = sorted(os.path.basename(p) for p in glob.glob(pattern, recursive=True))
     assert kept == ['osimage-base-2.1-1.noarch.rpm', 'osimage-hello-1.3-1.noarch.rpm', 'osimage-sh-1.0-1.noarch.rpm']
-    assert any(url.startswith(local_rpm_repo.baseurl) and url.endswith('osimage-hello-1.3-1.noarch.rpm')
-               for url in recording_proxy.requests()[before:])
+    through_proxy = recording_proxy.requests()[before:]
+    assert local_rpm_repo.key_url in through_proxy
+    assert local_rpm_repo.baseurl + 'osimage-hello-1.3-1.noarch.rpm' in through_proxy
     proc, second_root, second = bootstrap(local_rpm_repo, tmp_path / 'b', backend, ['osimage-hello'], extra)
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert (first['first']['cached'], second['first']['cached']) == (False, True)
     assert 'commands' not in second['first']
     assert second['first']['packages'] == first['first']['packages']
     assert os.path.isfile(os.path.join(second_root, 'var/lib/osimage-hello/post-ran'))
+    before = len(recording_proxy.requests())
+    proc, _root, third = bootstrap(local_rpm_repo, tmp_path / 'c', backend, ['osimage-hello'],
+                                   dict(extra, rpm_tree_cache_max_age=0))
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert third['first']['cached'] is False and third['first']['commands']
+    assert not [url for url in recording_proxy.requests()[before:] if url.endswith('.rpm')]

@@ -2,9 +2,12 @@
 
 Runs inside the guest with its own python3 (one process instead of one Ansible task per fact, which
 matters under software emulation). Arguments: the units that must be enabled, ``--unit=U`` for each other
-unit whose state to report, ``--path=P`` for each path whose type, owner, mode and checksum to report, and
+unit whose state to report, ``--path=P`` for each path whose type, owner, mode and checksum to report,
 ``--agent=U`` for each unit of a platform's guest agent, which must be installed (enabled, or static when
-udev starts it).
+udev starts it). What differs per family comes from the distro table as arguments too: ``--proxy-glob=G``
+(files where a build proxy would show), ``--leftover-glob=G`` (downloaded packages or lists),
+``--keyboard-file=P``, ``--read-glob=NAME=G`` (the files' text as ``read[NAME]``) and
+``--probe=NAME=ARGV`` (a JSON argv whose rc, stdout and stderr are ``probes[NAME]``).
 """
 import glob
 import grp
@@ -42,9 +45,12 @@ def btime():
     return 0
 
 
-def proxy_files():
-    paths = glob.glob('/etc/apt/apt.conf.d/*') + ['/etc/environment']
-    return [p for p in paths if os.path.isfile(p) and 'proxy' in read(p).lower()]
+def globbed(patterns):
+    return [p for pattern in patterns for p in sorted(glob.glob(pattern))]
+
+
+def proxy_files(patterns):
+    return [p for p in globbed(patterns) + ['/etc/environment'] if os.path.isfile(p) and 'proxy' in read(p).lower()]
 
 
 def layout():
@@ -77,16 +83,19 @@ def global_dns_servers():
     return []
 
 
-def apt_state():
-    """Extra apt sources, keys, pins, and what apt says when it reads its preferences."""
-    policy = subprocess.run(['apt-cache', 'policy'], capture_output=True, text=True, check=False)
-    return {
-        'sources': {p: read(p) for p in glob.glob('/etc/apt/sources.list.d/*.sources')},
-        'keyrings': sorted(glob.glob('/etc/apt/keyrings/*')),
-        'preferences': {p: read(p) for p in glob.glob('/etc/apt/preferences.d/*')},
-        'policy_errors': [line for line in policy.stderr.splitlines() if line.startswith(('E:', 'W:'))]
-        + ([] if policy.returncode == 0 else ['apt-cache policy exited with %d' % policy.returncode]),
-    }
+def probe(argv):
+    """rc, stdout and stderr of a command (rc 127 when it is not there)."""
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {'rc': 127, 'stdout': '', 'stderr': str(exc)}
+    return {'rc': proc.returncode, 'stdout': proc.stdout.strip(), 'stderr': proc.stderr}
+
+
+def values(args, option):
+    """The values of every ``--OPTION=VALUE`` argument, in order."""
+    prefix = '--%s=' % option
+    return [a[len(prefix):] for a in args if a.startswith(prefix)]
 
 
 def key_values(text):
@@ -179,17 +188,16 @@ def sshd_settings():
     return settings
 
 
-def system_settings():
+def system_settings(keyboard_file):
     localtime = os.path.realpath('/etc/localtime') if os.path.exists('/etc/localtime') else ''
     return {
         'timezone': localtime.split('/usr/share/zoneinfo/', 1)[-1] if localtime else 'Etc/UTC',
         'timezone_abbrev': out(['date', '+%Z']),
-        'locale': key_values(read('/etc/default/locale')),
+        'locale': key_values(read('/etc/locale.conf')),
         'locales_available': out(['locale', '-a']).splitlines(),
-        'keyboard': key_values(read('/etc/default/keyboard')),
+        'keyboard': key_values(read(keyboard_file)) if keyboard_file else {},
         'apparmor': {'enabled': read('/sys/module/apparmor/parameters/enabled').strip(),
                      'profiles': len(read('/sys/kernel/security/apparmor/profiles').splitlines())},
-        'apt_periodic': key_values(out(['apt-config', 'dump', 'APT::Periodic']).replace(' "', '="').replace('";', '"')),
         'firewall': firewall(),
         'cloud_init': cloud_init(),
         'sshd': sshd_settings(),
@@ -198,9 +206,8 @@ def system_settings():
 
 def main(args):
     units = [a for a in args if not a.startswith('--')]
-    others = [a[len('--unit='):] for a in args if a.startswith('--unit=')]
-    paths = [a[len('--path='):] for a in args if a.startswith('--path=')]
-    agents = [a[len('--agent='):] for a in args if a.startswith('--agent=')]
+    reads = dict(v.split('=', 1) for v in values(args, 'read-glob'))
+    probes = dict(v.split('=', 1) for v in values(args, 'probe'))
     root = json.loads(out(['findmnt', '--json', '--output', 'SOURCE,FSTYPE,OPTIONS,UUID', '--mountpoint', '/'])
                       or '{"filesystems": [{}]}')['filesystems'][0]
     routes = json.loads(out(['ip', '-j', 'route', 'show', 'default']) or '[]')
@@ -211,21 +218,22 @@ def main(args):
         'files': {p: read(p) for p in ('/etc/fstab', '/etc/machine-id', '/etc/resolv.conf')},
         'btime': btime(),
         'host_keys': {p: os.stat(p).st_mtime for p in glob.glob('/etc/ssh/ssh_host_*_key')},
-        'proxy_files': proxy_files(),
-        'package_leftovers': glob.glob('/var/cache/apt/archives/*.deb') + glob.glob('/var/lib/apt/lists/*_Packages*'),
+        'proxy_files': proxy_files(values(args, 'proxy-glob')),
+        'package_leftovers': globbed(values(args, 'leftover-glob')),
         'enabled': dict(zip(units, out(['systemctl', 'is-enabled'] + units).splitlines())) if units else {},
-        'units': units_state(others),
-        'paths': {p: path_state(p) for p in paths},
+        'units': units_state(values(args, 'unit')),
+        'paths': {p: path_state(p) for p in values(args, 'path')},
         'hostname': socket.gethostname(),
         'default_routes': [r.get('dev') for r in routes],
         'layout': layout(),
         'dns_servers': global_dns_servers(),
         'ntp_servers': out(['timedatectl', 'show-timesync', '--property=SystemNTPServers', '--value']).split(),
-        'apt': apt_state(),
+        'read': {name: {p: read(p) for p in globbed([pattern])} for name, pattern in reads.items()},
+        'probes': {name: probe(json.loads(argv)) for name, argv in probes.items()},
         'cmdline': read('/proc/cmdline').split(),
-        'agent_units': units_state(agents),
+        'agent_units': units_state(values(args, 'agent')),
     }
-    state.update(system_settings())
+    state.update(system_settings((values(args, 'keyboard-file') or [''])[-1]))
     json.dump(state, sys.stdout)
 
 

@@ -99,3 +99,13 @@ def test_validate_shows_the_platform_resolved(tmp_path):
     resolved = json.loads(osimage('validate', str(request)).stdout)
     assert resolved['formats'] == ['vmdk', 'ova'] and resolved['packages']['install'] == ['open-vm-tools', 'vim']
     assert resolved['platform_profile']['services'] == ['open-vm-tools.service']
+
+
+def test_boot_test_takes_the_request_from_the_manifest_that_lists_the_image(tmp_path):
+    from osimage import cli  # pylint: disable=import-outside-toplevel
+    manifest = {'build_id': 'abc123', 'request': {'distro': 'debian', 'hostname': 'web1'},
+                'images': [{'format': 'qcow2', 'dest': str(tmp_path / 'web.qcow2')}]}
+    (tmp_path / 'manifest.json').write_text(json.dumps(manifest))
+    assert cli.build_manifest(str(tmp_path / 'web.qcow2')) == manifest
+    assert cli.build_manifest(str(tmp_path / 'copy.qcow2')) == {}  # a file the manifest does not list
+    assert cli.build_manifest(str(tmp_path / 'elsewhere' / 'web.qcow2')) == {}

@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from ansible_collections.osimage.builder.plugins.module_utils import distros
 from ansible_collections.osimage.builder.plugins.module_utils import request as req
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
@@ -23,17 +24,30 @@ def errors_of(request):
 def test_the_presets_the_issue_asks_for_exist_as_data():
     presets = req.load_presets()
     assert {'minimal', 'server', 'web', 'database', 'container-host'} <= set(presets)
-    assert 'nginx' in presets['web']['packages'] and 'postgresql' in presets['database']['packages']
-    assert 'podman' in presets['container-host']['packages']
+    assert 'nginx' in presets['web']['packages']['debian'] and 'postgresql' in presets['database']['packages']['debian']
+    assert 'podman' in presets['container-host']['packages']['el']
     for name, preset in presets.items():
         assert preset['description'], name
-        assert all(req.re.match(req.PACKAGE_RE, p) for p in preset['packages']), name
+        assert set(preset['packages']) == set(preset['services']) == set(distros.FAMILIES), name
+        for family, names in preset['packages'].items():
+            assert all(req.re.match(distros.FAMILIES[family]['package_name'], p) for p in names), (name, family)
+
+
+def test_a_preset_gives_each_family_its_own_package_and_service_names():
+    rocky = req.resolve({'distro': 'rocky', 'release': '9', 'preset': ['web', 'server']}, cwd='/srv', build_id='abc123')
+    assert rocky['packages']['install'][:2] == ['nginx', 'less'] and 'cronie' in rocky['packages']['install']
+    assert 'cron' not in rocky['packages']['install'] and rocky['preset_services'] == ['nginx', 'crond', 'rsyslog']
+    leap = req.resolve({'distro': 'opensuse-leap', 'release': '15.6', 'preset': 'database'}, cwd='/srv', build_id='abc123')
+    assert leap['packages']['install'][0] == 'postgresql-server' and leap['preset_services'] == ['postgresql']
+    debian = req.resolve({'preset': 'server'})
+    assert debian['packages']['install'][:2] == ['less', 'vim-tiny'] and debian['preset_services'] == ['cron', 'rsyslog']
 
 
 def test_presets_expand_into_packages_and_the_request_extends_them():
     resolved = req.resolve({'preset': ['server', 'web'], 'packages': {'install': ['htop', 'nginx']}})
     install = resolved['packages']['install']
-    assert install[:len(req.load_presets()['server']['packages'])] == req.load_presets()['server']['packages']
+    server = req.load_presets()['server']['packages']['debian']
+    assert install[:len(server)] == server
     assert install.count('nginx') == 1 and install[-1] == 'htop'
     assert resolved['preset'] == ['server', 'web'] and 'nginx' in resolved['preset_services']
 

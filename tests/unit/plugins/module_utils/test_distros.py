@@ -1,6 +1,7 @@
 """The distro table: every distribution and release resolves through one seam, each family with its own tools."""
 
 import json
+import re
 import subprocess
 import sys
 import os
@@ -91,3 +92,89 @@ def test_osimage_show_prints_what_the_distro_table_gives(tmp_path):
     proc = subprocess.run([OSIMAGE, 'show', str(request)], capture_output=True, text=True, check=True)
     assert '#   family: suse' in proc.stdout and '#   kernel: [kernel-default]' in proc.stdout
     assert '#   network: [wicked]' in proc.stdout and 'grub2-i386-pc' in proc.stdout
+
+
+def test_ubuntu_is_verified_with_the_shipped_archive_key_unless_the_mirror_has_its_own(tmp_path):
+    keyring = resolve('ubuntu', 'jammy')['os']['keyring']
+    assert keyring == os.path.join(distros.KEYS_DIR, 'ubuntu-archive-keyring-2018.gpg')
+    shown = subprocess.run(['gpg', '--show-keys', '--with-colons', keyring], capture_output=True, text=True,
+                           check=True, env=dict(os.environ, GNUPGHOME=str(tmp_path))).stdout
+    assert 'fpr:::::::::F6ECB3762474EDA9D21B7022871920D1991BC93C:' in shown
+    assert 'keyring' not in resolve('debian', 'bookworm')['os']  # the host's debian-archive-keyring
+
+
+def test_a_mirror_of_its_own_brings_its_key_and_security_mirror(tmp_path):
+    key = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__)))), 'data',
+                       'repo-key.asc')
+    (tmp_path / 'req').mkdir()
+    location = {'mirror': 'http://127.0.0.1:8080/ubuntu', 'security_mirror': 'http://127.0.0.1:8080/ubuntu',
+                'mirror_key_file': os.path.relpath(key, str(tmp_path / 'req'))}
+    ubuntu = req.resolve({'distro': 'ubuntu', 'release': 'noble', 'location': location}, cwd=str(tmp_path / 'req'))
+    assert ubuntu['os']['keyring'] == key
+    assert ubuntu['os']['sources'][1] == 'deb http://127.0.0.1:8080/ubuntu noble-security main universe'
+    rocky = req.resolve({'distro': 'rocky', 'release': '9', 'location': dict(location, mirror='http://m/rocky')},
+                        cwd=str(tmp_path / 'req'))
+    assert {r['gpgkey'] for r in rocky['os']['repositories']} == {key}
+    with pytest.raises(req.RequestError) as err:
+        req.resolve({'location': {'mirror_key_file': 'missing.asc'}}, cwd=str(tmp_path))
+    assert 'location.mirror_key_file' in str(err.value) and 'does not exist' in str(err.value)
+
+
+COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+# What the cross-distro roles and generic modules read from osimage.os instead of asking which distro it is.
+ROLE_KEYS = ('package_manager', 'ssh_service', 'network', 'network_units', 'network_config', 'apparmor_service',
+             'firewall_conf', 'service_policy', 'proxy_conf', 'proxy_files', 'package_cache', 'package_leftovers',
+             'locale_gen', 'locale_links', 'timezone_file', 'keyboard', 'automatic_updates', 'repository_check',
+             'initrd_glob', 'live_needs', 'live_args')
+
+
+@pytest.mark.parametrize('distro,release', EVERY_RELEASE)
+def test_every_release_gives_the_roles_each_value_they_read_and_its_mechanics_exist(distro, release):
+    os_facts = resolve(distro, release)['os']
+    assert not [k for k in ROLE_KEYS if k not in os_facts]
+    manager = os_facts['package_manager']
+    for path in ('roles/network/templates/%s.j2' % os_facts['network'], 'roles/security/tasks/updates_%s.yml' % manager,
+                 'roles/cloud_init/tasks/absent_%s.yml' % manager):
+        assert os.path.isfile(os.path.join(COLLECTION, path)), path
+    assert os_facts['ssh_service'].endswith('.service') and os_facts['network_units']
+    assert set(os_facts['automatic_updates']) == {'probe', 'on', 'off'} and os_facts['keyboard']['file'].startswith('/etc/')
+    assert set(os_facts['package_cache']) == {'dirs', 'keep'} and os_facts['package_leftovers']
+
+
+def test_debian_keeps_its_apt_paths_and_mechanics_in_the_table():
+    os_facts = resolve('debian', 'bookworm')['os']
+    assert os_facts['proxy_conf'] == '/etc/apt/apt.conf.d/00osimage-build-proxy'
+    assert os_facts['package_cache'] == {'dirs': ['/var/cache/apt', '/var/lib/apt/lists'],
+                                         'keep': ['lock', 'partial', 'auxfiles']}
+    assert os_facts['locale_gen'] == {'file': '/etc/locale.gen', 'command': ['locale-gen']}
+    assert os_facts['keyboard'] == {'file': '/etc/default/keyboard', 'extra': ['BACKSPACE="guess"']}
+    assert os_facts['service_policy'] == '/usr/sbin/policy-rc.d' and os_facts['live_args'] == ['boot=live']
+    assert os_facts['network_units'] == ['systemd-networkd.service', 'systemd-resolved.service']
+    assert resolve('ubuntu', 'noble')['os']['network_config']['path'].startswith('/etc/netplan/')
+
+
+def test_the_rpm_families_name_their_own_mechanics():
+    rocky, leap = resolve('rocky', '9')['os'], resolve('opensuse-leap', '15.6')['os']
+    assert rocky['network_units'] == ['NetworkManager.service'] and leap['network_units'] == ['wicked.service']
+    assert rocky['locale_gen'] == {} and rocky['timezone_file'] == '' and rocky['keyboard']['file'] == '/etc/vconsole.conf'
+    assert rocky['service_policy'] == rocky['proxy_conf'] == '' and rocky['apparmor_service'] == ''
+    assert rocky['automatic_updates']['probe'][-1] == 'dnf-automatic-install.timer'
+    assert rocky['firewall_conf'] == '/etc/sysconfig/nftables.conf' and rocky['initrd_glob'] == 'initramfs-*.img'
+    assert leap['apparmor_service'] == 'apparmor.service' and leap['package_cache']['dirs'][0].startswith('/var/cache/zypp')
+    assert rocky['repository_check']['dir'] == '/etc/yum.repos.d' and leap['repository_check']['dir'] == '/etc/zypp/repos.d'
+
+
+def test_no_generic_module_or_cross_distro_role_names_apt_dpkg_or_a_debian_path():
+    """The family's own files (roles/debian, a role's tasks/*_apt.yml) may; everything else reads the table."""
+    pattern = re.compile(r'\b(apt|dpkg)\b|apt[-_/.]|/etc/default/|initramfs-tools|policy-rc\.d|locale-gen', re.I)
+    generic = ['plugins/modules/chroot_env.py', 'plugins/modules/image_iso.py', 'roles/verify/files/gather_state.py']
+    for role in ('hygiene', 'locale', 'security', 'cloud_init', 'verify', 'network', 'location', 'platform', 'users',
+                 'files', 'services', 'user_tasks', 'growroot'):
+        for top, _dirs, files in os.walk(os.path.join(COLLECTION, 'roles', role)):
+            generic += [os.path.relpath(os.path.join(top, f), COLLECTION) for f in files
+                        if not f.endswith('_apt.yml') and os.path.basename(top) != 'meta']
+    found = []
+    for path in generic:
+        with open(os.path.join(COLLECTION, path), encoding='utf-8') as f:
+            found += ['%s:%d: %s' % (path, n, line.strip()) for n, line in enumerate(f, 1) if pattern.search(line)]
+    assert found == []

@@ -6,7 +6,7 @@ import tarfile
 
 import pytest
 
-from ansible_collections.osimage.builder.plugins.module_utils import disk_archive, ovf
+from ansible_collections.osimage.builder.plugins.module_utils import disk_archive, distros, ovf, platforms
 from ansible_collections.osimage.builder.plugins.module_utils import request as req
 
 ALL = ['qcow2', 'raw', 'vmdk', 'ova', 'vhd', 'vhdx', 'vdi', 'tar', 'gce']
@@ -118,7 +118,6 @@ def test_an_archive_without_one_disk_is_refused(tmp_path):
 
 
 def test_every_platform_profile_is_complete_and_its_formats_exist():
-    from ansible_collections.osimage.builder.plugins.module_utils import platforms  # pylint: disable=import-outside-toplevel
     assert platforms.names() == ['aws', 'azure', 'gcp', 'hyperv', 'kvm', 'virtualbox', 'vmware']
     for name in platforms.names():
         profile = platforms.load(name)
@@ -128,7 +127,18 @@ def test_every_platform_profile_is_complete_and_its_formats_exist():
             req.validate({'platform': name, 'cloud_init': profile['cloud_init']})  # the profile's keys are valid keys
         resolved = req.resolve({'platform': name}, cwd='/srv', build_id='abc123')
         assert resolved['formats'] == profile['formats'] and resolved['boot_image'], name
-        assert resolved['platform_profile']['services'] == profile['services']
+        assert resolved['platform_profile']['services'] == profile['services']['debian']
+        assert all(set(profile[key]) == set(distros.FAMILIES) for key in platforms.FAMILY_KEYS), name
+
+
+def test_a_profile_gives_the_requests_family_its_package_and_unit_names():
+    rocky = req.resolve({'distro': 'rocky', 'release': '9', 'platform': 'azure'}, cwd='/srv', build_id='abc123')
+    assert rocky['packages']['install'][0] == 'WALinuxAgent' and 'waagent' not in rocky['packages']['install']
+    assert rocky['platform_profile']['services'] == rocky['platform_profile']['agent_units'] == ['waagent.service']
+    leap = req.resolve({'distro': 'opensuse-leap', 'release': '15.6', 'platform': 'hyperv'}, cwd='/srv', build_id='abc123')
+    assert leap['packages']['install'][0] == 'hyper-v' and leap['services']['disabled'] == []
+    debian = req.resolve({'platform': 'hyperv'}, cwd='/srv', build_id='abc123')
+    assert debian['packages']['install'][0] == 'hyperv-daemons' and 'hv-kvp-daemon.service' in debian['services']['disabled']
 
 
 def test_a_profile_adds_to_the_request_and_the_request_wins_on_formats():
