@@ -119,7 +119,7 @@ def cmd_distros(args, console):
 
 
 def per_family(names, sep):
-    """{family: [name, ...]} as one line when every family has the same, else one 'family: names' line each."""
+    """{family or arch: [name, ...]} as one line when all have the same, else one 'key: names' line each."""
     lists = list(names.values())
     if all(items == lists[0] for items in lists):
         return sep.join(lists[0]) or '-'
@@ -224,12 +224,13 @@ def cmd_platforms(_args, console):
     """List the platform profiles (data/platforms/*.yml of the collection) and what each one sets."""
     profiles = collection.module_utils('platforms')
     table = Table(title='platform profiles (request key platform:)')
-    for col in ('platform', 'formats', 'packages added', 'kernel arguments added', 'services enabled', 'what for'):
+    for col in ('platform', 'arches', 'formats', 'packages added', 'kernel arguments added', 'services enabled',
+                'what for'):
         table.add_column(col)
     for name in profiles.names():
         p = profiles.load(name)
-        table.add_row(name, ', '.join(p['formats']), per_family(p['packages'], ', '), ' '.join(p['kernel_cmdline']) or '-',
-                      per_family(p['services'], ', '), p['description'])
+        table.add_row(name, ', '.join(p['arches']), ', '.join(p['formats']), per_family(p['packages'], ', '),
+                      per_family(p['kernel_cmdline'], ' '), per_family(p['services'], ', '), p['description'])
     console.print(table)
     return 0
 

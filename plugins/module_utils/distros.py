@@ -25,7 +25,7 @@ KEYS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.
 # type of / (disk.TYPES); console: the first serial port; grub_serial: GRUB drives that port itself (else the
 # firmware's console carries it); firmwares: the disk.firmware values it boots, firmware_default: by table;
 # bootloaders and secure_boot: what it can be given; refused_formats: the formats it cannot be made in, with
-# why; platforms: whether the platform profiles (data/platforms, made for x86 consoles) apply;
+# why;
 # boot: how libvirt runs it (per firmware its machine type and UEFI files, their directory and package; the CPU
 # model under TCG; the machine features).
 ARCHES = {
@@ -34,7 +34,6 @@ ARCHES = {
         'root_type': 'root_x86_64', 'console': 'ttyS0', 'grub_serial': True,
         'firmwares': ['bios', 'uefi', 'hybrid'], 'firmware_default': {'gpt': 'hybrid', 'mbr': 'bios'},
         'bootloaders': ['grub', 'systemd-boot', 'extlinux'], 'secure_boot': True, 'refused_formats': {},
-        'platforms': True,
         'boot': {
             'firmware_dir': '/usr/share/OVMF', 'firmware_package': 'ovmf', 'cpu': None, 'features': ['acpi', 'apic'],
             'firmware': {
@@ -49,7 +48,6 @@ ARCHES = {
         'firmwares': ['uefi'], 'firmware_default': {'gpt': 'uefi', 'mbr': 'uefi'},
         'bootloaders': ['grub', 'systemd-boot'], 'secure_boot': False,
         'refused_formats': {'iso': 'the live ISO boots x86 firmware only (GRUB i386-pc and x86_64-efi)'},
-        'platforms': False,
         'boot': {
             'firmware_dir': '/usr/share/AAVMF', 'firmware_package': 'qemu-efi-aarch64', 'cpu': 'cortex-a57',
             'features': ['acpi'],

@@ -8,10 +8,11 @@ the request names none), ``packages`` (added to ``packages.install``), ``kernel_
 request's own arguments), ``services`` (units the platform role enables in the image), ``disabled_services``
 (added to the request's ``services.disabled``: units a package enables that should start only when their
 device appears), ``cloud_init`` (the request's ``cloud_init`` when it has none: cloud-init with the
-platform's datasource) and ``agent_units`` (units the verify play expects to be installed). Packages and
-units differ per family: a file names them as a list (every family's) or as ``{debian: [...], el: [...],
-suse: [...]}``; ``load`` gives them per family and ``apply`` takes the request's family's. Runs on the
-controller only.
+platform's datasource), ``agent_units`` (units the verify play expects to be installed) and ``arches``
+(the architectures the platform runs, default amd64). Packages and units differ per family: a file names them
+as a list (every family's) or as ``{debian: [...], el: [...], suse: [...]}``; kernel arguments may differ per
+architecture (``{amd64: [...], arm64: [...]}``, such as the serial console); ``load`` gives them per family
+and architecture and ``apply`` takes the request's. Runs on the controller only.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ansible_collections.osimage.builder.plugins.module_utils import distros
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'data', 'platforms')
 KEYS = ('description', 'formats', 'packages', 'kernel_cmdline', 'services', 'disabled_services', 'cloud_init',
-        'agent_units')
+        'agent_units', 'arches')
 # The keys that name packages or units, which a profile gives per family.
 FAMILY_KEYS = ('packages', 'services', 'disabled_services', 'agent_units')
 
@@ -37,16 +38,21 @@ def names():
         return []
 
 
-def load(name, family=None):
+def load(name, family=None, arch=None):
     """The profile ``name`` with every key present: the packages and units of ``family``, or of each family
-    as ``{family: [...]}`` when None."""
+    as ``{family: [...]}`` when None; the kernel arguments of ``arch``, or of each as ``{arch: [...]}``."""
     with open(os.path.join(DATA_DIR, name + '.yml'), encoding='utf-8') as f:
         data = yaml_load(f) or {}
-    profile = {key: data.get(key, {'description': '', 'cloud_init': {}}.get(key, [])) for key in KEYS}
+    defaults = {'description': '', 'cloud_init': {}, 'arches': ['amd64']}
+    profile = {key: data.get(key, defaults.get(key, [])) for key in KEYS}
     for key in FAMILY_KEYS:
         profile[key] = distros.by_family(profile[key])
         if family:
             profile[key] = profile[key][family]
+    if isinstance(profile['kernel_cmdline'], list):
+        profile['kernel_cmdline'] = {a: list(profile['kernel_cmdline']) for a in profile['arches']}
+    if arch:
+        profile['kernel_cmdline'] = profile['kernel_cmdline'][arch]
     profile['name'] = name
     return profile
 
@@ -63,7 +69,7 @@ def apply(request):
     out = copy.deepcopy(request)
     if not out.get('platform'):
         return out
-    profile = load(out['platform'], distros.family_of(out.get('distro', 'debian')))
+    profile = load(out['platform'], distros.family_of(out.get('distro', 'debian')), out.get('arch', 'amd64'))
     out.setdefault('formats', list(profile['formats']))
     packages = out.setdefault('packages', {})
     packages['install'] = _union(profile['packages'], packages.get('install', []))

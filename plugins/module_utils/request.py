@@ -454,9 +454,12 @@ def _arch_errors(request, facts):
     wanted = request.get('formats') if isinstance(request.get('formats'), list) else []
     for fmt in [f for f in wanted if isinstance(f, str) and f in machine['refused_formats']]:
         errors.append(('formats', "'%s' cannot be made for %s: %s" % (fmt, arch, machine['refused_formats'][fmt])))
-    if request.get('platform') is not None and not machine['platforms']:
-        errors.append(('platform', 'the platform profiles (their consoles and agents) are not made for %s yet; '
-                                   'remove platform' % arch))
+    if request.get('platform') in platforms.names():
+        made_for = platforms.load(request['platform'])['arches']
+        if arch not in made_for:
+            errors.append(('platform', 'the %s profile is made for %s, not %s (its consoles and agents); remove '
+                                       'platform or choose one made for %s (osimage platforms)'
+                           % (request['platform'], ', '.join(made_for), arch, arch)))
     return errors
 
 

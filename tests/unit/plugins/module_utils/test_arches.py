@@ -65,7 +65,7 @@ def test_ubuntu_is_amd64_only_and_the_catalogue_says_so():
     ({'disk': {'firmware': 'uefi', 'bootloader': 'extlinux'}}, 'disk.bootloader'),
     ({'disk': {'secure_boot': True}}, 'disk.secure_boot'),
     ({'formats': ['iso']}, 'formats'),
-    ({'platform': 'aws'}, 'platform'),
+    ({'platform': 'gcp'}, 'platform'),
     ({'boot_test': {'firmware': 'bios'}}, 'boot_test.firmware'),
 ])
 def test_what_arm64_cannot_do_is_refused_naming_the_key(keys, key):
@@ -110,3 +110,14 @@ def test_releasing_a_build_removes_its_binfmt_entry(tmp_path, monkeypatch):
     monkeypatch.setattr(leftovers.binfmt, 'unregister', lambda name: removed.append(name) or True)
     assert leftovers.release('abcd1234', str(tmp_path)) == ['binfmt entry osimage-abcd1234']
     assert removed == ['osimage-abcd1234']
+
+
+def test_aws_and_azure_take_arm64_with_their_arm64_serial_consoles():
+    aws = resolve(arch='arm64', platform='aws')
+    azure = resolve(arch='arm64', platform='azure')
+    assert aws['kernel_cmdline'][0] == 'console=ttyS0,115200n8' and aws['formats'] == ['raw']
+    assert azure['kernel_cmdline'][:2] == ['console=ttyAMA0', 'rootdelay=300'] and azure['formats'] == ['vhd']
+    assert 'earlyprintk=ttyS0,115200' in resolve(platform='azure')['kernel_cmdline']
+    with pytest.raises(req.RequestError) as err:
+        resolve(arch='arm64', platform='vmware')
+    assert "the vmware profile is made for amd64, not arm64" in str(err.value)
