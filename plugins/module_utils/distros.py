@@ -99,7 +99,9 @@ FAMILIES = {
         'package_manager': 'apt',
         'package_db': 'dpkg',
         'probes': ['{mirror}/dists/{release}/Release'],
-        'bootstrap': {'module': 'debian_bootstrap', 'tools': ['mmdebstrap', 'debootstrap']},
+        # variants: the package selections a bootstrap may start from, the first by default.
+        'bootstrap': {'module': 'debian_bootstrap', 'tools': ['mmdebstrap', 'debootstrap'],
+                      'variants': ['apt', 'minbase', 'required', 'important', 'standard']},
         'package_name': r'^[a-z0-9][a-z0-9+.-]+$',
         'package_hint': 'a Debian package name (lower-case letters, digits, +, . and -)',
         'repository_keys': ['suites', 'components', 'priority', 'pin_packages'],

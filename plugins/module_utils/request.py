@@ -411,7 +411,7 @@ def _distro_errors(request):
     tools = facts['bootstrap']['tools']
     if isinstance(boot.get('tool'), str) and boot['tool'] not in tools:
         errors.append(('bootstrap.tool', "%s is bootstrapped with %s, not %s" % (name, ' or '.join(tools), boot['tool'])))
-    if 'variant' in boot and facts['package_db'] != 'dpkg':
+    if 'variant' in boot and not facts['bootstrap'].get('variants'):
         errors.append(('bootstrap.variant', 'a package selection variant is for Debian-family bootstraps; '
                                             'remove it (%s starts from its base packages)' % name))
     if facts['mirror'] is None and not request.get('mirror') and not (request.get('location') or {}).get('mirror'):
@@ -795,8 +795,8 @@ def resolve(request, cwd=None, build_id=None):
     req['family'] = req['os']['family']
     req['version'] = req['os']['version']
     req['bootstrap'].setdefault('tool', req['os']['bootstrap']['tools'][0])
-    if req['os']['package_db'] == 'dpkg':
-        req['bootstrap'].setdefault('variant', 'apt')
+    if req['os']['bootstrap'].get('variants'):
+        req['bootstrap'].setdefault('variant', req['os']['bootstrap']['variants'][0])
     req = resolve_customization(req)
     req.setdefault('output_dir', os.path.join('output', req['name']))
     for key in ('output_dir', 'work_dir', 'cache_dir'):
