@@ -378,22 +378,26 @@ def _semantic_errors(request, cwd=None):
     return errors
 
 
+def _distro_keys(request):
+    """The request's distro, release and arch, the schema's defaults where it gives none."""
+    return [request.get(k, SCHEMA['properties'][k]['default']) for k in ('distro', 'release', 'arch')]
+
+
 def request_facts(request):
     """The merged distro table entry of a request's distro, release and arch; None when they are not valid."""
     try:
-        return distros.facts(*(request.get(k, d) for k, d in (('distro', 'debian'), ('release', 'bookworm'),
-                                                              ('arch', 'amd64'))))
+        return distros.facts(*_distro_keys(request))
     except (distros.DistroError, TypeError):
         return None
 
 
 def _distro_errors(request):
     """The release, arch, boot loader, bootstrap, mirror, package names and repository keys the family allows."""
-    keys = [(k, request.get(k, d)) for k, d in (('distro', 'debian'), ('release', 'bookworm'), ('arch', 'amd64'))]
-    if not all(isinstance(v, str) for _k, v in keys) or keys[0][1] not in distros.DISTROS:
+    keys = _distro_keys(request)
+    if not all(isinstance(v, str) for v in keys) or keys[0] not in distros.DISTROS:
         return []  # the schema names a distro or arch of the wrong type or unknown
     try:
-        facts = distros.facts(*(v for _k, v in keys))
+        facts = distros.facts(*keys)
     except distros.DistroError as exc:
         return [(exc.key, str(exc))]
     name = '%s %s' % (facts['distro'], facts['release'])
