@@ -9,7 +9,7 @@ import os
 import urllib.request
 
 from ansible.module_utils.urls import open_url
-from ansible_collections.osimage.builder.plugins.module_utils.request import RequestError
+from ansible_collections.osimage.builder.plugins.module_utils.request_schema import RequestError
 
 GIB = 1024 ** 3
 # What a build of the default package set needs, with a margin: the tree and the raw disk in work_dir,

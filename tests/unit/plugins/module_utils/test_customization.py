@@ -1,6 +1,8 @@
 """Presets, repositories and location: expansion, resolution and an error naming the key for every bad value."""
 
+import base64
 import os
+import re
 
 import pytest
 
@@ -30,7 +32,7 @@ def test_the_presets_the_issue_asks_for_exist_as_data():
         assert preset['description'], name
         assert set(preset['packages']) == set(preset['services']) == set(distros.FAMILIES), name
         for family, names in preset['packages'].items():
-            assert all(req.re.match(distros.FAMILIES[family]['package_name'], p) for p in names), (name, family)
+            assert all(re.match(distros.FAMILIES[family]['package_name'], p) for p in names), (name, family)
 
 
 def test_a_preset_gives_each_family_its_own_package_and_service_names():
@@ -152,7 +154,7 @@ def test_a_binary_key_file_is_accepted(tmp_path):
     body = KEY.split('\n\n', 1)[1].split('-----END')[0]
     lines = [line for line in body.splitlines() if line and not line.startswith('=')]
     binary = tmp_path / 'key.gpg'
-    binary.write_bytes(req.base64.b64decode(''.join(lines)))
+    binary.write_bytes(base64.b64decode(''.join(lines)))
     req.validate({'repositories': [{'name': 'x', 'uri': 'http://x/', 'key_file': str(binary)}]})
 
 
