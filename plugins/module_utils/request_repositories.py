@@ -29,7 +29,7 @@ REPOSITORY_SCHEMA = {
     'required': ['name', 'uri'],
     'properties': {
         'name': {'type': 'string', 'pattern': r'^[a-z0-9][a-z0-9_-]{0,62}$',
-                 'x-hint': 'a name of lower-case letters, digits, _ and - (it names the .sources and key files)'},
+                 'x-hint': "a name of lower-case letters, digits, _ and - (it names the repository's file and key file)"},
         'uri': {'type': 'string', 'pattern': URL_RE, 'x-hint': 'an http://, https:// or file:// URL'},
         'suites': {'type': 'array', 'minItems': 1, 'x-hint': 'a list of suites such as bookworm or stable',
                    'items': {'type': 'string', 'pattern': SUITE_RE,
@@ -43,7 +43,7 @@ REPOSITORY_SCHEMA = {
         'key_file': {'type': 'string', 'minLength': 1,
                      'x-hint': 'the path of an OpenPGP public key file, armored or binary'},
         'priority': {'type': 'integer', 'minimum': -1, 'maximum': 1000,
-                     'x-hint': 'an apt pin priority from -1 to 1000 (990 prefers this repository)'},
+                     'x-hint': 'a pin priority from -1 to 1000 (990 prefers this repository)'},
         'pin_packages': {'type': 'array', 'minItems': 1,
                          'x-hint': 'a list of package names (or globs) the priority applies to',
                          'items': {'type': 'string', 'pattern': r'^[a-z0-9*][a-z0-9+.*-]*$',
@@ -117,8 +117,10 @@ def family_key_errors(repos, facts):
     found = []
     for i, repo in enumerate(r for r in repos if isinstance(r, dict)):
         for key in sorted(set(repo) & set(FAMILY_KEYS) - set(facts['repository_keys'])):
-            found.append(('repositories[%d].%s' % (i, key), 'is an apt repository key; %s repositories (%s) take '
-                          'name, uri and key or key_file' % (facts['family'], facts['package_manager'])))
+            takers = [name for name, family in distros.FAMILIES.items() if key in family['repository_keys']]
+            found.append(('repositories[%d].%s' % (i, key), 'is a key of %s repositories only; %s repositories (%s) '
+                          'take name, uri and key or key_file'
+                          % (' and '.join(takers), facts['family'], facts['package_manager'])))
     return found
 
 

@@ -127,8 +127,9 @@ SCHEMA = {
             'properties': {
                 'tool': {'enum': sorted({t for f in distros.FAMILIES.values() for t in f['bootstrap']['tools']}),
                          'x-hint': "the family's bootstrap tool (default: its first, such as mmdebstrap or dnf)"},
-                'variant': {'enum': ['apt', 'minbase', 'required', 'important', 'standard'],
-                            'x-hint': 'the Debian package selection to start from (default apt)'},
+                'variant': {'enum': list(dict.fromkeys(v for f in distros.FAMILIES.values()
+                                                       for v in f['bootstrap'].get('variants', []))),
+                            'x-hint': "the package selection the bootstrap starts from (default: the family's first)"},
             },
         },
         'extends': {'type': ['string', 'array'], 'items': {'type': 'string', 'minLength': 1}, 'minLength': 1,
@@ -137,7 +138,7 @@ SCHEMA = {
                         'a list of dotted key paths of lists that add to the base request, such as packages.install'),
         'preset': {'type': ['string', 'array'], 'items': {'type': 'string'},
                    'x-hint': 'a preset name or a list of them (osimage presets lists them)'},
-        'repositories': _list(REPOSITORY_SCHEMA, 'a list of apt repositories, each with a name, uri and key',
+        'repositories': _list(REPOSITORY_SCHEMA, 'a list of package repositories, each with a name, uri and key',
                               default=[]),
         'location': LOCATION_SCHEMA,
         'packages': {

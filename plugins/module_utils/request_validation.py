@@ -145,8 +145,9 @@ def _distro_errors(request):
     if isinstance(boot.get('tool'), str) and boot['tool'] not in tools:
         errors.append(('bootstrap.tool', "%s is bootstrapped with %s, not %s" % (name, ' or '.join(tools), boot['tool'])))
     if 'variant' in boot and not facts['bootstrap'].get('variants'):
-        errors.append(('bootstrap.variant', 'a package selection variant is for Debian-family bootstraps; '
-                                            'remove it (%s starts from its base packages)' % name))
+        takers = [t for f in distros.FAMILIES.values() if f['bootstrap'].get('variants') for t in f['bootstrap']['tools']]
+        errors.append(('bootstrap.variant', 'a package selection variant is for %s bootstraps; remove it (%s starts '
+                                            'from its base packages)' % (' and '.join(takers), name)))
     if facts['mirror'] is None and not request.get('mirror') and not (request.get('location') or {}).get('mirror'):
         errors.append(('mirror', '%s has no public mirror: set mirror to your installation media or RMT server '
                                  '(registration stays yours)' % facts['distro']))

@@ -99,7 +99,7 @@ def test_proxy_credentials_are_redacted():
 @pytest.mark.parametrize('request_,key,words', [
     ({'preset': 5}, 'preset', 'a preset name or a list'),
     ({'preset': [5]}, 'preset[0]', 'not valid'),
-    ({'repositories': {'name': 'x'}}, 'repositories', 'list of apt repositories'),
+    ({'repositories': {'name': 'x'}}, 'repositories', 'list of package repositories'),
     ({'repositories': [{'uri': 'http://x/', 'key': KEY}]}, 'repositories[0]', "'name' is required"),
     ({'repositories': [dict(REPO, name='Bad Name')]}, 'repositories[0].name', 'lower-case letters'),
     ({'repositories': [dict(REPO, uri='ftp://x/debian')]}, 'repositories[0].uri', 'URL'),
