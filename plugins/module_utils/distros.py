@@ -79,6 +79,8 @@ RPM_MECHANICS = {
     'keyring_dir': '/etc/pki/rpm-gpg',
     'bootloaders': ['grub'],
     'initramfs': 'dracut',
+    # chrony serves time on both rpm families (roles/location/tasks/ntp_chrony.yml).
+    'time_sync': 'chrony',
     'ssh_service': 'sshd.service',
     # rpm scripts start nothing in a chroot (systemctl runs offline there): no policy needed.
     'service_policy': '',
@@ -109,6 +111,11 @@ FAMILIES = {
         'keyring_dir': '/etc/apt/keyrings',
         'bootloaders': ['grub', 'systemd-boot', 'extlinux'],
         'initramfs': 'initramfs-tools',
+        # GRUB's tools and module directories in the image (the live ISO runs the tree's own grub-mkimage).
+        'grub': {'mkimage': 'grub-mkimage', 'lib': '/usr/lib/grub'},
+        # How the location role sets NTP and DNS servers (roles/location/tasks/ntp_*.yml and dns_*.yml).
+        'time_sync': 'timesyncd',
+        'resolver': 'resolved',
         'ssh_service': 'ssh.service',
         'network': 'systemd-networkd',
         # The network role writes DHCP for every Ethernet interface in 'network' terms (roles/network/templates)
@@ -183,7 +190,9 @@ FAMILIES = {
     'el': {
         'package_manager': 'dnf',
         'bootstrap': {'module': 'rpm_bootstrap', 'tools': ['dnf']},
+        'grub': {'mkimage': 'grub2-mkimage', 'lib': '/usr/lib/grub'},
         'network': 'NetworkManager',
+        'resolver': 'networkmanager',
         'mac': 'selinux',
         'network_units': ['NetworkManager.service'],
         'network_config': {'path': '/etc/NetworkManager/conf.d/80-osimage-dhcp.conf', 'mode': '0644'},
@@ -226,7 +235,10 @@ FAMILIES = {
     'suse': {
         'package_manager': 'zypper',
         'bootstrap': {'module': 'rpm_bootstrap', 'tools': ['zypper']},
+        'grub': {'mkimage': 'grub2-mkimage', 'lib': '/usr/share/grub2'},
         'network': 'wicked',
+        # wicked's netconfig writes resolv.conf from its static servers.
+        'resolver': 'netconfig',
         'mac': 'apparmor',
         'network_units': ['wicked.service'],
         # wicked configures interfaces by name: eth0 (not proven here).
@@ -271,6 +283,13 @@ FAMILIES = {
 }
 
 
+def _ovf(cim, vmware, name):
+    """How an OVA's OperatingSystemSection names the distribution: the CIM_OperatingSystem OSType id (DMTF CIM
+    schema; VirtualBox reads it), VMware's guest id (vSphere API VirtualMachineGuestOsIdentifier) and the text.
+    Both arches osimage builds are 64-bit, so the 64-bit ids serve both."""
+    return {'cim': str(cim), 'vmware': vmware, 'description': name + ' (64-bit)'}
+
+
 def _el_repositories(release_dir, gpgkey):
     """The BaseOS and AppStream repositories of an Enterprise Linux mirror, under ``{mirror}/release_dir``."""
     return [{'name': name.lower(), 'baseurl': '{mirror}/%s/%s/{arch}/os/' % (release_dir, name), 'gpgkey': gpgkey}
@@ -287,6 +306,8 @@ DISTROS = {
         'security_mirror': 'http://deb.debian.org/debian-security',
         # Suites besides the release itself, so the image starts with current packages.
         'suites': ['{release}-updates', 'security:{release}-security'],
+        # debian12_64Guest is the newest Debian id vSphere 8 knows; later releases keep it.
+        'ovf': _ovf(96, 'debian12_64Guest', 'Debian GNU/Linux {version}'),
         'releases': {
             'bookworm': {'version': '12', 'proof': 'boot'},
             'trixie': {'version': '13', 'proof': 'boot', 'ukify': True},
@@ -306,6 +327,7 @@ DISTROS = {
         # Ubuntu's arm64 packages are on another mirror (ports), which the table does not name yet.
         'arches': ['amd64'],
         'packages': {'kernel': ['linux-image-virtual'], 'network': ['netplan.io', 'systemd-resolved']},
+        'ovf': _ovf(94, 'ubuntu64Guest', 'Ubuntu {version}'),
         'releases': {
             'jammy': {'version': '22.04', 'proof': 'local-repo'},
             'noble': {'version': '24.04', 'proof': 'local-repo', 'ukify': True},
@@ -315,12 +337,14 @@ DISTROS = {
         'family': 'el',
         'mirror': 'https://dl.rockylinux.org/pub/rocky',
         'repositories': _el_repositories('{version}', '{mirror}/RPM-GPG-KEY-Rocky-{version}'),
+        'ovf': _ovf(80, 'rockylinux_64Guest', 'Rocky Linux {version}'),
         'releases': {'9': {'version': '9', 'proof': 'local-repo'}},
     },
     'almalinux': {
         'family': 'el',
         'mirror': 'https://repo.almalinux.org/almalinux',
         'repositories': _el_repositories('{version}', '{mirror}/RPM-GPG-KEY-AlmaLinux-{version}'),
+        'ovf': _ovf(80, 'almalinux_64Guest', 'AlmaLinux {version}'),
         'releases': {'9': {'version': '9', 'proof': 'local-repo'}},
     },
     'centos-stream': {
@@ -328,13 +352,18 @@ DISTROS = {
         'mirror': 'https://mirror.stream.centos.org',
         'repositories': _el_repositories('{version}-stream',
                                          'https://www.centos.org/keys/RPM-GPG-KEY-CentOS-Official-SHA256'),
+        'ovf': _ovf(107, 'centos9_64Guest', 'CentOS Stream {version}'),
+        # vSphere 8 has no CentOS 10 id: the generic CentOS one.
         'releases': {'9': {'version': '9', 'proof': 'local-repo'},
-                     '10': {'version': '10', 'proof': 'local-repo', 'rpm_dbpath': '/usr/lib/sysimage/rpm'}},
+                     '10': {'version': '10', 'proof': 'local-repo', 'rpm_dbpath': '/usr/lib/sysimage/rpm',
+                            'ovf': {'vmware': 'centos64Guest'}}},
     },
     'fedora': {
         'family': 'el',
         'mirror': 'https://dl.fedoraproject.org/pub/fedora/linux',
         'rpm_dbpath': '/usr/lib/sysimage/rpm',
+        # CIM has no Fedora id: 101 is "Linux 64-Bit".
+        'ovf': _ovf(101, 'fedora64Guest', 'Fedora Linux {version}'),
         'repositories': [
             {'name': 'fedora', 'baseurl': '{mirror}/releases/{version}/Everything/{arch}/os/',
              'gpgkey': '{mirror}/releases/{version}/Everything/{arch}/os/RPM-GPG-KEY-fedora-{version}-primary'},
@@ -346,6 +375,7 @@ DISTROS = {
     'opensuse-leap': {
         'family': 'suse',
         'mirror': 'http://download.opensuse.org',
+        'ovf': _ovf(83, 'opensuse64Guest', 'openSUSE Leap {version}'),
         'repositories': [
             {'name': 'oss', 'baseurl': '{mirror}/distribution/leap/{version}/repo/oss/',
              'gpgkey': '{mirror}/distribution/leap/{version}/repo/oss/repodata/repomd.xml.key'},
@@ -358,6 +388,7 @@ DISTROS = {
         'family': 'suse',
         # No public mirror: installation media or an RMT server that the user names (registration stays theirs).
         'mirror': None,
+        'ovf': _ovf(85, 'sles15_64Guest', 'SUSE Linux Enterprise Server {version}'),
         'repositories': [
             {'name': 'basesystem', 'baseurl': '{mirror}/Products/SLE-Module-Basesystem/{version}/{arch}/product/',
              'gpgkey': '{mirror}/Products/SLE-Module-Basesystem/{version}/{arch}/product/repodata/repomd.xml.key'},

@@ -6,6 +6,7 @@
 An OVA is a ustar archive whose first member is the descriptor (.ovf), followed by the manifest (.mf,
 one ``SHA256(file)= hex`` line per file), then the disk, as the OVF 1.0 specification (DSP0243) requires.
 The virtual hardware is what both VMware and VirtualBox import: an LSI Logic SCSI controller, an E1000 NIC.
+The guest operating system comes from the distro table (distros.py, ``ovf``): a CIM OSType id and VMware's guest id.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ VSSD = 'http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSetti
 VMW = 'http://www.vmware.com/schema/ovf'
 XSI = 'http://www.w3.org/2001/XMLSchema-instance'
 STREAM_OPTIMIZED = 'http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized'
-# CIM operating system id 96 is "Debian 64-Bit"; VMware's guest id for the same.
-OS_ID, VMW_OS = '96', 'debian11_64Guest'
+# The OperatingSystemSection of a descriptor for which no distribution is named: CIM OSType 101 "Linux 64-Bit".
+GENERIC_OS = {'cim': '101', 'vmware': 'otherLinux64Guest', 'description': 'Linux (64-bit)'}
 MF_LINE = re.compile(r'^SHA256\((?P<name>[^)]+)\)= (?P<hex>[0-9a-f]{64})$')
 CHUNK = 4 * 1024 * 1024
 USTAR_MAGIC = b'ustar\x0000'
@@ -49,8 +50,10 @@ def _item(hardware, **fields):
     return item
 
 
-def descriptor(name, disk_file, disk_bytes, capacity, memory_mib=1024, vcpus=2):
-    """The OVF 1.0 descriptor (bytes) of one virtual machine with one streamOptimized disk."""
+def descriptor(name, disk_file, disk_bytes, capacity, memory_mib=1024, vcpus=2, os_type=None):
+    """The OVF 1.0 descriptor (bytes) of one virtual machine with one streamOptimized disk; ``os_type`` is the
+    distribution's {cim, vmware, description} (default GENERIC_OS)."""
+    os_type = os_type or GENERIC_OS
     env = ElementTree.Element(_q(OVF, 'Envelope'), {_q(OVF, 'version'): '1.0'})
     refs = _sub(env, OVF, 'References')
     _sub(refs, OVF, 'File', href=disk_file, id='file1', size=disk_bytes)
@@ -65,10 +68,10 @@ def descriptor(name, disk_file, disk_bytes, capacity, memory_mib=1024, vcpus=2):
     system = _sub(env, OVF, 'VirtualSystem', id=name)
     _sub(system, OVF, 'Info', 'A virtual machine built by osimage')
     _sub(system, OVF, 'Name', name)
-    os_section = _sub(system, OVF, 'OperatingSystemSection', id=OS_ID)
-    os_section.set(_q(VMW, 'osType'), VMW_OS)
+    os_section = _sub(system, OVF, 'OperatingSystemSection', id=os_type['cim'])
+    os_section.set(_q(VMW, 'osType'), os_type['vmware'])
     _sub(os_section, OVF, 'Info', 'The guest operating system')
-    _sub(os_section, OVF, 'Description', 'Debian GNU/Linux (64-bit)')
+    _sub(os_section, OVF, 'Description', os_type['description'])
     hardware = _sub(system, OVF, 'VirtualHardwareSection')
     _sub(hardware, OVF, 'Info', 'Virtual hardware requirements')
     vsys = _sub(hardware, OVF, 'System')
@@ -104,7 +107,8 @@ def _sha256(fileobj):
 def read_back(path):
     """Check an OVA: member order, descriptor, manifest hashes, referenced files and sizes.
 
-    Returns {'members': [...], 'capacity': int, 'disk': name}; raises ValueError naming what is wrong.
+    Returns {'members': [...], 'capacity': int, 'disk': name, 'os_type': {cim, vmware, description}}; raises
+    ValueError naming what is wrong.
     """
     with open(path, 'rb') as f:
         if f.read(512)[257:265] != USTAR_MAGIC:
@@ -139,4 +143,10 @@ def read_back(path):
             or disks[0].get(_q(OVF, 'fileRef')) not in files:
         raise ValueError('the descriptor must have one streamOptimized disk referencing a file of the archive')
     disk_file = files[disks[0].get(_q(OVF, 'fileRef'))].get(_q(OVF, 'href'))
-    return {'members': names, 'capacity': int(disks[0].get(_q(OVF, 'capacity'))), 'disk': disk_file}
+    os_sections = list(root.iter(_q(OVF, 'OperatingSystemSection')))
+    if len(os_sections) != 1:
+        raise ValueError('the descriptor must have one OperatingSystemSection, not %d' % len(os_sections))
+    os_type = {'cim': os_sections[0].get(_q(OVF, 'id')), 'vmware': os_sections[0].get(_q(VMW, 'osType')),
+               'description': os_sections[0].findtext(_q(OVF, 'Description'))}
+    return {'members': names, 'capacity': int(disks[0].get(_q(OVF, 'capacity'))), 'disk': disk_file,
+            'os_type': os_type}

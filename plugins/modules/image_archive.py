@@ -51,6 +51,12 @@ options:
     description: CPUs of the virtual machine in the OVF descriptor.
     type: int
     default: 2
+  os_type:
+    description:
+      - The guest operating system the OVF descriptor names (V(ova)), the distro table's C(ovf) of the build.
+      - C(cim) is the CIM OSType id, C(vmware) VMware's guest id, C(description) the text.
+      - Without it the descriptor names a generic 64-bit Linux (CIM 101, C(otherLinux64Guest)).
+    type: dict
 notes:
   - Supports check mode.
 requirements:
@@ -60,15 +66,16 @@ requirements:
 EXAMPLES = r'''
 - name: Make an OVA from the streamOptimized vmdk
   osimage.builder.image_archive:
-    src: /srv/images/debian.vmdk
-    dest: /srv/images/debian.ova
+    src: /srv/images/web.vmdk
+    dest: /srv/images/web.ova
     format: ova
-    name: debian
+    name: web
+    os_type: "{{ osimage.os.ovf }}"
 
 - name: Make a GCE image tarball
   osimage.builder.image_archive:
     src: /var/tmp/osimage/build1/disk.raw
-    dest: /srv/images/debian.gce.tar.gz
+    dest: /srv/images/web.gce.tar.gz
     format: gce
 '''
 
@@ -134,7 +141,8 @@ def write_ova(runner, params, tmp):
     name, vmdk = params['name'], params['src']
     capacity = virtual_size(runner, vmdk, 'vmdk')
     disk_file = '%s-disk1.vmdk' % name
-    descriptor = ovf.descriptor(name, disk_file, os.path.getsize(vmdk), capacity, params['memory_mib'], params['vcpus'])
+    descriptor = ovf.descriptor(name, disk_file, os.path.getsize(vmdk), capacity, params['memory_mib'], params['vcpus'],
+                                params['os_type'])
     mf = ovf.manifest({name + '.ovf': hashlib.sha256(descriptor).hexdigest(), disk_file: stamp.sha256_file(vmdk)})
     with tarfile.open(tmp, 'w', format=tarfile.USTAR_FORMAT) as tar:
         for member, data in ((name + '.ovf', descriptor), (name + '.mf', mf)):
@@ -152,7 +160,8 @@ def write_ova(runner, params, tmp):
         raise ValueError('the descriptor says %d bytes, the disk has %d' % (found['capacity'], capacity))
     return capacity, found['members'], [
         {'name': 'ustar members in OVF order', 'detail': ', '.join(found['members'])},
-        {'name': 'OVF 1.0 descriptor parsed', 'detail': 'one streamOptimized disk of %d bytes' % capacity},
+        {'name': 'OVF 1.0 descriptor parsed', 'detail': 'one streamOptimized disk of %d bytes, guest %s (CIM %s, %s)'
+         % (capacity, found['os_type']['description'], found['os_type']['cim'], found['os_type']['vmware'])},
         {'name': 'manifest SHA256 verified', 'detail': '%d files' % (len(found['members']) - 1)}]
 
 
@@ -198,6 +207,9 @@ def main():
             name=dict(type='str', default='image'),
             memory_mib=dict(type='int', default=1024),
             vcpus=dict(type='int', default=2),
+            os_type=dict(type='dict', options=dict(cim=dict(type='str', required=True),
+                                                   vmware=dict(type='str', required=True),
+                                                   description=dict(type='str', required=True))),
         ),
         supports_check_mode=True,
     )

@@ -14,11 +14,11 @@ version_added: 0.2.0
 description:
   - Packs O(root) into C(live/filesystem.squashfs) (mksquashfs) beside the tree's kernel and initramfs
     (O(initrd)), which must hold the family's live boot hook (O(live_needs); the ISO boots with O(live_args)).
-  - "BIOS: an El Torito no-emulation boot image made by the tree's own C(grub-mkimage -O i386-pc-eltorito),
-    and GRUB's C(boot_hybrid.img) as the MBR, so the same file also boots from a USB stick."
+  - "BIOS: an El Torito no-emulation boot image made by the tree's own GRUB image maker (O(grub_mkimage)
+    C(-O i386-pc-eltorito)), and GRUB's C(boot_hybrid.img) as the MBR, so the same file also boots from a USB stick."
   - "UEFI: an EFI System partition image (C(mkfs.vfat) on a file, C(EFI/BOOT/BOOTX64.EFI) copied in with mtools)
-    holding the tree's own C(grub-mkimage -O x86_64-efi) (the tree needs grub-efi-amd64-bin), appended as a GPT
-    partition and named as the second El Torito boot image."
+    holding the tree's own O(grub_mkimage) C(-O x86_64-efi) (the tree needs the family's GRUB EFI modules, the
+    'live' need), appended as a GPT partition and named as the second El Torito boot image."
   - Both GRUB images find the ISO by its volume label and read C(/boot/grub/grub.cfg), which boots
     C(/live/vmlinuz) on the serial console and the screen with C(fstab=no), so that systemd does not wait
     for the disk's file systems (the ESP, swap, a separate C(/var)) that the tree's C(/etc/fstab) names.
@@ -66,6 +66,16 @@ options:
     type: list
     elements: str
     required: true
+  grub_mkimage:
+    description: The tree's GRUB image maker, run chrooted (the distro table's C(grub.mkimage)).
+    type: str
+    required: true
+  grub_lib:
+    description:
+      - The tree's directory of GRUB platform directories (the distro table's C(grub.lib)), which must hold
+        C(i386-pc/boot_hybrid.img) and C(x86_64-efi/linux.mod).
+    type: path
+    required: true
 notes:
   - Supports check mode.
 requirements:
@@ -81,6 +91,8 @@ EXAMPLES = r'''
     initrd: "{{ osimage.os.initrd_glob }}"
     live_needs: "{{ osimage.os.live_needs }}"
     live_args: "{{ osimage.os.live_args }}"
+    grub_mkimage: "{{ osimage.os.grub.mkimage }}"
+    grub_lib: "{{ osimage.os.grub.lib }}"
 '''
 
 RETURN = r'''
@@ -141,15 +153,15 @@ menuentry '{title}' {{
 '''
 
 
-def grub_image(runner, root, target, modules, label, out):
-    """Run the tree's own grub-mkimage (chrooted) and move its output to ``out``."""
+def grub_image(runner, root, mkimage, target, modules, label, out):
+    """Run the tree's own GRUB image maker ``mkimage`` (chrooted) and move its output to ``out``."""
     early = os.path.join(root, 'run', 'osimage-grub-early.cfg')
     made = os.path.join(root, 'run', 'osimage-grub-%s.img' % target)
     with open(early, 'w', encoding='utf-8') as f:
         f.write('search --no-floppy --set=root --label %s\nset prefix=($root)/boot/grub\n' % label)
     try:
-        runner.run(['chroot', root, 'grub-mkimage', '-O', target, '-p', '/boot/grub', '-c', '/run/osimage-grub-early.cfg',
-                    '-o', '/run/' + os.path.basename(made)] + modules, what='grub-mkimage -O %s in the tree' % target)
+        runner.run(['chroot', root, mkimage, '-O', target, '-p', '/boot/grub', '-c', '/run/osimage-grub-early.cfg',
+                    '-o', '/run/' + os.path.basename(made)] + modules, what='%s -O %s in the tree' % (mkimage, target))
         shutil.move(made, out)
     finally:
         for path in (early, made):
@@ -172,8 +184,9 @@ def boot_catalog(runner, iso):
 
 
 def build(runner, params, stage, tmp):
-    root = params['root']
-    for needed in ['usr/lib/grub/i386-pc/boot_hybrid.img', 'usr/lib/grub/x86_64-efi/linux.mod'] + params['live_needs']:
+    root, grub_lib = params['root'], params['grub_lib'].strip('/')
+    hybrid_mbr = os.path.join(grub_lib, 'i386-pc', 'boot_hybrid.img')
+    for needed in [hybrid_mbr, os.path.join(grub_lib, 'x86_64-efi', 'linux.mod')] + params['live_needs']:
         if not os.path.exists(os.path.join(root, needed.lstrip('/'))):
             raise ValueError("the tree has no /%s: a live ISO needs GRUB for BIOS and UEFI and the family's live "
                              "boot hook (the 'live' need)" % needed.lstrip('/'))
@@ -183,10 +196,10 @@ def build(runner, params, stage, tmp):
     shutil.copyfile(one(root, params['initrd'], 'initramfs'), os.path.join(stage, 'live', 'initrd.img'))
     with open(os.path.join(stage, 'boot', 'grub', 'grub.cfg'), 'w', encoding='utf-8') as f:
         f.write(GRUB_CFG.format(title=params['title'], live=' '.join(params['live_args']), cmdline=' '.join(params['cmdline'])))
-    grub_image(runner, root, 'i386-pc-eltorito', BIOS_MODULES, params['label'],
+    grub_image(runner, root, params['grub_mkimage'], 'i386-pc-eltorito', BIOS_MODULES, params['label'],
                os.path.join(stage, 'boot', 'grub', 'i386-pc', 'eltorito.img'))
     efi_grub = os.path.join(params['work_dir'], 'bootx64.efi')
-    grub_image(runner, root, 'x86_64-efi', EFI_MODULES, params['label'], efi_grub)
+    grub_image(runner, root, params['grub_mkimage'], 'x86_64-efi', EFI_MODULES, params['label'], efi_grub)
     efi_img = os.path.join(params['work_dir'], 'efi.img')
     runner.run(['mkfs.vfat', '-C', '-n', 'EFIBOOT', efi_img, str(EFI_IMG_KIB)], what='mkfs.vfat of the EFI image')
     runner.run(['mmd', '-i', efi_img, '::/EFI', '::/EFI/BOOT'], what='mmd')
@@ -194,7 +207,7 @@ def build(runner, params, stage, tmp):
     runner.run(['mksquashfs', root, os.path.join(stage, 'live', 'filesystem.squashfs'), '-noappend', '-comp', 'zstd',
                 '-quiet', '-no-progress'], what='mksquashfs of the root tree')
     runner.run(['xorriso', '-as', 'mkisofs', '-r', '-J', '-joliet-long', '-iso-level', '3', '-V', params['label'],
-                '-partition_offset', '16', '--grub2-mbr', os.path.join(root, 'usr/lib/grub/i386-pc/boot_hybrid.img'),
+                '-partition_offset', '16', '--grub2-mbr', os.path.join(root, hybrid_mbr),
                 '--mbr-force-bootable', '-append_partition', '2', '0xef', efi_img, '-appended_part_as_gpt',
                 '-c', 'boot/boot.cat',
                 '-b', 'boot/grub/i386-pc/eltorito.img', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
@@ -220,6 +233,8 @@ def main():
             initrd=dict(type='str', required=True),
             live_needs=dict(type='list', elements='str', required=True),
             live_args=dict(type='list', elements='str', required=True),
+            grub_mkimage=dict(type='str', required=True),
+            grub_lib=dict(type='path', required=True),
         ),
         supports_check_mode=True,
     )

@@ -125,7 +125,7 @@ COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.
 ROLE_KEYS = ('package_manager', 'ssh_service', 'network', 'network_units', 'network_config', 'apparmor_service',
              'firewall_conf', 'service_policy', 'proxy_conf', 'proxy_files', 'package_cache', 'package_leftovers',
              'locale_gen', 'locale_links', 'timezone_file', 'keyboard', 'automatic_updates', 'repository_check',
-             'initrd_glob', 'live_needs', 'live_args')
+             'initrd_glob', 'live_needs', 'live_args', 'grub', 'ovf', 'resolver', 'time_sync')
 
 
 @pytest.mark.parametrize('distro,release', EVERY_RELEASE)
@@ -134,7 +134,9 @@ def test_every_release_gives_the_roles_each_value_they_read_and_its_mechanics_ex
     assert not [k for k in ROLE_KEYS if k not in os_facts]
     manager = os_facts['package_manager']
     for path in ('roles/network/templates/%s.j2' % os_facts['network'], 'roles/security/tasks/updates_%s.yml' % manager,
-                 'roles/cloud_init/tasks/absent_%s.yml' % manager):
+                 'roles/cloud_init/tasks/absent_%s.yml' % manager,
+                 'roles/location/tasks/dns_%s.yml' % os_facts['resolver'],
+                 'roles/location/tasks/ntp_%s.yml' % os_facts['time_sync']):
         assert os.path.isfile(os.path.join(COLLECTION, path)), path
     assert os_facts['ssh_service'].endswith('.service') and os_facts['network_units']
     assert set(os_facts['automatic_updates']) == {'probe', 'on', 'off'} and os_facts['keyboard']['file'].startswith('/etc/')
@@ -166,8 +168,12 @@ def test_the_rpm_families_name_their_own_mechanics():
 
 def test_no_generic_module_or_cross_distro_role_names_apt_dpkg_or_a_debian_path():
     """The family's own files (roles/debian, a role's tasks/*_apt.yml) may; everything else reads the table."""
-    pattern = re.compile(r'\b(apt|dpkg)\b|apt[-_/.]|/etc/default/|initramfs-tools|policy-rc\.d|locale-gen', re.I)
-    generic = ['plugins/modules/chroot_env.py', 'plugins/modules/image_iso.py', 'roles/verify/files/gather_state.py']
+    pattern = re.compile(r'\b(apt|dpkg)\b|apt[-_/.]|/etc/default/|initramfs-tools|policy-rc\.d|locale-gen|initrd\.img-'
+                         r'|/usr/lib/grub|grub-mkimage|Debian GNU|debian[0-9]+_64Guest|\.sources\b', re.I)
+    generic = ['plugins/modules/chroot_env.py', 'plugins/modules/image_iso.py', 'plugins/modules/image_archive.py',
+               'plugins/module_utils/ovf.py', 'roles/verify/files/gather_state.py'] + \
+        ['plugins/module_utils/%s.py' % m for m in ('request', 'request_schema', 'request_validation',
+                                                     'request_resolution', 'request_secrets', 'request_repositories')]
     for role in ('hygiene', 'locale', 'security', 'cloud_init', 'verify', 'network', 'location', 'platform', 'users',
                  'files', 'services', 'user_tasks', 'growroot'):
         for top, _dirs, files in os.walk(os.path.join(COLLECTION, 'roles', role)):

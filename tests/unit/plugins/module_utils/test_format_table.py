@@ -76,7 +76,8 @@ def make_ova(path, order=('ovf', 'mf', 'disk'), tamper=False):
 def test_an_ova_reads_back(tmp_path):
     make_ova(tmp_path / 't.ova')
     found = ovf.read_back(str(tmp_path / 't.ova'))
-    assert found == {'members': ['t.ovf', 't.mf', 't-disk1.vmdk'], 'capacity': 3 * 1024 ** 3, 'disk': 't-disk1.vmdk'}
+    assert found == {'members': ['t.ovf', 't.mf', 't-disk1.vmdk'], 'capacity': 3 * 1024 ** 3, 'disk': 't-disk1.vmdk',
+                     'os_type': ovf.GENERIC_OS}
 
 
 @pytest.mark.parametrize('kwargs,words', [
@@ -98,6 +99,31 @@ def test_the_descriptor_is_ovf_1_0_with_one_stream_optimized_disk():
     assert disk.get(q % 'capacity') == '2048' and disk.get(q % 'format').endswith('#streamOptimized')
     quantities = [i.text for i in root.iter('{%s}VirtualQuantity' % ovf.RASD)]
     assert quantities == ['1', '512']
+
+
+@pytest.mark.parametrize('distro,release,cim,vmware,description', [
+    ('debian', 'bookworm', '96', 'debian12_64Guest', 'Debian GNU/Linux 12 (64-bit)'),
+    ('ubuntu', 'noble', '94', 'ubuntu64Guest', 'Ubuntu 24.04 (64-bit)'),
+    ('rocky', '9', '80', 'rockylinux_64Guest', 'Rocky Linux 9 (64-bit)'),
+    ('centos-stream', '10', '107', 'centos64Guest', 'CentOS Stream 10 (64-bit)'),
+    ('fedora', '44', '101', 'fedora64Guest', 'Fedora Linux 44 (64-bit)'),
+    ('opensuse-leap', '15.6', '83', 'opensuse64Guest', 'openSUSE Leap 15.6 (64-bit)'),
+    ('sles', '15-SP6', '85', 'sles15_64Guest', 'SUSE Linux Enterprise Server 15.6 (64-bit)'),
+])
+def test_an_ova_names_its_distribution_from_the_table(distro, release, cim, vmware, description):
+    os_type = distros.resolve(distro, release, 'amd64', 'http://mirror.example/')['ovf']
+    root = ovf.ElementTree.fromstring(ovf.descriptor('vm', 'vm-disk1.vmdk', 10, 2048, os_type=os_type))
+    section = root.find('.//{%s}OperatingSystemSection' % ovf.OVF)
+    assert section.get('{%s}id' % ovf.OVF) == cim and section.get('{%s}osType' % ovf.VMW) == vmware
+    assert section.findtext('{%s}Description' % ovf.OVF) == description
+
+
+def test_every_release_names_a_64_bit_guest_for_its_ova():
+    for row in distros.catalogue():
+        os_type = distros.resolve(row['distro'], row['release'], 'amd64', 'http://mirror.example/')['ovf']
+        assert os_type['cim'].isdigit() and os_type['vmware'].endswith('64Guest'), row
+        assert os_type['description'].endswith('(64-bit)'), row
+        assert ('Debian' in os_type['description']) == (row['distro'] == 'debian'), row
 
 
 def test_the_disk_of_an_ova_is_unpacked_to_boot(tmp_path):
