@@ -54,9 +54,21 @@ options:
   os_type:
     description:
       - The guest operating system the OVF descriptor names (V(ova)), the distro table's C(ovf) of the build.
-      - C(cim) is the CIM OSType id, C(vmware) VMware's guest id, C(description) the text.
       - Without it the descriptor names a generic 64-bit Linux (CIM 101, C(otherLinux64Guest)).
     type: dict
+    suboptions:
+      cim:
+        description: The CIM_OperatingSystem OSType id, such as V(96) (Debian 64-Bit).
+        type: str
+        required: true
+      vmware:
+        description: VMware's guest id, such as V(debian12_64Guest).
+        type: str
+        required: true
+      description:
+        description: The operating system's name in the descriptor.
+        type: str
+        required: true
 notes:
   - Supports check mode.
 requirements:

@@ -31,9 +31,9 @@ def run_role(tmp_path, os_facts):
                  'location_networkmanager_dir': str(tmp_path), 'location_netconfig_file': str(tmp_path / 'config')}
     args = tmp_path / 'vars.json'
     args.write_text(json.dumps(variables))
-    for _ in range(2):
+    for attempt in ('first', 'second'):
         proc = playbook(PLAYBOOK, '-e', '@%s' % args)
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        assert proc.returncode == 0, attempt + ' run: ' + proc.stdout[-3000:] + proc.stderr[-2000:]
     return [line for line in proc.stdout.splitlines() if line.startswith('localhost')][-1]
 
 
@@ -58,4 +58,3 @@ def test_each_family_configures_dns_and_ntp_its_own_way_and_again_changes_nothin
     else:
         assert (tmp_path / 'config').read_text() == 'NETCONFIG_DNS_STATIC_SERVERS="%s"\n' % ' '.join(DNS)
         assert files == {'config', 'chrony.conf'}
-

@@ -170,10 +170,11 @@ def test_no_generic_module_or_cross_distro_role_names_apt_dpkg_or_a_debian_path(
     """The family's own files (roles/debian, a role's tasks/*_apt.yml) may; everything else reads the table."""
     pattern = re.compile(r'\b(apt|dpkg)\b|apt[-_/.]|/etc/default/|initramfs-tools|policy-rc\.d|locale-gen|initrd\.img-'
                          r'|/usr/lib/grub|grub-mkimage|Debian GNU|debian[0-9]+_64Guest|\.sources\b', re.I)
+    request_modules = ('request', 'request_schema', 'request_validation', 'request_resolution', 'request_secrets',
+                       'request_repositories')
     generic = ['plugins/modules/chroot_env.py', 'plugins/modules/image_iso.py', 'plugins/modules/image_archive.py',
-               'plugins/module_utils/ovf.py', 'roles/verify/files/gather_state.py'] + \
-        ['plugins/module_utils/%s.py' % m for m in ('request', 'request_schema', 'request_validation',
-                                                     'request_resolution', 'request_secrets', 'request_repositories')]
+               'plugins/module_utils/ovf.py', 'roles/verify/files/gather_state.py']
+    generic += ['plugins/module_utils/%s.py' % m for m in request_modules]
     for role in ('hygiene', 'locale', 'security', 'cloud_init', 'verify', 'network', 'location', 'platform', 'users',
                  'files', 'services', 'user_tasks', 'growroot'):
         for top, _dirs, files in os.walk(os.path.join(COLLECTION, 'roles', role)):
