@@ -58,11 +58,11 @@ options:
     type: dict
     suboptions:
       cim:
-        description: The CIM_OperatingSystem OSType id, such as V(96) (Debian 64-Bit).
+        description: The CIM_OperatingSystem OSType id, such as V(101) (Linux 64-Bit).
         type: str
         required: true
       vmware:
-        description: VMware's guest id, such as V(debian12_64Guest).
+        description: VMware's guest id, such as V(otherLinux64Guest).
         type: str
         required: true
       description:
