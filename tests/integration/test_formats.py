@@ -106,6 +106,11 @@ def test_the_ova_is_an_ovf_package_vmware_and_virtualbox_import(formats_build):
     assert descriptor.get('{%s}version' % ns['ovf']) == '1.0'
     disk = descriptor.find('ovf:DiskSection/ovf:Disk', ns)
     assert disk.get('{%s}capacity' % ns['ovf']) == str(3 * 1024 ** 3)
+    # The guest OS is the distribution's own (distros.py 'ovf'): bookworm is Debian 12, 64-bit.
+    guest = descriptor.find('ovf:VirtualSystem/ovf:OperatingSystemSection', ns)
+    assert guest.get('{%s}id' % ns['ovf']) == '96' and guest.findtext('ovf:Description', namespaces=ns) == \
+        'Debian GNU/Linux 12 (64-bit)'
+    assert guest.get('{http://www.vmware.com/schema/ovf}osType') == 'debian12_64Guest'
     assert 'SHA256(formats.ovf)= ' in mf and 'SHA256(formats-disk1.vmdk)= ' in mf
     with open(path_of(formats_build, 'vmdk') + '.sha256', encoding='utf-8') as f:
         assert f.read().split()[0] in mf  # the OVA's disk is the vmdk beside it, byte for byte
