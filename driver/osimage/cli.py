@@ -36,10 +36,12 @@ def load_request(path, vault_password_file=None):
     if not os.path.isfile(path):
         raise SystemExit(_bad('cannot read request %s: no such file' % path))
     req_mod = collection.module_utils('request')
+    limits = collection.module_utils('request_limits')
 
     def load(name):
         try:
-            return req_mod.plain(loader.load_from_file(name))
+            text = limits.check_file(name, loader.get_text_file_contents)  # bounded before anything expands it
+            return req_mod.plain(loader.load(text, file_name=name))
         except ReferenceError:
             raise SystemExit(_bad('request %s has Ansible Vault values: give --vault-password-file or set '
                                   'ANSIBLE_VAULT_PASSWORD_FILE' % name))

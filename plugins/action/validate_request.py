@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+from ansible import context
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import load_extra_vars
@@ -14,6 +15,19 @@ from ansible_collections.osimage.builder.plugins.module_utils import extends
 from ansible_collections.osimage.builder.plugins.module_utils import leftovers
 from ansible_collections.osimage.builder.plugins.module_utils import preflight
 from ansible_collections.osimage.builder.plugins.module_utils import request as req
+from ansible_collections.osimage.builder.plugins.module_utils import request_limits
+
+try:  # where a value was read from (Ansible 2.19 tags what it parses with its origin)
+    from ansible._internal._datatag._tags import Origin
+except ImportError:  # pragma: no cover - older Ansible: errors name the key only
+    Origin = None
+
+
+def _origin(value):
+    origin = Origin and Origin.get_tag(value)
+    if origin and origin.path:
+        return '%s line %s' % (origin.path, origin.line_num) if origin.line_num else origin.path
+    return None
 
 
 class ActionModule(ActionBase):
@@ -26,17 +40,19 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         args = self._task.args
-        if 'request' in args:
-            request = req.plain(self._templar.template(args['request']))
-        else:
-            request = {k: req.plain(self._templar.template(task_vars[k])) for k in req.KEYS if k in task_vars}
+        try:
+            request = self._bounded_request(args, task_vars)
+        except req.RequestError as exc:
+            raise AnsibleActionFail(str(exc)) from exc
+        if 'request' not in args:
             unknown = req.unknown_keys(load_extra_vars(self._loader))
             if unknown:
                 raise AnsibleActionFail('\n'.join(
                     "request key '%s': unknown key; valid keys are: %s" % (k, ', '.join(req.KEYS)) for k in unknown))
         build_id = args.get('build_id') or task_vars.get('osimage_build_id')
         try:
-            request = extends.resolve_extends(request, os.getcwd(), self._load_request_file)
+            request = extends.resolve_extends(request, os.getcwd(), request_limits.counted(self._load_request_file))
+            request_limits.check_data(request)
             resolved = req.resolve(request, cwd=os.getcwd(), build_id=build_id and str(build_id))
             preflight.check(resolved)
         except req.RequestError as exc:
@@ -45,9 +61,24 @@ class ActionModule(ActionBase):
         result.update(changed=False, ansible_facts={'osimage': resolved, 'osimage_public': req.redact(resolved)})
         return result
 
+    def _bounded_request(self, args, task_vars):
+        """The request (the task's argument, or the request keys among the variables) as plain data, refused
+        before templating copies it if it breaks a request_limits bound: the extra-vars files are checked as
+        the driver checks a request file, then the data as parsed (shared YAML aliases counted once each)."""
+        for extra in context.CLIARGS.get('extra_vars', ()):
+            if extra.startswith('@'):
+                request_limits.check_file(os.path.abspath(extra[1:]), self._loader.get_text_file_contents)
+        if 'request' in args:
+            request_limits.check_data(args['request'], where=_origin)
+            return req.plain(self._templar.template(args['request']))
+        given = {k: task_vars[k] for k in req.KEYS if k in task_vars}
+        request_limits.check_data(given, where=_origin)
+        return {k: req.plain(self._templar.template(v)) for k, v in given.items()}
+
     def _load_request_file(self, path):
-        """One file that a request extends, with Ansible Vault values decrypted."""
+        """One file that a request extends, with Ansible Vault values decrypted, refused if it is unbounded."""
         try:
-            return req.plain(self._loader.load_from_file(path))
+            text = request_limits.check_file(path, self._loader.get_text_file_contents)
+            return req.plain(self._loader.load(text, file_name=path))
         except AnsibleError as exc:
             raise req.RequestError([('extends', "'%s' cannot be read: %s" % (path, str(exc).strip().splitlines()[0]))])

@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import os
 
+from ansible_collections.osimage.builder.plugins.module_utils import request_limits
 from ansible_collections.osimage.builder.plugins.module_utils.request import SCHEMA, RequestError, anchor_paths
 
 META_KEYS = ('extends', 'append')
@@ -117,9 +118,13 @@ def resolve_extends(request, base_dir, load, _chain=()):
 
 
 def load_request_file(path, load):
-    """The request in the file at ``path``, with its ``extends`` chain merged in."""
+    """The request in the file at ``path``, with its ``extends`` chain merged in (``request_limits`` bound
+    how many files that reads and the size of the merged request)."""
     path = os.path.realpath(path)
+    load = request_limits.counted(load)
     data = load(path)
     if not isinstance(data, dict):
         return {} if data is None else data
-    return resolve_extends(data, os.path.dirname(path), load, (path,))
+    merged = resolve_extends(data, os.path.dirname(path), load, (path,))
+    request_limits.check_data(merged)
+    return merged

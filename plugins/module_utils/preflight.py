@@ -9,12 +9,33 @@ import os
 import urllib.request
 
 from ansible.module_utils.urls import open_url
+from ansible_collections.osimage.builder.plugins.module_utils.disk import parse_size
 from ansible_collections.osimage.builder.plugins.module_utils.request_schema import RequestError
 
+MIB = 1024 ** 2
 GIB = 1024 ** 3
-# What a build of the default package set needs, with a margin: the tree and the raw disk in work_dir,
-# the cached tree and packages in cache_dir, one converted image per format in output_dir.
-NEEDS = {'work_dir': 2.5 * GIB, 'cache_dir': 1.5 * GIB, 'output_dir': 1.2 * GIB}
+# The estimate of a build's files. TREE: what the root tree of the default package set takes with its kernel
+# (the cached Debian 12 bootstrap is 0.78 GiB); PACKAGE: each package the request installs on top, with its
+# dependencies; the tree never outgrows the disk it must fit. CACHE: the cached bootstrap tree and packages.
+TREE = 1.0 * GIB
+PACKAGE = 10 * 1024 ** 2
+CACHE = 1.5 * GIB
+
+
+def needs(resolved):
+    """{key: bytes} a build of ``resolved`` writes into work_dir, cache_dir and output_dir.
+
+    work_dir holds the tree, a file system image of it and the raw disk (both sparse: about the tree's size),
+    plus the ISO's staging and the OVA's intermediate vmdk when those are made; output_dir one file per format
+    (the converted disk's data, about the tree's size; archives are smaller)."""
+    tree = min(TREE + PACKAGE * len(resolved['packages']['install']), parse_size(resolved['disk']['size']))
+    formats = resolved['formats']
+    work = 3 * tree + (tree if 'iso' in formats else 0) + (tree if 'ova' in formats and 'vmdk' not in formats else 0)
+    return {'work_dir': work, 'cache_dir': CACHE, 'output_dir': tree * len(formats)}
+
+
+def human(size):
+    return '%.1f GiB' % (size / GIB) if size >= GIB else '%.0f MiB' % (size / MIB)
 
 
 def _existing(path):
@@ -23,12 +44,17 @@ def _existing(path):
     return path
 
 
-def space_errors(resolved, free=None):
-    """[(key, message)] for directories whose file system lacks the space this build needs."""
-    free = free or (lambda path: os.statvfs(path).f_bavail * os.statvfs(path).f_frsize)
-    needs = dict(NEEDS, output_dir=NEEDS['output_dir'] * len(resolved['formats']))
+def free_space(path):
+    """The bytes free for writing at ``path`` (or its nearest existing parent), the root reserve left out."""
+    st = os.statvfs(_existing(path))
+    return st.f_bavail * st.f_frsize
+
+
+def space_errors(resolved, free=free_space):
+    """[(key, message)] for directories whose file system lacks the space this build needs (directories on
+    one file system add up)."""
     by_fs = {}
-    for key, need in needs.items():
+    for key, need in needs(resolved).items():
         path = _existing(resolved[key])
         by_fs.setdefault(os.stat(path).st_dev, []).append((key, path, need))
     errors = []
@@ -38,9 +64,10 @@ def space_errors(resolved, free=None):
         if have < need:
             keys = [e[0] for e in entries]
             shared = ' (with %s on the same file system)' % ', '.join(keys[1:]) if len(keys) > 1 else ''
-            errors.append((keys[0], '%s%s has %.1f GiB free; this build needs about %.1f GiB there: free space '
-                                    'or point %s elsewhere' % (resolved[keys[0]], shared, have / GIB, need / GIB,
-                                                               ' or '.join(keys))))
+            parts = ' (%s)' % ', '.join('%s %s' % (e[0], human(e[2])) for e in entries) if shared else ''
+            errors.append((keys[0], '%s%s has %s free; this build needs about %s there%s: free space or point '
+                                    '%s elsewhere' % (resolved[keys[0]], shared, human(have), human(need), parts,
+                                                      ' or '.join(keys))))
     return errors
 
 

@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+
 # Which Debian package provides each host tool, so a missing one is named with its fix.
 PROVIDERS = {
     'mmdebstrap': 'mmdebstrap',
@@ -27,6 +30,24 @@ PROVIDERS = {
     'dnf': 'dnf',
     'zypper': 'zypper',
 }
+
+
+NO_SPACE = 'No space left on device'
+
+
+def fullest_directory(paths):
+    """'DIR has N MiB free' for the directory among ``paths`` (absolute paths, or their parent directories)
+    with the least free space: which one a command that ran out of space was writing into."""
+    free = {}
+    for path in paths:
+        directory = path if os.path.isdir(path) else os.path.dirname(path)
+        if path.startswith('/') and os.path.isdir(directory):
+            st = os.statvfs(directory)
+            free[directory] = st.f_bavail * st.f_frsize
+    if not free:
+        return None
+    directory = min(free, key=free.get)
+    return '%s has %d MiB free' % (directory, free[directory] // (1024 * 1024))
 
 
 class Runner:
@@ -55,9 +76,18 @@ class Runner:
             self.fail(argv, rc, out, err, what)
         return rc, out, err
 
+    def fail_if_no_space(self, exc, path):
+        """Fail naming the directory and its free space when ``exc``, raised writing ``path``, is a full disk."""
+        if getattr(exc, 'errno', None) == errno.ENOSPC:
+            self.module.fail_json(msg='writing %s: out of space: %s; free space there or give the build another '
+                                      'directory' % (path, fullest_directory([path])))
+
     def fail(self, argv, rc, out, err, what=None):
         tail = (err or out or '').strip().splitlines()[-20:]
         msg = '%s failed (exit %s)' % (what or argv[0].rsplit('/', 1)[-1], rc)
+        full = NO_SPACE in (err or '') + (out or '') and fullest_directory(argv[1:])
+        if full:
+            msg += ': out of space: %s; free space there or give the build another directory' % full
         if tail:
             msg += ': ' + '\n'.join(tail)
         self.module.fail_json(msg=msg, cmd=argv, rc=rc, stdout=out, stderr=err)

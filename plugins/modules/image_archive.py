@@ -241,6 +241,9 @@ def main():
         except (ValueError, tarfile.TarError) as exc:
             module.fail_json(msg='the %s archive failed its check: %s' % (fmt, exc))
         digest = stamp.publish(tmp, dest)
+    except OSError as exc:
+        runner.fail_if_no_space(exc, dest)
+        raise
     finally:
         stamp.discard(tmp)
     module.exit_json(changed=True, dest=dest, format=fmt, bytes=os.path.getsize(dest), virtual_size=size,

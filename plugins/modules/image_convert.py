@@ -232,6 +232,9 @@ def main():
             module.fail_json(msg='the converted %s failed its check: %s' % (fmt, exc))
         virtual_size = info(runner, tmp, FORMATS[fmt]['qemu'])['virtual-size']
         digest = stamp.publish(tmp, dest)
+    except OSError as exc:
+        runner.fail_if_no_space(exc, dest)
+        raise
     finally:
         stamp.discard(tmp)
     module.exit_json(changed=True, dest=dest, format=fmt, bytes=os.path.getsize(dest), virtual_size=virtual_size,

@@ -1,5 +1,6 @@
 """The bad-request corpus (tests/data/bad_requests.yml): each refused by `osimage build` with exit 2, the key
-named and the host untouched (no output or work directory made, nothing mounted)."""
+named and the host untouched (no output or work directory made, nothing mounted). A case's `text` is written
+`repeat` times (1 unless given), so a file over the size limit need not be stored."""
 
 import os
 import subprocess
@@ -23,7 +24,7 @@ def test_the_corpus_is_large_and_its_ids_are_unique():
 def test_bad_request_is_refused_before_touching_the_host(case, tmp_path):
     request = tmp_path / 'request.yml'
     if 'text' in case:
-        request.write_text(case['text'])
+        request.write_text(case['text'] * case.get('repeat', 1))
     else:
         body = dict(case['request'])
         body.setdefault('work_dir', str(tmp_path / 'work'))

@@ -21,7 +21,21 @@ def test_too_little_space_names_the_keys_and_the_numbers(tmp_path):
     key, message = errors[0]
     assert key == 'work_dir'
     assert 'with cache_dir, output_dir on the same file system' in message
-    assert 'has 1.0 GiB free' in message and 'needs about 6.4 GiB' in message
+    assert 'has 1.0 GiB free' in message and 'needs about 6.5 GiB' in message
+    assert 'work_dir 3.0 GiB, cache_dir 1.5 GiB, output_dir 2.0 GiB' in message
+
+
+def test_the_estimate_follows_the_disk_size_and_the_formats(tmp_path):
+    assert preflight.needs(resolved(tmp_path)) == {'work_dir': 3 * GIB, 'cache_dir': 1.5 * GIB, 'output_dir': GIB}
+    request = resolved(tmp_path, packages={'install': ['pkg%d' % i for i in range(100)]},
+                       formats=['qcow2', 'raw', 'ova', 'iso'])
+    tree = GIB + len(request['packages']['install']) * preflight.PACKAGE  # 100 and what the defaults add
+    big = preflight.needs(request)
+    # each package adds to the tree; the ISO's staging and the OVA's vmdk take work_dir space too
+    assert big == {'work_dir': 5 * tree, 'cache_dir': 1.5 * GIB, 'output_dir': 4 * tree}
+    capped = preflight.needs(resolved(tmp_path, packages={'install': ['pkg%d' % i for i in range(100)]},
+                                      disk={'size': '1GiB'}))
+    assert capped['output_dir'] == GIB, 'the tree never outgrows the disk'
 
 
 def test_a_file_mirror_that_lacks_the_release_is_named(tmp_path):

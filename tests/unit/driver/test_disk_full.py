@@ -1,0 +1,79 @@
+"""A full disk: preflight refuses a build whose directories lack the space it needs, naming the directory, the
+space needed and the space free, before any privileged step; a conversion that runs out of space anyway
+leaves no partial file in the output directory and names the directory. An 8 MiB tmpfs stands for the full
+disk; it is unmounted in every outcome."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+OSIMAGE = os.path.join(os.path.dirname(sys.executable), 'osimage')
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='mounts a tmpfs')
+
+
+def run_module(name, tmp_path, **args):
+    """The result of running the collection's module ``name`` with ``args`` outside Ansible."""
+    path = tmp_path / 'args.json'
+    path.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, 'playbooks', 'collections'))
+    proc = subprocess.run([sys.executable, '-m', 'ansible_collections.osimage.builder.plugins.modules.' + name,
+                           str(path)], capture_output=True, text=True, env=env, timeout=120, check=False)
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        return {'failed': True, 'msg': proc.stdout + proc.stderr, 'module_stderr': proc.stderr}
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path):
+    """An 8 MiB tmpfs at tmp_path/full, unmounted whatever the test does."""
+    path = tmp_path / 'full'
+    path.mkdir()
+    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=8m,mode=0755', 'tmpfs-full-test', str(path)], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(['umount', str(path)], check=True)
+    with open('/proc/self/mountinfo', encoding='utf-8') as f:
+        assert str(path) not in f.read()
+
+
+@pytest.mark.parametrize('key,needs', [('output_dir', '2.0 GiB'), ('work_dir', '3.0 GiB'), ('cache_dir', '1.5 GiB')])
+def test_a_build_into_a_full_directory_is_refused_before_anything_is_made(tmp_path, tiny_tmpfs, key, needs):
+    request = tmp_path / 'request.yml'
+    dirs = {'work_dir': str(tmp_path / 'work'), 'cache_dir': str(tmp_path / 'cache'), 'output_dir': str(tmp_path / 'out')}
+    dirs[key] = str(tiny_tmpfs)
+    request.write_text(yaml.safe_dump(dict(dirs, formats=['qcow2', 'vmdk'])))
+    proc = subprocess.run([OSIMAGE, 'build', str(request)], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert '%s: %s has 8 MiB free; this build needs about %s there' % (key, tiny_tmpfs, needs) in proc.stderr
+    assert 'Traceback' not in proc.stderr
+    assert os.listdir(tiny_tmpfs) == [] and not any(os.path.exists(d) for d in dirs.values() if d != str(tiny_tmpfs))
+
+
+def test_a_conversion_that_runs_out_of_space_leaves_no_partial_file_and_names_the_directory(tmp_path, tiny_tmpfs):
+    src = tmp_path / 'disk.raw'
+    src.write_bytes(os.urandom(32 * 1024 * 1024))  # incompressible: the qcow2 needs 32 MiB, the tmpfs has 8
+    result = run_module('image_convert', tmp_path, src=str(src), dest=str(tiny_tmpfs / 'image.qcow2'), format='qcow2',
+                        force=True)
+    assert result.get('failed'), result
+    assert 'out of space: %s has 0 MiB free' % tiny_tmpfs in result['msg'], result['msg']
+    assert os.listdir(tiny_tmpfs) == [], 'no partial image and no checksum are left'
+
+
+def test_an_archive_that_runs_out_of_space_leaves_no_partial_file_and_names_the_directory(tmp_path, tiny_tmpfs):
+    raw = tmp_path / 'disk.raw'
+    raw.write_bytes(os.urandom(32 * 1024 * 1024))
+    vmdk = tmp_path / 'disk.vmdk'
+    subprocess.run(['qemu-img', 'convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=streamOptimized', str(raw),
+                    str(vmdk)], check=True)
+    result = run_module('image_archive', tmp_path, src=str(vmdk), dest=str(tiny_tmpfs / 'image.ova'), format='ova')
+    assert result.get('failed'), result
+    assert 'out of space: %s has 0 MiB free' % tiny_tmpfs in result['msg'], result['msg']
+    assert 'Traceback' not in result.get('module_stderr', '') and os.listdir(tiny_tmpfs) == []
