@@ -283,7 +283,7 @@ def cmd_boot_test(args, console):
 def cmd_clean(args, console):
     released = collection.module_utils('leftovers').release_stale(os.path.abspath(args.work_dir))
     if args.json:
-        emit({'released': {build_id: what for build_id, what in sorted(released.items())}})
+        emit({'released': dict(sorted(released.items()))})
         return 0
     for build_id, what in sorted(released.items()):
         console.print('build %s: released %s' % (build_id, ', '.join(what)))

@@ -107,10 +107,10 @@ def zsh(parser):
              '    local -a commands',
              '    commands=(']
     lines += ['        ' + _zsh_quote('%s:%s' % (name, help_.replace(':', '\\:'))) for name, help_, _o, _p in commands]
+    top = ' '.join(_zsh_quote('(- *)%s[%s]' % (string, _zsh_help(a.help)))
+                   for a in _actions(parser) for string in a.option_strings)
     lines += ['    )',
-              '    _arguments -C %s %s' % (' '.join(_zsh_quote('(- *)%s[%s]' % (s, _zsh_help(a.help)))
-                                               for a in _actions(parser) for s in a.option_strings),
-                                      "'1: :->command' '*:: :->args'"),
+              "    _arguments -C %s '1: :->command' '*:: :->args'" % top,
               '    case $state in',
               '        command) _describe command commands ;;',
               '        args)',

@@ -47,9 +47,10 @@ def test_the_tarball_ships_the_collection_and_none_of_the_repositorys_tooling(tm
         assert shipped in names, shipped
 
 
-def test_the_changelog_fragments_lint():
-    proc = sh([os.path.join(BIN, 'antsibull-changelog'), 'lint'], ROOT)
-    assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
+def test_the_changelog_fragments_and_changelog_yaml_lint():
+    for args in (['lint'], ['lint-changelog-yaml', 'changelogs/changelog.yaml']):
+        proc = sh([os.path.join(BIN, 'antsibull-changelog'), *args], ROOT)
+        assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
 
 
 def test_changelog_rst_is_what_changelog_yaml_generates(tmp_path):

@@ -140,8 +140,8 @@ def test_bash_completion_completes_commands_options_choices_and_files(tmp_path):
 def test_zsh_completion_registers_and_knows_every_command():
     script = osimage('completion', 'zsh').stdout
     for command in ('build', 'validate', 'show', 'presets', 'boot-test', 'distros', 'platforms', 'clean'):
-        assert re.search(r"^ +'%s:" % command, script, re.M) and re.search(r'^ +%s\) _arguments ' % command, script,
-                                                                         re.M)
+        assert re.search(r"^ +'%s:" % command, script, re.M)
+        assert re.search(r'^ +%s\) _arguments ' % command, script, re.M)
     assert "'--arch[the image'\\''s architecture]:arch:(amd64 arm64)'" in script
     if not shutil.which('zsh'):
         pytest.skip('zsh is not installed: only the script was checked')
