@@ -17,7 +17,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from osimage import collection, completion, playbook
+from osimage import boot as interactive, collection, completion, playbook
 
 EXIT_BUILD_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -280,6 +280,27 @@ def cmd_boot_test(args, console):
     return code
 
 
+def cmd_boot(args, _console):
+    """Boot an image on a throwaway overlay with its serial console attached, or a root shell over SSH."""
+    image = os.path.abspath(args.image)
+    if not os.path.isfile(image):
+        raise SystemExit(_bad('image %s does not exist' % image))
+    if args.command and not args.ssh:
+        raise SystemExit(_bad('a command runs over SSH: give --ssh with it'))
+    arch = image_arch(args, image, build_manifest(image).get('request', {}))
+    firmware = args.firmware or next(iter(arches()[arch]['boot']['firmware']))
+    if firmware not in arches()[arch]['boot']['firmware']:
+        raise SystemExit(_bad('--firmware %s: %s boots with %s'
+                              % (firmware, arch, ', '.join(arches()[arch]['boot']['firmware']))))
+    libvirt_boot = collection.module_utils('libvirt_boot')
+    try:
+        return interactive.run(image, arch, firmware, args.accel, args.ssh, [args.command] if args.command else [],
+                               args.timeout)
+    except (libvirt_boot.BootError, TimeoutError) as exc:
+        interactive.say('error: %s' % exc)
+        return EXIT_BOOT_TEST_FAILED
+
+
 def cmd_clean(args, console):
     released = collection.module_utils('leftovers').release_stale(os.path.abspath(args.work_dir))
     if args.json:
@@ -442,6 +463,20 @@ def parser():
     boot.add_argument('--no-verify', action='store_true', help='only wait for the login prompt')
     boot.add_argument('--json', action='store_true', help='print progress on stderr, then a JSON summary')
     boot.set_defaults(func=cmd_boot_test, output_dir=None)
+    run = sub.add_parser('boot', help='boot an image on a throwaway overlay and attach its serial console (or, with '
+                                      '--ssh, a root shell); released on exit', epilog=EXIT_CODES,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument('image', help='disk image (raw, qcow2, vmdk, ova, ...)')
+    run.add_argument('--ssh', action='store_true', help="a root shell over SSH with a throwaway key (systemd >= 252 "
+                                                        "in the image), instead of the serial console")
+    run.add_argument('-c', '--command', help="with --ssh: run this command (the guest's shell reads it) instead of "
+                                             'an interactive shell; its exit code is osimage\'s')
+    run.add_argument('--accel', choices=['auto', 'kvm', 'tcg'], default='auto')
+    run.add_argument('--arch', choices=Arches(), metavar='ARCH',
+                     help="the image's architecture (default: its manifest's, else amd64)")
+    run.add_argument('--firmware', help="bios, uefi or uefi_secure (default: the architecture's first)")
+    run.add_argument('--timeout', type=int, default=300, help='with --ssh: seconds to wait for SSH')
+    run.set_defaults(func=cmd_boot, request=None)
     dist = sub.add_parser('distros', help='list the distributions and releases a request can name')
     dist.add_argument('--json', action='store_true', help='print a JSON list of objects')
     dist.set_defaults(func=cmd_distros)

@@ -124,7 +124,7 @@ def complete_bash(script, words):
 
 def test_bash_completion_completes_commands_options_choices_and_files(tmp_path):
     script = osimage('completion', 'bash').stdout
-    assert complete_bash(script, ['osimage', 'b']) == ['build', 'boot-test']
+    assert complete_bash(script, ['osimage', 'b']) == ['build', 'boot-test', 'boot']
     assert complete_bash(script, ['osimage', '--v']) == ['--version']
     assert set(complete_bash(script, ['osimage', 'build', '--'])) == {
         '--help', '--vault-password-file', '--json', '--output', '--no-boot-test'}
@@ -139,7 +139,7 @@ def test_bash_completion_completes_commands_options_choices_and_files(tmp_path):
 
 def test_zsh_completion_registers_and_knows_every_command():
     script = osimage('completion', 'zsh').stdout
-    for command in ('build', 'validate', 'show', 'presets', 'boot-test', 'distros', 'platforms', 'clean'):
+    for command in ('build', 'validate', 'show', 'presets', 'boot-test', 'boot', 'distros', 'platforms', 'clean'):
         assert re.search(r"^ +'%s:" % command, script, re.M)
         assert re.search(r'^ +%s\) _arguments ' % command, script, re.M)
     assert "'--arch[the image'\\''s architecture]:arch:(amd64 arm64)'" in script
