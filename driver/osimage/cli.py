@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import time
 import uuid
 
 from ansible.cli import CLI
@@ -16,9 +17,23 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from osimage import collection, playbook
+from osimage import boot as interactive, collection, completion, playbook
 
+EXIT_BUILD_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_BOOT_TEST_FAILED = 3
+EXIT_USAGE = 4
+EXIT_NO_COLLECTION = 5
+EXIT_INTERRUPTED = 130
+EXIT_CODES = f"""exit codes:
+  0    success
+  {EXIT_BUILD_FAILED}    the build failed (the stage and the failed task are named; build.log has the rest)
+  {EXIT_BAD_INPUT}    a bad request or input, or a host that cannot build it: refused before any privileged step
+  {EXIT_BOOT_TEST_FAILED}    the image was built but its boot test failed (boot-report.json says why)
+  {EXIT_USAGE}    a usage error on the command line (unknown option, missing argument)
+  {EXIT_NO_COLLECTION}    the osimage.builder collection is in none of Ansible's collections paths
+  {EXIT_INTERRUPTED}  interrupted by SIGINT or SIGTERM (what the run took is released)
+"""
 
 
 def load_request(path, vault_password_file=None):
@@ -80,9 +95,14 @@ def checked_request(args, build_id=None):
     return req_mod, request, resolved
 
 
-def cmd_validate(args, console):
+def emit(data):
+    """Print ``data`` as JSON on stdout (what --json prints; progress and messages go to stderr then)."""
+    sys.stdout.write(json.dumps(data, indent=2) + '\n')
+
+
+def cmd_validate(args, _console):
     req_mod, _request, resolved = checked_request(args)
-    console.print_json(json.dumps(req_mod.redact(resolved)))
+    emit(req_mod.redact(resolved))
     return 0
 
 
@@ -91,12 +111,15 @@ def cmd_show(args, console):
     then, as YAML comments, what the distro table gives it."""
     req_mod, _request, resolved = checked_request(args)
     shown = req_mod.request_view(req_mod.redact(resolved))
-    console.out(yaml.safe_dump(shown, sort_keys=False, default_flow_style=False).rstrip())
     os_facts = resolved['os']
     given = {'family': os_facts['family'], 'version': os_facts['version'], 'bootstrap': resolved['bootstrap']['tool'],
              'kernel': os_facts['packages']['kernel'], 'bootloader': resolved['disk']['packages'],
              'network': os_facts['packages']['network'], 'initramfs': os_facts['initramfs'],
              'ssh_service': os_facts['ssh_service']}
+    if args.json:
+        emit({'request': shown, 'distro_table': given})
+        return 0
+    console.out(yaml.safe_dump(shown, sort_keys=False, default_flow_style=False).rstrip())
     text = yaml.safe_dump({'distro table': given}, sort_keys=False, default_flow_style=None).rstrip()
     console.out('\n'.join('# ' + line for line in text.splitlines()))
     return 0
@@ -106,7 +129,7 @@ def cmd_distros(args, console):
     """Every distribution and release osimage builds, with its family, mirror and how it is proven here."""
     rows = collection.module_utils('distros').catalogue()
     if args.json:
-        console.out(json.dumps(rows, indent=2))
+        emit(rows)
         return 0
     table = Table(title='distributions (request keys distro: and release:)')
     for col in ('distro', 'release', 'version', 'family', 'arches', 'bootstrap', 'default mirror', 'proof'):
@@ -128,8 +151,11 @@ def per_family(names, sep):
     return '\n'.join('%s: %s' % (family, sep.join(items) or '-') for family, items in names.items())
 
 
-def cmd_presets(_args, console):
+def cmd_presets(args, console):
     presets = collection.module_utils('request').load_presets()
+    if args.json:
+        emit([{'name': name, **preset} for name, preset in presets.items()])
+        return 0
     table = Table(title='presets (request key preset: NAME or [NAME, ...])')
     for col in ('name', 'description', 'packages', 'services'):
         table.add_column(col, overflow='fold')
@@ -155,18 +181,53 @@ def cmd_build(args, console):
     extravars = dict(req_mod.hash_secrets(request), output_dir=output_dir, osimage_build_id=build_id)
     console.print('building [bold]%s[/] (%s %s) into %s'
                   % (resolved['name'], resolved['distro'], resolved['release'], output_dir))
+    started = time.time()
     try:
         ok, progress = playbook.run('build.yml', extravars, console, log_path=os.path.join(output_dir, 'build.log'))
     finally:
         released = collection.module_utils('leftovers').release(build_id, resolved['work_dir'])
     if released:
         console.print('[yellow]released what the build left behind:[/] ' + ', '.join(released))
-    if not ok:
-        console.print('[bold red]build failed[/] in stage %s: %s' % (progress.stage, progress.failure))
+    code = outcome(ok, progress)
+    if code:
+        what = 'boot test failed' if code == EXIT_BOOT_TEST_FAILED else 'build failed'
+        console.print('[bold red]%s[/] in stage %s: %s' % (what, progress.stage, progress.failure))
         console.print('full log: %s' % os.path.join(output_dir, 'build.log'))
-        return 1
-    summarize(console, output_dir, progress.elapsed())
-    return 0
+    else:
+        summarize(console, output_dir, progress.elapsed())
+    if args.json:
+        emit(build_summary(code, progress, output_dir, started))
+    return code
+
+
+def outcome(ok, progress):
+    """The exit code of a playbook run: interrupted, failed in the boot test (stage prove), or failed."""
+    if progress.interrupted:
+        return EXIT_INTERRUPTED
+    if ok:
+        return 0
+    return EXIT_BOOT_TEST_FAILED if progress.stage == 'prove' else EXIT_BUILD_FAILED
+
+
+RESULTS = {0: 'ok', EXIT_BUILD_FAILED: 'build-failed', EXIT_BOOT_TEST_FAILED: 'boot-test-failed',
+           EXIT_INTERRUPTED: 'interrupted'}
+
+
+def build_summary(code, progress, output_dir, started):
+    """What ``osimage build --json`` prints last: the result, and the paths of what this build wrote (a file an
+    earlier build left in the output directory is not named)."""
+    def fresh(name):
+        path = os.path.join(output_dir, name)
+        return path if os.path.isfile(path) and os.path.getmtime(path) >= started else None
+
+    manifest = fresh('manifest.json')
+    images = _read_json(manifest).get('images', []) if manifest and not code else []
+    return {'result': RESULTS[code], 'exit_code': code, 'output_dir': output_dir,
+            'artifacts': [{'path': i['dest'], 'format': i['format'], 'bytes': i['bytes'], 'sha256': i['sha256']}
+                          for i in images],
+            'manifest': manifest if not code else None, 'boot_report': fresh('boot-report.json'),
+            'build_log': fresh('build.log'), 'seconds': round(progress.elapsed(), 1),
+            'failure': {'stage': progress.stage, 'message': progress.failure} if code else None}
 
 
 def cmd_boot_test(args, console):
@@ -196,35 +257,69 @@ def cmd_boot_test(args, console):
                  'boot_test_image': image, 'boot_test_output_dir': output_dir, 'boot_test_accel': args.accel,
                  'boot_test_timeout': args.timeout, 'boot_test_name': name, 'boot_test_request': request,
                  'boot_test_verify': not args.no_verify, 'boot_test_verify_tasks': verify}
+    started = time.time()
     try:
         ok, progress = playbook.run('boot_test.yml', extravars, console)
     finally:
         # The guest, its run directory and the owner record the boot_test module made for it.
         collection.module_utils('leftovers').release(name[len('osimage-'):], '/var/tmp/osimage')
-    report = _read_json(os.path.join(output_dir, 'boot-report.json'))
-    if not ok:
-        console.print('[bold red]boot test failed[/]: %s' % (progress.failure or report.get('message')))
-        return 1
+    report_path = os.path.join(output_dir, 'boot-report.json')
+    report = _read_json(report_path) if os.path.isfile(report_path) and os.path.getmtime(report_path) >= started else {}
+    code = EXIT_INTERRUPTED if progress.interrupted else 0 if ok else EXIT_BOOT_TEST_FAILED
     checks = report.get('checks', [])
-    console.print('[green]passed[/]: login after %s s, SSH after %s s under %s; %d checks passed, %d skipped; '
-                  'report %s' % (report.get('seconds_to_login'), report.get('seconds_to_ssh', '-'), report.get('accel'),
-                                 len([c for c in checks if c['outcome'] == 'passed']),
-                                 len([c for c in checks if c['outcome'] == 'skipped']),
-                                 os.path.join(output_dir, 'boot-report.json')))
-    return 0
+    counts = {kind: len([c for c in checks if c['outcome'] == kind]) for kind in ('passed', 'failed', 'skipped')}
+    if code:
+        console.print('[bold red]boot test failed[/]: %s' % (progress.failure or report.get('message')))
+    else:
+        console.print('[green]passed[/]: login after %s s, SSH after %s s under %s; %d checks passed, %d skipped; '
+                      'report %s' % (report.get('seconds_to_login'), report.get('seconds_to_ssh', '-'),
+                                     report.get('accel'), counts['passed'], counts['skipped'], report_path))
+    if args.json:
+        emit({'result': RESULTS[code], 'exit_code': code,
+              'image': image, 'boot_report': report_path if report else None, 'outcome': report.get('outcome'),
+              'seconds_to_login': report.get('seconds_to_login'), 'seconds_to_ssh': report.get('seconds_to_ssh'),
+              'accel': report.get('accel'), 'checks': counts, 'failure': progress.failure if code else None})
+    return code
+
+
+def cmd_boot(args, _console):
+    """Boot an image on a throwaway overlay with its serial console attached, or a root shell over SSH."""
+    image = os.path.abspath(args.image)
+    if not os.path.isfile(image):
+        raise SystemExit(_bad('image %s does not exist' % image))
+    if args.command and not args.ssh:
+        raise SystemExit(_bad('a command runs over SSH: give --ssh with it'))
+    arch = image_arch(args, image, build_manifest(image).get('request', {}))
+    firmware = args.firmware or next(iter(arches()[arch]['boot']['firmware']))
+    if firmware not in arches()[arch]['boot']['firmware']:
+        raise SystemExit(_bad('--firmware %s: %s boots with %s'
+                              % (firmware, arch, ', '.join(arches()[arch]['boot']['firmware']))))
+    libvirt_boot = collection.module_utils('libvirt_boot')
+    try:
+        return interactive.run(image, arch, firmware, args.accel, args.ssh, [args.command] if args.command else [],
+                               args.timeout)
+    except (libvirt_boot.BootError, TimeoutError) as exc:
+        interactive.say('error: %s' % exc)
+        return EXIT_BOOT_TEST_FAILED
 
 
 def cmd_clean(args, console):
     released = collection.module_utils('leftovers').release_stale(os.path.abspath(args.work_dir))
+    if args.json:
+        emit({'released': dict(sorted(released.items()))})
+        return 0
     for build_id, what in sorted(released.items()):
         console.print('build %s: released %s' % (build_id, ', '.join(what)))
     console.print('nothing to release' if not released else 'released what %d killed build(s) left' % len(released))
     return 0
 
 
-def cmd_platforms(_args, console):
+def cmd_platforms(args, console):
     """List the platform profiles (data/platforms/*.yml of the collection) and what each one sets."""
     profiles = collection.module_utils('platforms')
+    if args.json:
+        emit([{'name': name, **profiles.load(name)} for name in profiles.names()])
+        return 0
     table = Table(title='platform profiles (request key platform:)')
     for col in ('platform', 'arches', 'formats', 'packages added', 'kernel arguments added', 'services enabled',
                 'what for'):
@@ -237,6 +332,11 @@ def cmd_platforms(_args, console):
     return 0
 
 
+def cmd_completion(args, _console):
+    sys.stdout.write(completion.SCRIPTS[args.shell](parser()))
+    return 0
+
+
 def build_manifest(image):
     """The manifest beside ``image`` when it lists that image (osimage built it there); {} otherwise."""
     manifest = _read_json(os.path.join(os.path.dirname(image), 'manifest.json'))
@@ -246,6 +346,16 @@ def build_manifest(image):
 
 def arches():
     return collection.module_utils('distros').ARCHES
+
+
+class Arches:
+    """The architectures, as argparse choices read only when used (--help works without the collection)."""
+
+    def __contains__(self, value):
+        return value in arches()
+
+    def __iter__(self):
+        return iter(sorted(arches()))
 
 
 def image_arch(args, image, request):
@@ -280,51 +390,122 @@ def summarize(console, output_dir, seconds):
                       % (report.get('outcome'), report.get('seconds_to_login'), report.get('accel')))
 
 
+def versions():
+    """The driver's, the collection's and ansible-core's versions, and where the driver and the collection are."""
+    from ansible.release import __version__ as ansible_core  # pylint: disable=import-outside-toplevel
+    from osimage import __version__  # pylint: disable=import-outside-toplevel
+    found = collection.locate()
+    return {'osimage': __version__, 'driver': os.path.dirname(os.path.abspath(__file__)),
+            'osimage.builder': found.version, 'collection': os.path.realpath(found.root),
+            'collection_source': 'checkout' if found.checkout else 'installed', 'ansible-core': ansible_core}
+
+
+class Version(argparse.Action):
+    """--version: the driver, the collection (and where Ansible found it) and ansible-core."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, p, namespace, values, option_string=None):
+        v = versions()
+        sys.stdout.write('osimage %(osimage)s (driver %(driver)s)\n'
+                         'osimage.builder %(osimage.builder)s (collection %(collection)s, %(collection_source)s)\n'
+                         'ansible-core %(ansible-core)s\n' % v)
+        p.exit(0)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with usage errors exiting EXIT_USAGE, not 2 (exit 2 is a bad request)."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, '%s: error: %s\n' % (self.prog, message))
+
+
+def _request_args(sub, json_help):
+    sub.add_argument('request', nargs='?', help='request YAML file')
+    sub.add_argument('--vault-password-file', help='decrypts !vault values in the request')
+    sub.add_argument('--json', action='store_true', help=json_help)
+
+
 def parser():
-    p = argparse.ArgumentParser(prog='osimage', description='Build bootable Linux disk images and prove they boot.')
-    sub = p.add_subparsers(dest='command', required=True)
-    build = sub.add_parser('build', help='build an image from a request (the default image without one)')
-    build.add_argument('request', nargs='?', help='request YAML file')
-    build.add_argument('-o', '--output', help='output directory (default: output/NAME)')
+    p = Parser(prog='osimage', description='Build bootable Linux disk images and prove they boot.', epilog=EXIT_CODES,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--version', action=Version, help='print the versions of the driver, the collection (and where '
+                                                     'it was found) and ansible-core')
+    sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    build = sub.add_parser('build', help='build an image from a request (the default image without one)',
+                           epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _request_args(build, 'print progress on stderr, then a JSON summary (result, artifacts, manifest, boot report)')
+    build.add_argument('-o', '--output', help='output directory (default: output/NAME)').complete = 'directory'
     build.add_argument('--no-boot-test', action='store_true', help='skip the boot test')
-    build.add_argument('--vault-password-file', help='decrypts !vault values in the request')
     build.set_defaults(func=cmd_build)
-    val = sub.add_parser('validate', help='validate a request and print it resolved (secrets redacted)')
-    val.add_argument('request', nargs='?', help='request YAML file')
-    val.add_argument('--vault-password-file', help='decrypts !vault values in the request')
+    val = sub.add_parser('validate', help='validate a request and print it resolved (secrets redacted) as JSON')
+    _request_args(val, 'print JSON (what validate always prints)')
     val.set_defaults(func=cmd_validate, output=None)
     show = sub.add_parser('show', help='print the request as it will be built (extends merged, presets expanded, '
                                        'defaults filled, secrets redacted) as YAML')
-    show.add_argument('request', nargs='?', help='request YAML file')
-    show.add_argument('--vault-password-file', help='decrypts !vault values in the request')
+    _request_args(show, 'print {"request": ..., "distro_table": ...} as JSON')
     show.set_defaults(func=cmd_show, output=None)
     presets = sub.add_parser('presets', help='list the package presets a request can name')
+    presets.add_argument('--json', action='store_true', help='print a JSON list of objects')
     presets.set_defaults(func=cmd_presets)
-    boot = sub.add_parser('boot-test', help='boot any disk image and wait for its login prompt')
+    boot = sub.add_parser('boot-test', help='boot any disk image and wait for its login prompt', epilog=EXIT_CODES,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
     boot.add_argument('image', help='disk image (raw, qcow2, vmdk, ...)')
-    boot.add_argument('-o', '--output', help='directory for boot-report.json and console.log (default: beside the image)')
+    boot.add_argument('-o', '--output',
+                      help='directory for boot-report.json and console.log (default: beside the image)'
+                      ).complete = 'directory'
     boot.add_argument('--timeout', type=int, default=300, help='seconds to wait for the login prompt')
     boot.add_argument('--accel', choices=['auto', 'kvm', 'tcg'], default='auto')
-    boot.add_argument('--arch', choices=sorted(arches()),
+    boot.add_argument('--arch', choices=Arches(), metavar='ARCH',
                       help="the image's architecture (default: its request's or manifest's, else amd64)")
     boot.add_argument('--request', help='the request the image was built from: its keys are checked too')
     boot.add_argument('--verify', help='a tasks file of your own checks, run inside the guest')
     boot.add_argument('--no-verify', action='store_true', help='only wait for the login prompt')
+    boot.add_argument('--json', action='store_true', help='print progress on stderr, then a JSON summary')
     boot.set_defaults(func=cmd_boot_test, output_dir=None)
+    run = sub.add_parser('boot', help='boot an image on a throwaway overlay and attach its serial console (or, with '
+                                      '--ssh, a root shell); released on exit', epilog=EXIT_CODES,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument('image', help='disk image (raw, qcow2, vmdk, ova, ...)')
+    run.add_argument('--ssh', action='store_true', help="a root shell over SSH with a throwaway key (systemd >= 252 "
+                                                        "in the image), instead of the serial console")
+    run.add_argument('-c', '--command', help="with --ssh: run this command (the guest's shell reads it) instead of "
+                                             'an interactive shell; its exit code is osimage\'s')
+    run.add_argument('--accel', choices=['auto', 'kvm', 'tcg'], default='auto')
+    run.add_argument('--arch', choices=Arches(), metavar='ARCH',
+                     help="the image's architecture (default: its manifest's, else amd64)")
+    run.add_argument('--firmware', help="bios, uefi or uefi_secure (default: the architecture's first)")
+    run.add_argument('--timeout', type=int, default=300, help='with --ssh: seconds to wait for SSH')
+    run.set_defaults(func=cmd_boot, request=None)
     dist = sub.add_parser('distros', help='list the distributions and releases a request can name')
     dist.add_argument('--json', action='store_true', help='print a JSON list of objects')
     dist.set_defaults(func=cmd_distros)
     plat = sub.add_parser('platforms', help='list the platform profiles a request can name with platform:')
+    plat.add_argument('--json', action='store_true', help='print a JSON list of objects')
     plat.set_defaults(func=cmd_platforms)
     clean = sub.add_parser('clean', help='release what killed builds left (mounts, chroot processes, VMs, files)')
-    clean.add_argument('--work-dir', default='/var/tmp/osimage', help='the builds\' work_dir')
+    clean.add_argument('--work-dir', default='/var/tmp/osimage', help='the builds\' work_dir').complete = 'directory'
+    clean.add_argument('--json', action='store_true', help='print {"released": {BUILD_ID: [...]}} as JSON')
     clean.set_defaults(func=cmd_clean)
+    comp = sub.add_parser('completion', help='print a shell completion script: osimage completion bash > '
+                                             '/etc/bash_completion.d/osimage')
+    comp.add_argument('shell', choices=sorted(completion.SCRIPTS))
+    comp.set_defaults(func=cmd_completion)
     return p
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
-    return args.func(args, Console(highlight=False, soft_wrap=True))
+    try:
+        args = parser().parse_args(argv)
+        return args.func(args, Console(highlight=False, soft_wrap=True, stderr=getattr(args, 'json', False)))
+    except collection.NotFound as exc:
+        print('error: %s' % exc, file=sys.stderr)
+        return EXIT_NO_COLLECTION
+    except KeyboardInterrupt:
+        print('interrupted', file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == '__main__':

@@ -52,6 +52,7 @@ class Progress:
         self.started = time.monotonic()
         self.stage = None
         self.failure = None
+        self.interrupted = None  # the signal that cancelled the run
 
     def __call__(self, event):
         data = event.get('event_data', {})
@@ -104,19 +105,22 @@ def run(playbook, extravars, console, log_path=None):
     private = tempfile.mkdtemp(prefix='osimage-runner-')
     progress = Progress(console)
     become_subreaper()
+    found = collection.locate()
+    # The collection found first, then the user's own collections paths (a request's tasks may use those).
     env = {
-        'ANSIBLE_CONFIG': collection.CONFIG,
-        'ANSIBLE_COLLECTIONS_PATH': collection.COLLECTIONS,
+        'ANSIBLE_COLLECTIONS_PATH': os.pathsep.join(found.search_paths),
         'PATH': os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''),
         'ANSIBLE_FORCE_COLOR': '0',
         'ANSIBLE_NOCOLOR': '1',
     }
+    if found.config:
+        env['ANSIBLE_CONFIG'] = found.config
     try:
         with Cancel() as cancel:
             result = ansible_runner.run(
                 private_data_dir=private,
-                playbook=os.path.join(collection.PLAYBOOKS, playbook),
-                inventory=collection.INVENTORY,
+                playbook=found.playbook(playbook),
+                inventory=found.inventory,
                 extravars=extravars,
                 envvars=env,
                 event_handler=progress,
@@ -126,6 +130,7 @@ def run(playbook, extravars, console, log_path=None):
                 suppress_env_files=True,
             )
         if cancel.signal:
+            progress.interrupted = cancel.signal
             progress.failure = 'interrupted by signal %d' % cancel.signal
         if log_path:
             with open(log_path, 'w', encoding='utf-8') as log:

@@ -84,8 +84,9 @@ def firmware_files(firmware, run_dir, ovmf_dir=None, arch='amd64'):
 
 def domain_xml(name, domain_type, console, memory_mib, vcpus, disk=None, disk_format=None, kernel=None,
                ssh_port=None, oem_strings=(), firmware='bios', loader=None, nvram=None, cdrom=None, forwards=None,
-               boot_cdrom=False, arch='amd64'):
-    """Libvirt XML of a transient guest with its serial console written to ``console``.
+               boot_cdrom=False, arch='amd64', interactive=False):
+    """Libvirt XML of a transient guest with its serial console written to ``console`` (``interactive``: also on a
+    pty, for ``virsh console``).
 
     ``firmware`` is one of ``arch``'s (distros.ARCHES); for UEFI, ``loader`` and ``nvram`` come from
     :func:`firmware_files`.
@@ -134,6 +135,8 @@ def domain_xml(name, domain_type, console, memory_mib, vcpus, disk=None, disk_fo
       <target dev={quoteattr(bus['cdrom'][0])} bus={quoteattr(bus['cdrom'][1])}/>
       <readonly/>
     </disk>"""
+    serial = (f"<serial type='pty'><log file={quoteattr(console)} append='off'/><target port='0'/></serial>"
+              if interactive else f"<serial type='file'><source path={quoteattr(console)}/><target port='0'/></serial>")
     netdev = 'user,id=osnet0'
     root_bus = bus['root_bus']
     if ssh_port:
@@ -152,7 +155,7 @@ def domain_xml(name, domain_type, console, memory_mib, vcpus, disk=None, disk_fo
   <on_reboot>restart</on_reboot>
   <on_crash>destroy</on_crash>
   <devices>{disk_xml}
-    <serial type='file'><source path={quoteattr(console)}/><target port='0'/></serial>
+    {serial}
     <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
     <memballoon model='none'/>
   </devices>
@@ -296,8 +299,9 @@ def nocloud_seed(run_dir, instance_id):
 
 
 def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2, probe_kernel=None, ssh=False,
-          firmware='bios', ovmf_dir=None, grow=0, nocloud=False, forward_ports=(), arch='amd64'):
+          firmware='bios', ovmf_dir=None, grow=0, nocloud=False, forward_ports=(), arch='amd64', interactive=False):
     """Start ``image`` on an overlay in ``run_dir`` with ``firmware``; return the facts of the running domain.
+    ``interactive`` puts the serial console on a pty too (``virsh console``), still logged to ``console``.
 
     ``nocloud`` attaches a NoCloud seed for cloud-init; ``forward_ports`` are guest TCP ports reached on
     free ports of 127.0.0.1 (facts ``forwarded_ports``).
@@ -342,7 +346,7 @@ def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2,
             xml = domain_xml(name, 'kvm' if use_kvm else 'qemu', os.path.abspath(console), memory_mib, vcpus,
                              disk=overlay, disk_format='qcow2', ssh_port=facts.get('ssh_port'), oem_strings=oem,
                              firmware=firmware, loader=loader, nvram=nvram, cdrom=seed,
-                             forwards=facts['forwarded_ports'], boot_cdrom=cdrom, arch=arch)
+                             forwards=facts['forwarded_ports'], boot_cdrom=cdrom, arch=arch, interactive=interactive)
             facts['started'] = time.time()
             try:
                 conn.createXML(xml, 0)

@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: binfmt
 short_description: Let the build host run a foreign architecture's programs through qemu-user
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - With O(state=present), when the host cannot run O(machine)'s programs natively, registers qemu-user-static's
     binfmt_misc rule for it (C(/usr/lib/binfmt.d/qemu-MACHINE.conf), flag F, so it also works inside a chroot)

@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: extlinux_install
 short_description: Make a disk image file boot from BIOS with extlinux
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Installs extlinux's C(ldlinux.sys) and C(ldlinux.c32) into O(directory) of the ext4 file system on
     partition O(partition), through a loop device limited to that partition (C(losetup --offset --sizelimit))

@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: image_archive
 short_description: Package an image as an OVA, a GCE image tarball or a root tree tarball, and check it
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - "V(ova): O(src) is a streamOptimized vmdk. Writes an OVF 1.0 descriptor for it, a manifest (.mf) with the
     SHA256 of the descriptor and the disk, and a ustar archive holding the descriptor, the manifest and the disk

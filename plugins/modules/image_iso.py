@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: image_iso
 short_description: Make a hybrid BIOS/UEFI live ISO of an image's root tree and check its boot catalog
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Packs O(root) into C(live/filesystem.squashfs) (mksquashfs) beside the tree's kernel and initramfs
     (O(initrd)), which must hold the family's live boot hook (O(live_needs); the ISO boots with O(live_args)).

@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: rpm_bootstrap
 short_description: Bootstrap an Enterprise Linux or SUSE root tree with dnf or zypper
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Creates a root file system tree in O(path) by installing O(packages) and their dependencies from
     O(repositories) with dnf or zypper, ready to be customized in a chroot.

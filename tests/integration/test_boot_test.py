@@ -35,7 +35,7 @@ def test_a_shipped_host_key_and_a_failing_user_check_are_named(default_raw, tmp_
     out_dir = tmp_path / 'out'
     proc = run([os.path.join(BIN, 'osimage'), 'boot-test', image, '-o', str(out_dir), '--verify', str(user_checks)],
                timeout=900)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.returncode == 3, proc.stdout + proc.stderr  # EXIT_BOOT_TEST_FAILED
     assert 'SSH host keys were generated on this boot' in proc.stdout
     assert 'the image runs nginx' in proc.stdout
     junit = ElementTree.parse(out_dir / 'verify-junit.xml').getroot()
@@ -51,7 +51,7 @@ def test_an_image_that_never_boots_times_out_cleanly(tmp_path):
     with open(image, 'wb') as f:
         f.truncate(64 * 1024 * 1024)
     proc = run([os.path.join(BIN, 'osimage'), 'boot-test', str(image), '--timeout', '15'], timeout=300)
-    assert proc.returncode == 1
+    assert proc.returncode == 3  # EXIT_BOOT_TEST_FAILED
     assert 'timeout' in proc.stdout and 'last console lines' in proc.stdout
     assert 'No bootable device' in proc.stdout
     report = json.loads((tmp_path / 'boot-report.json').read_text())
