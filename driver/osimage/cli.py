@@ -142,8 +142,10 @@ def cmd_build(args, console):
     # The playbook resolves the request again with this build id: the same build, UUIDs included.
     build_id = uuid.uuid4().hex[:12]
     req_mod, request, resolved = checked_request(args, build_id)
-    if os.geteuid() != 0:
-        raise SystemExit(_bad('osimage build must run as root (it bootstraps, chroots and mounts)'))
+    privileges = collection.module_utils('host_privileges')
+    missing = privileges.problems(resolved['boot_test']['enabled'], resolved['boot_test']['accel'])
+    if missing:
+        raise SystemExit(_bad(privileges.message(missing)))
     try:
         collection.module_utils('preflight').check(resolved)
     except req_mod.RequestError as exc:
