@@ -237,6 +237,12 @@ def cmd_platforms(_args, console):
     return 0
 
 
+def cmd_survey(_args, console):
+    """The AWX survey spec made from the request schema (JSON, for a job template's survey_spec)."""
+    console.out(json.dumps(collection.module_utils('survey').survey_spec(), indent=2))
+    return 0
+
+
 def build_manifest(image):
     """The manifest beside ``image`` when it lists that image (osimage built it there); {} otherwise."""
     manifest = _read_json(os.path.join(os.path.dirname(image), 'manifest.json'))
@@ -316,6 +322,8 @@ def parser():
     dist.set_defaults(func=cmd_distros)
     plat = sub.add_parser('platforms', help='list the platform profiles a request can name with platform:')
     plat.set_defaults(func=cmd_platforms)
+    survey = sub.add_parser('survey', help='print the AWX survey spec made from the request schema (JSON)')
+    survey.set_defaults(func=cmd_survey)
     clean = sub.add_parser('clean', help='release what killed builds left (mounts, chroot processes, VMs, files)')
     clean.add_argument('--work-dir', default='/var/tmp/osimage', help='the builds\' work_dir')
     clean.set_defaults(func=cmd_clean)
