@@ -14,6 +14,7 @@ from ansible_collections.osimage.builder.plugins.module_utils import extends
 from ansible_collections.osimage.builder.plugins.module_utils import leftovers
 from ansible_collections.osimage.builder.plugins.module_utils import preflight
 from ansible_collections.osimage.builder.plugins.module_utils import request as req
+from ansible_collections.osimage.builder.plugins.module_utils import survey
 
 
 class ActionModule(ActionBase):
@@ -30,6 +31,8 @@ class ActionModule(ActionBase):
             request = req.plain(self._templar.template(args['request']))
         else:
             request = {k: req.plain(self._templar.template(task_vars[k])) for k in req.KEYS if k in task_vars}
+            # An AWX survey's answers: JSON text for lists and mappings, empty for a key not given
+            request = survey.to_request(request, survey.survey_spec())
             unknown = req.unknown_keys(load_extra_vars(self._loader))
             if unknown:
                 raise AnsibleActionFail('\n'.join(

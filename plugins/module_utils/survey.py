@@ -53,11 +53,24 @@ def answers(request, spec):
 
 
 def to_request(given, spec):
-    """The request the survey ``given`` answers make: JSON text decoded, empty answers left out."""
+    """The request the survey ``given`` answers make: JSON text decoded, empty answers left out, other keys kept."""
     types = {q['variable']: q['type'] for q in spec['spec']}
     out = {}
     for key, value in given.items():
-        if key not in types or value in ('', None):
+        if key in types and value in ('', None):
             continue
-        out[key] = json.loads(value) if types[key] == 'textarea' and isinstance(value, str) else value
+        if key not in types:
+            out[key] = value
+            continue
+        out[key] = _decoded(value) if types[key] == 'textarea' else value
     return out
+
+
+def _decoded(value):
+    """JSON text decoded; anything else (a mapping from a request file, a plain file name) as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value

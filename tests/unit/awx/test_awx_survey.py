@@ -60,3 +60,24 @@ def test_osimage_survey_prints_the_spec():
     proc = subprocess.run([sys.executable, '-m', 'osimage.cli', 'survey'], capture_output=True, text=True, check=True,
                           env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, 'driver')))
     assert json.loads(proc.stdout) == json.loads(json.dumps(SPEC))
+
+
+def test_request_file_values_pass_through_unchanged():
+    request = {'extends': 'base.yml', 'disk': {'size': '4GiB'}, 'serial_console': 'true'}
+    assert survey.to_request(request, SPEC) == {'extends': 'base.yml', 'disk': {'size': '4GiB'}, 'serial_console': True}
+
+
+def test_survey_answers_given_to_the_playbook_resolve_as_the_request(tmp_path):
+    """What AWX passes: every answer an extra variable, JSON text for mappings and lists, empty when not given."""
+    import json
+    import subprocess
+    import sys
+    request = {'disk': {'size': '4GiB'}, 'formats': ['raw'], 'boot_test': {'enabled': False}, 'hostname': ''}
+    given = dict(survey.answers(request, SPEC), hostname='', osimage_test_out=str(tmp_path / 'out.json'))
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'),
+                           'tests/integration/playbooks/validate.yml', '-e', json.dumps(given)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    resolved = json.loads((tmp_path / 'out.json').read_text())
+    assert (resolved['disk']['size'], resolved['formats'], resolved['hostname']) == ('4GiB', ['raw'], 'localhost')
+    assert resolved['boot_test']['enabled'] is False
