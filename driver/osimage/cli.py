@@ -170,8 +170,10 @@ def cmd_build(args, console):
     # The playbook resolves the request again with this build id: the same build, UUIDs included.
     build_id = uuid.uuid4().hex[:12]
     req_mod, request, resolved = checked_request(args, build_id)
-    if os.geteuid() != 0:
-        raise SystemExit(_bad('osimage build must run as root (it bootstraps, chroots and mounts)'))
+    privileges = collection.module_utils('host_privileges')
+    missing = privileges.problems(resolved['boot_test']['enabled'], resolved['boot_test']['accel'])
+    if missing:
+        raise SystemExit(_bad(privileges.message(missing)))
     try:
         collection.module_utils('preflight').check(resolved)
     except req_mod.RequestError as exc:
@@ -337,6 +339,12 @@ def cmd_completion(args, _console):
     return 0
 
 
+def cmd_survey(_args, console):
+    """The AWX survey spec made from the request schema (JSON, for a job template's survey_spec)."""
+    console.out(json.dumps(collection.module_utils('survey').survey_spec(), indent=2))
+    return 0
+
+
 def build_manifest(image):
     """The manifest beside ``image`` when it lists that image (osimage built it there); {} otherwise."""
     manifest = _read_json(os.path.join(os.path.dirname(image), 'manifest.json'))
@@ -485,6 +493,8 @@ def parser():
     plat = sub.add_parser('platforms', help='list the platform profiles a request can name with platform:')
     plat.add_argument('--json', action='store_true', help='print a JSON list of objects')
     plat.set_defaults(func=cmd_platforms)
+    survey = sub.add_parser('survey', help='print the AWX survey spec made from the request schema (JSON)')
+    survey.set_defaults(func=cmd_survey)
     clean = sub.add_parser('clean', help='release what killed builds left (mounts, chroot processes, VMs, files)')
     clean.add_argument('--work-dir', default='/var/tmp/osimage', help='the builds\' work_dir').complete = 'directory'
     clean.add_argument('--json', action='store_true', help='print {"released": {BUILD_ID: [...]}} as JSON')

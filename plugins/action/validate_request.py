@@ -16,6 +16,7 @@ from ansible_collections.osimage.builder.plugins.module_utils import leftovers
 from ansible_collections.osimage.builder.plugins.module_utils import preflight
 from ansible_collections.osimage.builder.plugins.module_utils import request as req
 from ansible_collections.osimage.builder.plugins.module_utils import request_limits
+from ansible_collections.osimage.builder.plugins.module_utils import survey
 
 try:  # where a value was read from (Ansible 2.19 tags what it parses with its origin)
     from ansible._internal._datatag._tags import Origin
@@ -45,6 +46,8 @@ class ActionModule(ActionBase):
         except req.RequestError as exc:
             raise AnsibleActionFail(str(exc)) from exc
         if 'request' not in args:
+            # An AWX survey's answers: JSON text for lists and mappings, empty for a key not given
+            request = survey.to_request(request, survey.survey_spec())
             unknown = req.unknown_keys(load_extra_vars(self._loader))
             if unknown:
                 raise AnsibleActionFail('\n'.join(
