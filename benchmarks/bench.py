@@ -146,8 +146,8 @@ def main():
             shutil.rmtree(workdir, ignore_errors=True)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
     stages = list(results[0]['stages'])
-    print('%-5s %7s  %s  %8s  %9s  %8s' % ('run', 'total', '  '.join('%9s' % s for s in stages), 'boot', 'qcow2 MiB',
-                                          'x floor'))
+    header = ('run', 'total', '  '.join('%9s' % s for s in stages), 'boot', 'qcow2 MiB', 'x floor')
+    print('%-5s %7s  %s  %8s  %9s  %8s' % header)
     if base:
         print('%-5s %6.1fs  %s' % ('floor', base['seconds'], ' '.join(base['argv'])))
     for r in results:
