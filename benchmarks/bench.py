@@ -1,7 +1,10 @@
-"""Time a cold and a warm build of the default image and its boot test, per stage.
+"""Time a cold and a warm build of the default image and its boot test, per stage, against the floor.
 
+floor: plain mmdebstrap of a kernel, systemd, SSH and GRUB to a tarball, in the same run (--no-floor skips it)
 cold: an empty cache directory (every package downloaded, the tree bootstrapped)
 warm: the same cache again (the bootstrapped tree is reused)
+Each build's total is also given as a ratio to the floor; the slowest tasks of the customize stage of the
+last build are listed (a callback of its own, benchmarks/callback_plugins/task_seconds.py, records them).
 --parallel N: afterwards, N warm builds (boot test off) at once against N in a row, wall time
 --formats: afterwards, a warm build emitting every format against one emitting qcow2 only (boot test off),
     with each format's size and conversion seconds
@@ -21,19 +24,50 @@ import tempfile
 import time
 
 BIN = os.path.dirname(sys.executable)
+HERE = os.path.dirname(os.path.abspath(__file__))
+# The floor: what any Debian image needs, bootstrapped by mmdebstrap alone from the default request's mirror.
+FLOOR = ['mmdebstrap', '--variant=apt', '--include=linux-image-amd64,systemd-sysv,openssh-server,grub-pc-bin',
+         'bookworm', None, 'http://deb.debian.org/debian']
+SLOWEST = 10
 
 
 ALL_FORMATS = ['qcow2', 'raw', 'vmdk', 'ova', 'vhd', 'vhdx', 'vdi', 'tar', 'gce', 'iso']
 
 
 def start(workdir, cache_dir, label, boot_test=True, formats=('qcow2',)):
+    """Start `osimage build` of the default request as ``label``; its tasks' seconds go to LABEL-tasks.json."""
     out = os.path.join(workdir, label)
     request = os.path.join(workdir, label + '.yml')
     with open(request, 'w', encoding='utf-8') as f:
         json.dump({'name': label, 'cache_dir': cache_dir, 'output_dir': out, 'work_dir': os.path.join(workdir, 'work'),
                    'boot_test': {'enabled': boot_test}, 'formats': list(formats)}, f)
+    env = dict(os.environ, ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, 'callback_plugins'),
+               ANSIBLE_CALLBACKS_ENABLED='task_seconds', OSIMAGE_TASK_SECONDS=tasks_file(workdir, label))
     return subprocess.Popen([os.path.join(BIN, 'osimage'), 'build', request], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def tasks_file(workdir, label):
+    return os.path.join(workdir, label + '-tasks.json')
+
+
+def floor(workdir):
+    """Wall seconds of the floor: mmdebstrap alone, no cache, to a tarball."""
+    argv = [os.path.join(workdir, 'floor.tar') if a is None else a for a in FLOOR]
+    started = time.monotonic()
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        sys.exit('the floor (%s) failed:\n%s' % (' '.join(argv), proc.stderr[-4000:]))
+    return {'seconds': round(time.monotonic() - started, 1), 'argv': argv,
+            'tarball_bytes': os.path.getsize(argv[FLOOR.index(None)])}
+
+
+def slowest_tasks(workdir, label, stage='customize', count=SLOWEST):
+    """The stage's total seconds and its ``count`` slowest tasks [{task, seconds}] in build ``label``."""
+    with open(tasks_file(workdir, label), encoding='utf-8') as f:
+        tasks = [t for t in json.load(f) if t['stage'] == stage]
+    return {'stage': stage, 'run': label, 'tasks': len(tasks), 'seconds': round(sum(t['seconds'] for t in tasks), 1),
+            'slowest': sorted(tasks, key=lambda t: -t['seconds'])[:count]}
 
 
 def finish(proc, label):
@@ -91,6 +125,7 @@ def build(workdir, cache_dir, label):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--runs', nargs='+', choices=['cold', 'warm'], default=['cold', 'warm'])
+    parser.add_argument('--no-floor', action='store_true', help='do not time the floor (plain mmdebstrap)')
     parser.add_argument('--parallel', type=int, default=0, help='also time N warm builds at once against in a row')
     parser.add_argument('--formats', action='store_true', help='also time a build of every format against qcow2 only')
     parser.add_argument('--json', help='write the results here too')
@@ -100,8 +135,10 @@ def main():
     cache = os.path.join(workdir, 'cache')
     results = []
     try:
+        base = None if args.no_floor else floor(workdir)
         for label in args.runs:
             results.append(build(workdir, cache, label))
+        customize = slowest_tasks(workdir, results[-1]['run'])
         together = parallel(workdir, cache, args.parallel) if args.parallel else None
         formats = every_format(workdir, cache) if args.formats else None
     finally:
@@ -109,11 +146,20 @@ def main():
             shutil.rmtree(workdir, ignore_errors=True)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
     stages = list(results[0]['stages'])
-    print('%-5s %7s  %s  %8s  %9s' % ('run', 'total', '  '.join('%9s' % s for s in stages), 'boot', 'qcow2 MiB'))
+    header = ('run', 'total', '  '.join('%9s' % s for s in stages), 'boot', 'qcow2 MiB', 'x floor')
+    print('%-5s %7s  %s  %8s  %9s  %8s' % header)
+    if base:
+        print('%-5s %6.1fs  %s' % ('floor', base['seconds'], ' '.join(base['argv'])))
     for r in results:
         row = '  '.join('%8.1fs' % r['stages'][s] for s in stages)
-        print('%-5s %6.1fs  %s  %7.1fs  %9.1f'
-              % (r['run'], r['total_seconds'], row, r['boot_seconds_to_login'], r['qcow2_bytes'] / 2 ** 20))
+        r['floor_ratio'] = round(sum(r['stages'].values()) / base['seconds'], 2) if base else None
+        print('%-5s %6.1fs  %s  %7.1fs  %9.1f  %8s'
+              % (r['run'], r['total_seconds'], row, r['boot_seconds_to_login'], r['qcow2_bytes'] / 2 ** 20,
+                 '%.2fx' % r['floor_ratio'] if base else '-'))
+    print('x floor: the build stages (bootstrap to manifest, without the boot test) against the floor')
+    print('customize stage of the %(run)s run: %(seconds).1f s in %(tasks)d tasks; the slowest:' % customize)
+    for task in customize['slowest']:
+        print('  %6.1f s  %s' % (task['seconds'], task['task']))
     print('accelerator: %s; peak RSS of one child process: %d MiB' % (results[0]['accel'], peak))
     if together:
         print('%(builds)d warm builds without boot test: %(at_once_seconds).1f s at once, '
@@ -125,7 +171,7 @@ def main():
             print('  %-6s %9.1f MiB  %6.1f s' % (image['format'], image['bytes'] / 2 ** 20, image['seconds'] or 0))
     if args.json:
         with open(args.json, 'w', encoding='utf-8') as f:
-            json.dump({'results': results, 'parallel': together, 'formats': formats, 'peak_child_rss_mib': peak}, f,
+            json.dump({'floor': base, 'results': results, 'customize': customize, 'parallel': together, 'formats': formats, 'peak_child_rss_mib': peak}, f,
                       indent=2)
 
 

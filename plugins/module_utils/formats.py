@@ -35,7 +35,9 @@ ARCHIVE_FORMATS = tuple(f for f, spec in FORMATS.items() if spec['kind'] != 'dis
 RENAMED = {'vpc': "is now called 'vhd' (a fixed VHD, 1 MiB aligned, as Azure requires); write vhd"}
 # qemu-img check exists for these (vpc and raw have no consistency check).
 CHECKABLE = ('qcow2', 'vmdk', 'vhdx', 'vdi')
-COMPRESSIBLE = ('qcow2',)
+# Formats qemu-img compresses (-c), with the options that choose how: zstd writes the default image's qcow2
+# (800 MiB plain) as 274 MiB in 3.5 s where zlib takes 23 s for 281 MiB.
+COMPRESSIBLE = {'qcow2': {'compression_type': 'zstd'}}
 
 
 def file_name(name, fmt):

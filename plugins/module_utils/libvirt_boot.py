@@ -38,7 +38,10 @@ except ImportError:
     HAS_LIBVIRT = False
 
 URI = 'qemu:///system'
-PROBE_CACHE = '/run/osimage/kvm-probe.json'
+KVM_DEVICE = '/dev/kvm'
+# The KVM probe's verdict, beside the probe kernel (cache_dir/kvm-probe/), trusted for this many seconds.
+PROBE_VERDICT = 'kvm-verdict.json'
+PROBE_LIFETIME = 3600
 PROBE_TEXT = b'Linux version'
 QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0'
 # getty's '<hostname> login:' prompt; kernel messages may follow on the same line, so no end anchor.
@@ -181,9 +184,23 @@ def connect():
                         % (URI, exc)) from exc
 
 
-def _boot_id():
-    with open('/proc/sys/kernel/random/boot_id', encoding='ascii') as f:
-        return f.read().strip()
+def probe_host(conn):
+    """What a KVM verdict holds for: the running kernel, the /dev/kvm node (a reloaded module or another
+    device is another node) and the QEMU version libvirt drives."""
+    st = os.stat(KVM_DEVICE)
+    return {'kernel': os.uname().release, 'kvm_device': [st.st_rdev, st.st_ino, st.st_ctime_ns],
+            'qemu': conn.getVersion()}
+
+
+def _cached_verdict(path, host):
+    try:
+        with open(path, encoding='utf-8') as f:
+            cached = json.load(f)
+        if cached['host'] == host and 0 <= time.time() - cached['time'] < PROBE_LIFETIME:
+            return cached['kvm'], cached['why']
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
 
 
 def probe_kvm(conn, kernel, timeout=15, arch='amd64'):
@@ -192,23 +209,22 @@ def probe_kvm(conn, kernel, timeout=15, arch='amd64'):
     ``/dev/kvm`` existing proves nothing: a nested software hypervisor can expose one that runs a BIOS,
     a boot loader and even long-mode code, yet resets the machine when a normal kernel starts. So the
     probe direct-boots ``kernel`` (the kernel of the last built image) and waits for its first line.
-    Without a probe kernel nothing proves KVM, and TCG is used. The answer is kept until the host reboots.
+    Without a probe kernel nothing proves KVM, and TCG is used. The verdict is kept beside the kernel
+    (PROBE_VERDICT) for PROBE_LIFETIME seconds, for this host kernel, /dev/kvm node and QEMU version.
     A foreign architecture (``arch`` not the host's) is never accelerated.
     """
     machine = distros.ARCHES[arch]['machine']
     if binfmt.foreign(machine):
         return False, 'KVM cannot run %s guests on this %s host' % (machine, os.uname().machine)
-    if not os.path.exists('/dev/kvm'):
+    if not os.path.exists(KVM_DEVICE):
         return False, 'no /dev/kvm'
-    try:
-        with open(PROBE_CACHE, encoding='utf-8') as f:
-            cached = json.load(f)
-        if cached.get('boot_id') == _boot_id():
-            return cached['kvm'], cached['why']
-    except (OSError, ValueError, KeyError):
-        pass
     if not kernel or not os.path.isfile(kernel):
         return False, 'KVM unproven: no probe kernel yet (one is kept after the first build)'
+    host = probe_host(conn)
+    verdict_path = os.path.join(os.path.dirname(kernel), PROBE_VERDICT)
+    cached = _cached_verdict(verdict_path, host)
+    if cached:
+        return cached
     ok = False
     with tempfile.TemporaryDirectory(prefix='osimage-kvm-probe-') as tmp:
         console = os.path.join(tmp, 'console.log')
@@ -227,11 +243,10 @@ def probe_kvm(conn, kernel, timeout=15, arch='amd64'):
                 _destroy(dom)
     why = ('a Linux kernel ran under KVM' if ok else
            'KVM present but a Linux kernel did not start under it within %d s' % timeout)
-    os.makedirs(os.path.dirname(PROBE_CACHE), exist_ok=True)
-    tmp = '%s.%d' % (PROBE_CACHE, os.getpid())
+    tmp = '%s.%d' % (verdict_path, os.getpid())
     with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump({'boot_id': _boot_id(), 'kvm': ok, 'why': why}, f)
-    os.replace(tmp, PROBE_CACHE)
+        json.dump({'host': host, 'time': time.time(), 'kvm': ok, 'why': why}, f)
+    os.replace(tmp, verdict_path)
     return ok, why
 
 

@@ -182,7 +182,7 @@ SCHEMA = {
         'formats': _list({'enum': list(fmts.FORMATS), 'x-renamed': fmts.RENAMED},
                          'a list of formats: ' + ', '.join(fmts.FORMATS),
                          minItems=1, uniqueItems=True, default=['qcow2']),
-        'compress': {'type': 'boolean', 'default': False},
+        'compress': {'type': 'boolean', 'default': True},
         'platform': {'enum': platforms.names()},
         'output_dir': {'type': 'string', 'minLength': 1},
         'work_dir': {'type': 'string', 'minLength': 1, 'default': '/var/tmp/osimage'},

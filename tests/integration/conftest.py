@@ -1,9 +1,11 @@
-"""Integration fixtures: the default image is built once per test run and shared by every test."""
+"""Integration fixtures: each distinct image (the default request, the all-keys request) is built once per test
+run and shared by every test that needs it."""
 
 import os
 
 import pytest
 
+import all_keys
 from local_apt import LocalRepository, RecordingProxy
 from local_rpm import LocalRpmRepository
 from osimage_testlib import BIN, Built, run
@@ -24,6 +26,13 @@ def default_raw(default_build, tmp_path_factory):
     raw = str(tmp_path_factory.mktemp('raw') / 'disk.raw')
     run(['qemu-img', 'convert', '-O', 'raw', default_build.image(), raw], check=True)
     return raw
+
+
+@pytest.fixture(scope='session')
+def all_keys_build(tmp_path_factory, local_apt_repo):
+    """`osimage build` of the all-keys request (all_keys.py): every key, every default-tested format, vaulted
+    passwords; booted and verified on its qcow2."""
+    return all_keys.build(tmp_path_factory.mktemp('all-keys-src'), tmp_path_factory.mktemp('all-keys'), local_apt_repo)
 
 
 @pytest.fixture(scope='session')

@@ -19,9 +19,15 @@ def nothing_left(name_prefix='osimage-boot-'):
     assert not glob.glob('/var/tmp/osimage/boot-osimage-boot-*')
 
 
-def test_a_shipped_host_key_and_a_failing_user_check_are_named(default_raw, tmp_path):
+def test_a_shipped_host_key_and_a_failing_user_check_are_named(default_build, default_raw, tmp_path):
+    """A tampered copy of the default image, boot-tested with the request that built it (its manifest beside
+    it) and the user's own checks: exactly the shipped host key and the user's check fail; the request's own
+    checks (the file systems' UUIDs, the hostname) pass on the same boot."""
     image = str(tmp_path / 'shipped-key.raw')
     run(['cp', '--sparse=always', default_raw, image], check=True)
+    manifest = dict(default_build.manifest)
+    manifest['images'] = [dict(manifest['images'][0], dest=image, format='raw')]
+    (tmp_path / 'manifest.json').write_text(json.dumps(manifest))
     root = json.loads(run(['sfdisk', '--json', image], check=True).stdout)['partitiontable']['partitions'][-1]
     key = str(tmp_path / 'ssh_host_ed25519_key')
     run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', key], check=True)
@@ -32,9 +38,11 @@ def test_a_shipped_host_key_and_a_failing_user_check_are_named(default_raw, tmp_
     user_checks.write_text('- name: the image runs nginx\n'
                            '  ansible.builtin.command: systemctl is-active nginx.service\n'
                            '  changed_when: false\n')
+    request = tmp_path / 'request.yml'
+    request.write_text('hostname: localhost\n')
     out_dir = tmp_path / 'out'
-    proc = run([os.path.join(BIN, 'osimage'), 'boot-test', image, '-o', str(out_dir), '--verify', str(user_checks)],
-               timeout=900)
+    proc = run([os.path.join(BIN, 'osimage'), 'boot-test', image, '-o', str(out_dir), '--verify', str(user_checks),
+                '--request', str(request)], timeout=900)
     assert proc.returncode == 3, proc.stdout + proc.stderr  # EXIT_BOOT_TEST_FAILED
     assert 'SSH host keys were generated on this boot' in proc.stdout
     assert 'the image runs nginx' in proc.stdout
@@ -43,6 +51,10 @@ def test_a_shipped_host_key_and_a_failing_user_check_are_named(default_raw, tmp_
     assert failed == {'SSH host keys were generated on this boot', "the user's verify tasks passed"}
     report = json.loads((out_dir / 'boot-report.json').read_text())
     assert report['outcome'] == 'failed' and 'ssh_host_ed25519_key' in json.dumps(report['checks'])
+    # The request's checks: the boot test resolved it as the build the manifest names (the same UUIDs).
+    outcomes = {c['name']: c['outcome'] for c in report['checks']}
+    assert outcomes['file systems are mounted as the request lays them out'] == 'passed', report['checks']
+    assert outcomes['hostname is the requested one'] == 'passed'
     nothing_left()
 
 

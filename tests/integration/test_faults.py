@@ -2,12 +2,15 @@
 
 SIGTERM goes to the driver, which cancels the playbook and releases its build's resources. SIGKILL takes the
 driver and every process under it at once (nothing can clean up); `osimage clean` then releases the rest.
-Two cases run by default; the full matrix (every stage x both signals) runs with -m matrix.
+By default: a build SIGTERMed in customize, and `osimage boot-test` of the session's image SIGKILLed while its
+guest boots (the prove stage's play and module, without a build before it). The full matrix (every build stage
+x both signals, a rebuild after each SIGKILL) runs with -m matrix.
 """
 
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,7 +26,7 @@ pytestmark = pytest.mark.integration
 STAGES = ('bootstrap', 'customize', 'assemble', 'bootloader', 'convert', 'prove')
 # Seconds into the stage before the signal: long enough to be inside its work (mounts, a VM, a copy).
 DELAY = {'bootstrap': 2, 'customize': 4, 'assemble': 1, 'bootloader': 0.1, 'convert': 1, 'prove': 10}
-DEFAULT = {('customize', 'SIGTERM'), ('prove', 'SIGKILL')}
+DEFAULT = {('customize', 'SIGTERM')}
 CASES = [pytest.param(stage, sig, marks=() if (stage, sig) in DEFAULT else pytest.mark.matrix, id='%s-%s' % (stage, sig))
          for stage in STAGES for sig in ('SIGTERM', 'SIGKILL')]
 
@@ -100,3 +103,44 @@ def test_a_killed_build_leaves_nothing_behind(stage, sig, default_build, tmp_pat
         rerun = run([os.path.join(BIN, 'osimage'), 'build', str(request), '-o', str(out), '--no-boot-test'],
                     timeout=900)
         assert rerun.returncode == 0, rerun.stdout[-3000:]
+
+
+def boot_tests_of(pid):
+    """The ids (boot-<8 hex>) of the boot tests that ``pid`` or a process under it owns."""
+    ours, owners = {pid} | set(chroot.descendants(pid)), '/var/tmp/osimage/owners'
+    found = []
+    for name in os.listdir(owners) if os.path.isdir(owners) else []:
+        try:
+            with open(os.path.join(owners, name), encoding='utf-8') as f:
+                if name.startswith('boot-') and json.load(f)['pid'] in ours:
+                    found.append(name)
+        except (OSError, ValueError, KeyError):
+            pass
+    return found
+
+
+def test_a_killed_boot_test_leaves_nothing_behind(default_build, tmp_path):
+    """SIGKILL `osimage boot-test` while its guest boots: `osimage clean` stops the guest and removes its run
+    directory and owner record; the image is untouched."""
+    image = default_build.image()
+    before = sha256(image)
+    proc = subprocess.Popen([os.path.join(BIN, 'osimage'), 'boot-test', image, '--no-verify', '--timeout', '900',
+                             '-o', str(tmp_path / 'killed')], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
+    wait_for_stage(proc, 'prove', seen)
+    deadline, domain = time.monotonic() + 120, None
+    while domain is None and time.monotonic() < deadline:
+        time.sleep(1)
+        running = run(['virsh', '-c', 'qemu:///system', 'list', '--name']).stdout.split()
+        domain = next(('osimage-' + b for b in boot_tests_of(proc.pid) if 'osimage-' + b in running), None)
+    assert domain, 'the guest never started:\n' + ''.join(seen)
+    boot_id = domain[len('osimage-'):]
+    kill_everything(proc.pid)
+    proc.communicate(timeout=60)
+    clean = run([os.path.join(BIN, 'osimage'), 'clean'], timeout=300)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert re.search(r'build %s: released domain %s' % (boot_id, domain), clean.stdout), clean.stdout
+    assert domain not in run(['virsh', '-c', 'qemu:///system', 'list', '--all', '--name']).stdout.split()
+    assert not os.path.exists('/var/tmp/osimage/boot-' + domain)
+    assert not os.path.exists('/var/tmp/osimage/owners/' + boot_id)
+    assert sha256(image) == before

@@ -1,7 +1,7 @@
 """Output formats: one build emits every format; each is checked, read back and the disks a user imports boot.
 
-Default: one build with every format but the GCE tarball and raw (the boot test and verify play run on its
-qcow2), the checks after conversion, the OVA and root tarball read back, every disk format compared with
+Default: the all-keys build (all_keys.py), which writes every format but the GCE tarball and raw (the boot
+test and verify play run on its qcow2): the checks after conversion, the OVA and root tarball read back, every disk format compared with
 the qcow2, and the vmdk, vhdx and vdi booted to their login prompts, at once. The matrix adds the GCE
 tarball, raw, and boots of the vhd, OVA, GCE tarball, of the live ISO (from a CD-ROM under SeaBIOS and OVMF)
 and of each platform profile's image.
@@ -19,7 +19,6 @@ from osimage_testlib import BIN, Built, run
 
 pytestmark = pytest.mark.integration
 
-DEFAULT_FORMATS = ['qcow2', 'vmdk', 'ova', 'vhd', 'vhdx', 'vdi', 'tar']
 MATRIX_FORMATS = ['raw', 'gce']
 SUFFIX = {'raw': 'raw', 'qcow2': 'qcow2', 'vmdk': 'vmdk', 'vhd': 'vhd', 'vhdx': 'vhdx', 'vdi': 'vdi', 'ova': 'ova',
           'gce': 'gce.tar.gz', 'tar': 'tar.zst'}
@@ -36,9 +35,10 @@ def build(tmp_path_factory, label, request):
 
 
 @pytest.fixture(scope='session')
-def formats_build(tmp_path_factory):
-    """One build emitting every default-tested format; its boot test and verify play run on the qcow2."""
-    return build(tmp_path_factory, 'formats', {'formats': DEFAULT_FORMATS})
+def formats_build(all_keys_build):
+    """The session's build that emits every default-tested format (all_keys.FORMATS); its boot test and verify
+    play run on the qcow2."""
+    return all_keys_build
 
 
 def path_of(built, fmt):
@@ -99,7 +99,8 @@ def test_the_ova_is_an_ovf_package_vmware_and_virtualbox_import(formats_build):
     with tarfile.open(ova) as tar:
         members = tar.getmembers()
         names = [m.name for m in members]
-        assert names == ['formats.ovf', 'formats.mf', 'formats-disk1.vmdk']
+        name = formats_build.manifest['name']
+        assert names == ['%s.ovf' % name, '%s.mf' % name, '%s-disk1.vmdk' % name]
         descriptor = ElementTree.fromstring(tar.extractfile(members[0]).read())
         mf = tar.extractfile(members[1]).read().decode()
     ns = {'ovf': 'http://schemas.dmtf.org/ovf/envelope/1'}
@@ -111,7 +112,7 @@ def test_the_ova_is_an_ovf_package_vmware_and_virtualbox_import(formats_build):
     assert guest.get('{%s}id' % ns['ovf']) == '96' and guest.findtext('ovf:Description', namespaces=ns) == \
         'Debian GNU/Linux 12 (64-bit)'
     assert guest.get('{http://www.vmware.com/schema/ovf}osType') == 'debian12_64Guest'
-    assert 'SHA256(formats.ovf)= ' in mf and 'SHA256(formats-disk1.vmdk)= ' in mf
+    assert 'SHA256(%s.ovf)= ' % name in mf and 'SHA256(%s-disk1.vmdk)= ' % name in mf
     with open(path_of(formats_build, 'vmdk') + '.sha256', encoding='utf-8') as f:
         assert f.read().split()[0] in mf  # the OVA's disk is the vmdk beside it, byte for byte
 

@@ -35,6 +35,12 @@ def build_at_once(tmp_path, count, boot_test):
     return manifests
 
 
+def test_two_builds_at_once(default_build, tmp_path):
+    """By default without their boot tests: guests booting at once are test_formats' (three) and the matrix's."""
+    assert len(build_at_once(tmp_path, 2, boot_test=False)) == 2
+
+
+@pytest.mark.matrix
 def test_two_builds_with_boot_tests_at_once(default_build, tmp_path):
     manifests = build_at_once(tmp_path, 2, boot_test=True)
     for i in range(2):

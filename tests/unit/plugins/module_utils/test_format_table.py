@@ -6,7 +6,7 @@ import tarfile
 
 import pytest
 
-from ansible_collections.osimage.builder.plugins.module_utils import disk_archive, distros, ovf, platforms
+from ansible_collections.osimage.builder.plugins.module_utils import disk_archive, distros, formats, ovf, platforms
 from ansible_collections.osimage.builder.plugins.module_utils import request as req
 
 ALL = ['qcow2', 'raw', 'vmdk', 'ova', 'vhd', 'vhdx', 'vdi', 'tar', 'gce']
@@ -204,3 +204,8 @@ def test_an_iso_gets_live_boot_and_is_proven_alone_under_both_firmwares():
     alone = req.resolve({'formats': ['iso']})
     assert alone['boot_image'].endswith('.iso')
     assert alone['boot_test']['verify'] is False and alone['boot_test']['firmwares'] == ['bios', 'uefi']
+
+
+def test_the_qcow2_is_compressed_with_zstd_by_default():
+    assert req.resolve({})['compress'] is True
+    assert formats.COMPRESSIBLE == {'qcow2': {'compression_type': 'zstd'}}

@@ -1,5 +1,9 @@
 """The console match that decides when a guest is up."""
 
+import json
+import os
+import time
+
 import pytest
 
 from ansible_collections.osimage.builder.plugins.module_utils import libvirt_boot
@@ -68,3 +72,52 @@ def test_an_iso_is_a_read_only_cdrom_the_guest_boots_from():
         assert disk.get('device') == 'cdrom' and disk.find('readonly') is not None
         assert disk.find('target').get('bus') == 'sata' and disk.find('driver').get('type') == 'raw'
         assert [b.get('dev') for b in root.iter('boot')] == ['cdrom']
+
+
+class ProbeConnection:
+    """libvirt's connection as the KVM probe uses it: every probe guest it is asked for fails to start."""
+
+    def __init__(self, qemu_version):
+        self.qemu_version, self.probes = qemu_version, 0
+
+    def getVersion(self):  # pylint: disable=invalid-name
+        return self.qemu_version
+
+    def createXML(self, _xml, _flags):  # pylint: disable=invalid-name
+        self.probes += 1
+        raise libvirt_boot.libvirt.libvirtError('no KVM here')
+
+
+@pytest.fixture(name='probe_kernel')
+def fixture_probe_kernel(tmp_path, monkeypatch):
+    device = tmp_path / 'kvm'
+    device.write_text('')
+    monkeypatch.setattr(libvirt_boot, 'KVM_DEVICE', str(device))
+    (tmp_path / 'kvm-probe').mkdir()
+    kernel = tmp_path / 'kvm-probe' / 'vmlinuz-amd64'
+    kernel.write_bytes(b'kernel')
+    return str(kernel)
+
+
+@pytest.mark.skipif(not libvirt_boot.HAS_LIBVIRT, reason='libvirt-python is not installed')
+def test_the_second_kvm_probe_reads_the_cached_verdict(probe_kernel):
+    conn = ProbeConnection(8002002)
+    first = libvirt_boot.probe_kvm(conn, probe_kernel, timeout=1)
+    assert first == (False, 'KVM present but a Linux kernel did not start under it within 1 s') and conn.probes == 1
+    assert libvirt_boot.probe_kvm(conn, probe_kernel, timeout=1) == first and conn.probes == 1
+    with open(os.path.join(os.path.dirname(probe_kernel), libvirt_boot.PROBE_VERDICT), encoding='utf-8') as f:
+        verdict = json.load(f)
+    assert verdict['host']['kernel'] == os.uname().release and verdict['host']['qemu'] == 8002002
+
+
+@pytest.mark.skipif(not libvirt_boot.HAS_LIBVIRT, reason='libvirt-python is not installed')
+def test_the_kvm_verdict_is_probed_again_for_another_qemu_or_when_it_is_old(probe_kernel, monkeypatch):
+    conn = ProbeConnection(8002002)
+    libvirt_boot.probe_kvm(conn, probe_kernel, timeout=1)
+    conn.qemu_version = 9000000
+    libvirt_boot.probe_kvm(conn, probe_kernel, timeout=1)
+    assert conn.probes == 2
+    now = time.time()
+    monkeypatch.setattr(libvirt_boot.time, 'time', lambda: now + libvirt_boot.PROBE_LIFETIME + 1)
+    libvirt_boot.probe_kvm(conn, probe_kernel, timeout=1)
+    assert conn.probes == 3
