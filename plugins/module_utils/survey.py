@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 
 from ansible_collections.osimage.builder.plugins.module_utils import request as req
+from ansible_collections.osimage.builder.plugins.module_utils.request_secrets import SECRET_KEYS
 
 
 def _question(key, schema):
@@ -24,7 +25,7 @@ def _question(key, schema):
     elif schema.get('type') == 'integer':
         q.update(type='integer', default=default if default is not None else '',
                  min=schema.get('minimum'), max=schema.get('maximum'))
-    elif key in req.SECRET_KEYS:
+    elif key in SECRET_KEYS:
         q.update(type='password', default='')
     elif schema.get('type') == 'string':
         q.update(type='text', default=default or '')
