@@ -246,6 +246,7 @@ SCHEMA = {
                          'a list of formats: ' + ', '.join(fmts.FORMATS),
                          minItems=1, uniqueItems=True, default=['qcow2']),
         'compress': {'type': 'boolean', 'default': False},
+        'oci': fmts.OCI_SCHEMA,
         'platform': {'enum': platforms.names()},
         'output_dir': {'type': 'string', 'minLength': 1},
         'work_dir': {'type': 'string', 'minLength': 1, 'default': '/var/tmp/osimage'},
@@ -476,8 +477,9 @@ def _format_errors(request):
     boot_test = request.get('boot_test') if isinstance(request.get('boot_test'), dict) else {}
     if wanted and all(f in fmts.FORMATS for f in wanted) and boot_test.get('enabled', True) is not False \
             and not any(fmts.FORMATS.get(f, {}).get('boots') for f in wanted):
-        errors.append(('formats', 'none of %s can be booted to prove it (tar is a root tree, not a disk); '
+        errors.append(('formats', 'none of %s can be booted to prove it (tar and oci are root trees, not disks); '
                                   'add a disk format such as qcow2 or set boot_test.enabled: false' % ', '.join(wanted)))
+    errors += fmts.oci_errors(request, wanted)
     disk = request.get('disk') if isinstance(request.get('disk'), dict) else {}
     if 'vhd' in wanted and isinstance(disk.get('size'), (str, int)) and not isinstance(disk['size'], bool):
         try:
@@ -506,6 +508,7 @@ def outputs(req):
     vmdk = [o['path'] for o in out if o['format'] == 'vmdk']
     for item in out:
         item['src'] = {'ova': vmdk and vmdk[0], 'tar': os.path.join(build_dir, 'root'),
+                       'oci': os.path.join(build_dir, 'root'),
                        'iso': os.path.join(build_dir, 'root')}.get(item['format'], raw)
     return out
 
