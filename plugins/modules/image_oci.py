@@ -59,8 +59,8 @@ options:
     required: true
   command:
     description:
-      - What the container starts (C(Cmd)): a shell by default. V([/sbin/init]) starts systemd as PID 1, which
-        a runtime has to prepare for (C(podman run) does when the command is C(/sbin/init)).
+      - "What the container starts (C(Cmd)): a shell by default. V([/sbin/init]) starts systemd as PID 1, which
+        a runtime has to prepare for (C(podman run) does when the command is C(/sbin/init))."
     type: list
     elements: str
     default: [/bin/bash]
@@ -171,14 +171,15 @@ KERNEL_PREFIXES = ('boot/', 'usr/lib/modules/')
 def layer_argv(src, path, kernel):
     """GNU tar writing the root tree ``src`` as an uncompressed POSIX tar layer at ``path``."""
     excludes = OCI_RUNTIME_PATHS + (() if kernel else OCI_KERNEL_PATHS)
-    return ['tar', '--create', '--format=posix', '--file', path, '--directory', src, '--numeric-owner',
-            '--xattrs', '--xattrs-include=*', '--one-file-system', '--sort=name', '--anchored'] + \
-        ['--exclude=%s' % p for p in excludes] + ['.']
+    return (['tar', '--create', '--format=posix', '--file', path, '--directory', src, '--numeric-owner',
+             '--xattrs', '--xattrs-include=*', '--one-file-system', '--sort=name', '--anchored']
+            + ['--exclude=%s' % p for p in excludes] + ['.'])
 
 
 def labels_of(params, created):
-    return dict({k: str(v) for k, v in params['labels'].items()}, **{'org.opencontainers.image.title': params['name'],
-                                     'org.opencontainers.image.created': created})
+    labels = {k: str(v) for k, v in params['labels'].items()}
+    labels.update({'org.opencontainers.image.title': params['name'], 'org.opencontainers.image.created': created})
+    return labels
 
 
 def build_layout(runner, params, layout, layer, created, inputs):
@@ -298,8 +299,8 @@ def check(runner, params, path, labels, inputs):
         raise ValueError('skopeo inspect reads labels %s, %s/%s; expected %s, linux/%s'
                          % (seen, inspected.get('os'), inspected.get('architecture'), labels, params['architecture']))
     checks = [{'name': 'skopeo inspect reads the config back',
-               'detail': 'linux/%s, %d labels, Cmd %s' % (params['architecture'], len(labels),
-                                                        inspected['config'].get('Cmd'))}]
+               'detail': 'linux/%s, %d labels, Cmd %s'
+                         % (params['architecture'], len(labels), inspected['config'].get('Cmd'))}]
     facts = read_back(path)
     if facts['reference'] != reference(params) or facts['annotations'].get(INPUTS) != inputs \
             or facts['cmd'] != params['command'] or facts['labels'] != labels:
