@@ -207,49 +207,61 @@ def reference(params):
 
 
 class _Hashing:
-    """A read-only file object that hashes what is read through it."""
+    """A read-only file object that hashes and counts what is read through it."""
 
     def __init__(self, raw):
-        self.raw, self.digest = raw, hashlib.sha256()
+        self.raw, self.digest, self.size = raw, hashlib.sha256(), 0
 
     def read(self, size=-1):
         data = self.raw.read(size)
         self.digest.update(data)
+        self.size += len(data)
         return data
 
+    def drain(self):
+        while self.read(CHUNK):
+            pass
 
-def _blob(tar, members, descriptor):
-    """The blob a descriptor names, its sha256 and size checked; returns its member name."""
+
+def _member(members, descriptor):
     algo, _sep, hexdigest = descriptor['digest'].partition(':')
     name = 'blobs/%s/%s' % (algo, hexdigest)
     if algo != 'sha256' or name not in members:
         raise ValueError('the archive has no blob %s' % descriptor['digest'])
-    digest = hashlib.sha256()
-    size = 0
-    with tar.extractfile(members[name]) as f:
-        for block in iter(lambda: f.read(CHUNK), b''):
-            digest.update(block)
-            size += len(block)
-    if digest.hexdigest() != hexdigest or size != descriptor['size']:
+    return members[name]
+
+
+def _verify(descriptor, hashing):
+    """Raise ValueError unless what ``hashing`` read is the blob ``descriptor`` names."""
+    found = 'sha256:' + hashing.digest.hexdigest()
+    if found != descriptor['digest'] or hashing.size != descriptor['size']:
         raise ValueError('blob %s holds %d bytes with sha256 %s; its descriptor says %d bytes'
-                         % (descriptor['digest'], size, digest.hexdigest(), descriptor['size']))
-    return name
+                         % (descriptor['digest'], hashing.size, found, descriptor['size']))
 
 
 def _json_blob(tar, members, descriptor):
-    with tar.extractfile(members[_blob(tar, members, descriptor)]) as f:
-        return json.load(f)
+    with tar.extractfile(_member(members, descriptor)) as f:
+        hashing = _Hashing(f)
+        data = hashing.read()
+    _verify(descriptor, hashing)
+    return json.loads(data)
 
 
-def _layer_facts(tar, member):
-    """(sha256 of the uncompressed layer, its entry names) read through gzip."""
-    with tar.extractfile(member) as raw, gzip.GzipFile(fileobj=raw) as unzipped:
-        hashing = _Hashing(unzipped)
-        with tarfile.open(fileobj=hashing, mode='r|') as layer:
-            names = [m.name[2:] if m.name.startswith('./') else m.name for m in layer]
-        while hashing.read(CHUNK):
-            pass
-    return 'sha256:' + hashing.digest.hexdigest(), names
+def _layer_facts(tar, members, descriptor):
+    """(sha256 of the uncompressed layer, its entry names), its blob verified, in one pass through gzip."""
+    with tar.extractfile(_member(members, descriptor)) as raw:
+        blob = _Hashing(raw)
+        try:
+            with gzip.GzipFile(fileobj=blob) as unzipped:
+                unpacked = _Hashing(unzipped)
+                with tarfile.open(fileobj=unpacked, mode='r|') as layer:
+                    names = [m.name[2:] if m.name.startswith('./') else m.name for m in layer]
+                unpacked.drain()
+        except (OSError, EOFError, tarfile.TarError) as exc:
+            raise ValueError('layer %s is not a gzip tar: %s' % (descriptor['digest'], exc))
+        blob.drain()
+    _verify(descriptor, blob)
+    return 'sha256:' + unpacked.digest.hexdigest(), names
 
 
 def read_back(path):
@@ -277,7 +289,7 @@ def read_back(path):
         for layer, diff_id in zip(manifest['layers'], diff_ids):
             if not layer['mediaType'].endswith('tar+gzip'):
                 raise ValueError('layer %s is %s, not a gzip tar' % (layer['digest'], layer['mediaType']))
-            found, names = _layer_facts(tar, members[_blob(tar, members, layer)])
+            found, names = _layer_facts(tar, members, layer)
             if found != diff_id:
                 raise ValueError('layer %s unpacks to %s; the config says %s' % (layer['digest'], found, diff_id))
             layers.append({'digest': layer['digest'], 'size': layer['size'], 'diff_id': diff_id, 'names': names})

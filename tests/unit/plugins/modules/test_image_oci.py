@@ -28,7 +28,9 @@ def layer(files):
 def make_archive(path, files=None, tamper=None):
     """An oci-archive of one image with one gzip layer; ``tamper`` breaks one of its digests."""
     raw = layer(files or {'./etc/os-release': b'ID=t\n'})
-    blob = gzip.compress(raw)
+    blob = gzip.compress(raw, mtime=0)
+    if tamper == 'truncated':
+        blob = blob[:len(blob) // 2]
     config = json.dumps({'architecture': 'amd64', 'os': 'linux', 'config': {'Cmd': ['/bin/sh'], 'Labels': {'a': 'b'}},
                          'rootfs': {'type': 'layers', 'diff_ids': [digest(b'other' if tamper == 'diff_id' else raw)]}
                          }).encode()
@@ -39,7 +41,8 @@ def make_archive(path, files=None, tamper=None):
                                        'size': len(blob) + (1 if tamper == 'size' else 0)}]}).encode()
     index = json.dumps({'schemaVersion': 2, 'manifests': [{'digest': digest(manifest), 'size': len(manifest),
                                                            'annotations': {'org.opencontainers.image.ref.name': 't:latest'}}]})
-    blobs = {manifest: manifest, config: config, blob: blob + (b'x' if tamper == 'blob' else b'')}
+    # A blob whose bytes differ from what its descriptor names (the same layer gzipped at another time).
+    blobs = {manifest: manifest, config: config, blob: gzip.compress(raw, mtime=1) if tamper == 'blob' else blob}
     with tarfile.open(path, 'w') as tar:
         for name, data in [('oci-layout', b'{"imageLayoutVersion": "1.0.0"}'), ('index.json', index.encode())] + \
                 [('blobs/sha256/' + digest(k).split(':')[1], v) for k, v in blobs.items()]:
@@ -60,6 +63,7 @@ def test_an_archive_reads_back_with_its_digests_recomputed(tmp_path):
     ('blob', 'holds'),
     ('size', 'its descriptor says'),
     ('diff_id', 'unpacks to'),
+    ('truncated', 'not a gzip tar'),
 ])
 def test_a_digest_that_does_not_match_its_blob_is_refused(tmp_path, tamper, words):
     make_archive(tmp_path / 'a.tar', tamper=tamper)
