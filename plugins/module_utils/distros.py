@@ -21,6 +21,7 @@ KEYS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.
 
 # The machine architectures: how each family's package tools name them, and what booting one takes.
 # machine: the kernel's name (uname -m), which also names qemu (qemu-system-MACHINE, qemu-user's binfmt.d file);
+# oci: the architecture an OCI image config names (formats: [oci]);
 # efi: the EFI file name suffix (BOOTX64.EFI, grubx64.efi); grub_efi: GRUB's EFI target; root_type: the GPT
 # type of / (disk.TYPES); console: the first serial port; grub_serial: GRUB drives that port itself (else the
 # firmware's console carries it); firmwares: the disk.firmware values it boots, firmware_default: by table;
@@ -30,7 +31,8 @@ KEYS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.
 # model under TCG; the machine features).
 ARCHES = {
     'amd64': {
-        'debian': 'amd64', 'rpm': 'x86_64', 'machine': 'x86_64', 'efi': 'x64', 'grub_efi': 'x86_64-efi',
+        'debian': 'amd64', 'rpm': 'x86_64', 'machine': 'x86_64', 'oci': 'amd64',
+        'efi': 'x64', 'grub_efi': 'x86_64-efi',
         'root_type': 'root_x86_64', 'console': 'ttyS0', 'grub_serial': True,
         'firmwares': ['bios', 'uefi', 'hybrid'], 'firmware_default': {'gpt': 'hybrid', 'mbr': 'bios'},
         'bootloaders': ['grub', 'systemd-boot', 'extlinux'], 'secure_boot': True, 'refused_formats': {},
@@ -43,7 +45,8 @@ ARCHES = {
                                 'secure': True}}},
     },
     'arm64': {
-        'debian': 'arm64', 'rpm': 'aarch64', 'machine': 'aarch64', 'efi': 'aa64', 'grub_efi': 'arm64-efi',
+        'debian': 'arm64', 'rpm': 'aarch64', 'machine': 'aarch64', 'oci': 'arm64',
+        'efi': 'aa64', 'grub_efi': 'arm64-efi',
         'root_type': 'root_aarch64', 'console': 'ttyAMA0', 'grub_serial': False,
         'firmwares': ['uefi'], 'firmware_default': {'gpt': 'uefi', 'mbr': 'uefi'},
         'bootloaders': ['grub', 'systemd-boot'], 'secure_boot': False,

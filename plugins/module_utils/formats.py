@@ -4,7 +4,7 @@
 """The output formats: one table for the request schema, the build and the checks after conversion.
 
 ``kind`` says how a format is made: ``disk`` by qemu-img from the raw disk, ``ova`` and ``gce`` are
-archives of a disk, ``tar`` is the root tree, ``iso`` a live ISO of it. ``boots`` says whether the boot test can start it
+archives of a disk, ``tar`` is the root tree, ``iso`` a live ISO of it, ``oci`` a container image of it. ``boots`` says whether the boot test can start it
 (archives are unpacked first).
 """
 
@@ -28,6 +28,8 @@ FORMATS = {
     'tar': {'suffix': 'tar.zst', 'kind': 'tree', 'boots': False},
     # A hybrid BIOS/UEFI live ISO of the root tree; booted from a CD-ROM drive.
     'iso': {'suffix': 'iso', 'kind': 'iso', 'boots': True},
+    # The root tree as an OCI image: an oci-archive file, and its image layout directory NAME.oci beside it.
+    'oci': {'suffix': 'oci.tar', 'kind': 'oci', 'boots': False},
 }
 DISK_FORMATS = tuple(f for f, spec in FORMATS.items() if spec['kind'] == 'disk')
 ARCHIVE_FORMATS = tuple(f for f, spec in FORMATS.items() if spec['kind'] != 'disk')
@@ -43,3 +45,32 @@ COMPRESSIBLE = {'qcow2': {'compression_type': 'zstd'}}
 def file_name(name, fmt):
     """The output file name of image ``name`` in format ``fmt``."""
     return '%s.%s' % (name, FORMATS[fmt]['suffix'])
+
+
+# formats: [oci]. What its layer leaves out unless oci.kernel is true: the kernel, its modules, initramfs and
+# device trees, and the boot loader's files (tar --exclude patterns, anchored at the root tree's ./).
+OCI_KERNEL_PATHS = ('./boot/*', './vmlinuz', './vmlinuz.old', './initrd.img', './initrd.img.old',
+                    './usr/lib/modules/*', './lib/modules/*', './usr/lib/linux-image-*', './usr/lib/grub')
+# What a container runtime mounts itself: these directories are kept, empty.
+OCI_RUNTIME_PATHS = ('./dev/*', './proc/*', './sys/*', './run/*')
+OCI_SCHEMA = {
+    'type': 'object', 'additionalProperties': False, 'default': {},
+    'properties': {
+        'kernel': {'type': 'boolean', 'default': False,
+                   'x-hint': 'true to keep the kernel, /boot and the boot loader in the layer (default false)'},
+        'command': {'type': 'array', 'minItems': 1, 'default': ['/bin/bash'],
+                    'prefixItems': [{'type': 'string', 'pattern': r'^/[^\s]*$',
+                                     'x-hint': 'an absolute path such as /bin/bash or /sbin/init'}],
+                    'items': {'type': 'string', 'x-hint': 'an argument as a string'},
+                    'x-hint': 'a list: the program the container starts (an absolute path such as /bin/bash or '
+                              '/sbin/init), then its arguments'},
+    },
+}
+
+
+def oci_errors(request, wanted):
+    """The oci key is the oci format's options: refused when ``wanted`` (the formats) does not name oci."""
+    if 'oci' in request and 'oci' not in wanted:
+        return [('oci', "holds the options of the oci format, which formats does not name: add oci to formats "
+                        "or remove oci")]
+    return []

@@ -27,11 +27,13 @@ def needs(resolved):
 
     work_dir holds the tree, a file system image of it and the raw disk (both sparse: about the tree's size),
     plus the ISO's staging and the OVA's intermediate vmdk when those are made; output_dir one file per format
-    (the converted disk's data, about the tree's size; archives are smaller)."""
+    (the converted disk's data, about the tree's size; archives are smaller), and for oci the layer tar and the
+    image layout staged beside the archive."""
     tree = min(TREE + PACKAGE * len(resolved['packages']['install']), parse_size(resolved['disk']['size']))
     formats = resolved['formats']
     work = 3 * tree + (tree if 'iso' in formats else 0) + (tree if 'ova' in formats and 'vmdk' not in formats else 0)
-    return {'work_dir': work, 'cache_dir': CACHE, 'output_dir': tree * len(formats)}
+    output = tree * len(formats) + (2 * tree if 'oci' in formats else 0)
+    return {'work_dir': work, 'cache_dir': CACHE, 'output_dir': output}
 
 
 def human(size):

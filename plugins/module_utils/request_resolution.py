@@ -105,6 +105,7 @@ def outputs(req):
     vmdk = [o['path'] for o in out if o['format'] == 'vmdk']
     for item in out:
         item['src'] = {'ova': vmdk and vmdk[0], 'tar': os.path.join(build_dir, 'root'),
+                       'oci': os.path.join(build_dir, 'root'),
                        'iso': os.path.join(build_dir, 'root')}.get(item['format'], raw)
     return out
 

@@ -203,8 +203,9 @@ def _format_errors(request):
     boot_test = request.get('boot_test') if isinstance(request.get('boot_test'), dict) else {}
     if wanted and all(f in fmts.FORMATS for f in wanted) and boot_test.get('enabled', True) is not False \
             and not any(fmts.FORMATS.get(f, {}).get('boots') for f in wanted):
-        errors.append(('formats', 'none of %s can be booted to prove it (tar is a root tree, not a disk); '
+        errors.append(('formats', 'none of %s can be booted to prove it (tar and oci are root trees, not disks); '
                                   'add a disk format such as qcow2 or set boot_test.enabled: false' % ', '.join(wanted)))
+    errors += fmts.oci_errors(request, wanted)
     disk = request.get('disk') if isinstance(request.get('disk'), dict) else {}
     if 'vhd' in wanted and isinstance(disk.get('size'), (str, int)) and not isinstance(disk['size'], bool):
         try:

@@ -12,7 +12,7 @@ import yaml
 from osimage_testlib import BIN, Built, run
 
 # Every output format the default run checks: the boot test and verify play run on the qcow2.
-FORMATS = ['qcow2', 'vmdk', 'ova', 'vhd', 'vhdx', 'vdi', 'tar']
+FORMATS = ['qcow2', 'vmdk', 'ova', 'vhd', 'vhdx', 'vdi', 'tar', 'oci']
 VAULT_PASSWORD = 'osimage-test-vault\n'
 
 USER_TASKS = '''---

@@ -1,7 +1,8 @@
 """Output formats: one build emits every format; each is checked, read back and the disks a user imports boot.
 
 Default: the all-keys build (all_keys.py), which writes every format but the GCE tarball and raw (the boot
-test and verify play run on its qcow2): the checks after conversion, the OVA and root tarball read back, every disk format compared with
+test and verify play run on its qcow2): the checks after conversion, the OVA, root tarball and OCI archive read
+back, every disk format compared with
 the qcow2, and the vmdk, vhdx and vdi booted to their login prompts, at once. The matrix adds the GCE
 tarball, raw, and boots of the vhd, OVA, GCE tarball, of the live ISO (from a CD-ROM under SeaBIOS and OVMF)
 and of each platform profile's image.
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 MATRIX_FORMATS = ['raw', 'gce']
 SUFFIX = {'raw': 'raw', 'qcow2': 'qcow2', 'vmdk': 'vmdk', 'vhd': 'vhd', 'vhdx': 'vhdx', 'vdi': 'vdi', 'ova': 'ova',
-          'gce': 'gce.tar.gz', 'tar': 'tar.zst'}
+          'gce': 'gce.tar.gz', 'tar': 'tar.zst', 'oci': 'oci.tar'}
 QEMU = {'vhd': 'vpc'}
 
 
@@ -64,13 +65,13 @@ def boot_all(paths, out_root):
 
 def test_every_format_is_written_checked_and_in_the_manifest(formats_build):
     images = {i['format']: i for i in formats_build.manifest['images']}
-    assert list(images) == ['qcow2', 'vmdk', 'vhd', 'vhdx', 'vdi', 'ova', 'tar']
+    assert list(images) == ['qcow2', 'vmdk', 'vhd', 'vhdx', 'vdi', 'ova', 'tar', 'oci']
     for fmt, image in images.items():
         assert image['dest'] == path_of(formats_build, fmt) and os.path.getsize(image['dest']) == image['bytes']
         with open(image['dest'] + '.sha256', encoding='utf-8') as f:
             assert f.read().split()[0] == image['sha256']
         assert image['checks'] and image['seconds'] >= 0, fmt
-        if fmt not in ('ova', 'tar'):
+        if fmt not in ('ova', 'tar', 'oci'):
             assert 'reads back identical to the source' in [c['name'] for c in image['checks']], fmt
     assert not [n for n in os.listdir(formats_build.dir) if '.tmp-' in n]
     assert formats_build.report['outcome'] == 'passed' and formats_build.report['image'] == path_of(formats_build, 'qcow2')
@@ -121,6 +122,36 @@ def test_the_root_tarball_holds_the_tree(formats_build):
     listing = run(['tar', '--list', '--zstd', '--file', path_of(formats_build, 'tar')], check=True).stdout.splitlines()
     assert './etc/os-release' in listing and './boot/grub/grub.cfg' in listing
     assert not [n for n in listing if n.startswith(('./proc/', './sys/')) and n.count('/') > 2]
+
+
+def test_the_oci_archive_is_the_tree_without_kernel_with_the_requests_labels(formats_build):
+    archive, request = path_of(formats_build, 'oci'), formats_build.manifest['request']
+    config = json.loads(run(['skopeo', 'inspect', '--config', 'oci-archive:' + archive], check=True).stdout)
+    assert (config['os'], config['architecture'], config['config']['Cmd']) == ('linux', 'amd64', ['/bin/bash'])
+    labels = config['config']['Labels']
+    assert labels['org.opencontainers.image.title'] == formats_build.manifest['name']
+    assert [labels['osimage.builder.' + k] for k in ('distro', 'release', 'arch')] == ['debian', 'bookworm', 'amd64']
+    assert labels['osimage.builder.build_id'] == request['build_id']
+    with tarfile.open(archive) as tar:
+        def blob(digest):
+            return tar.extractfile('blobs/sha256/' + digest.split(':')[1])
+        (entry,) = json.load(tar.extractfile('index.json'))['manifests']
+        (layer,) = json.load(blob(entry['digest']))['layers']
+        with tarfile.open(fileobj=blob(layer['digest']), mode='r|gz') as files:
+            names, os_release = {}, {}
+            for member in files:
+                names[member.name] = member
+                if member.name in ('./etc/os-release', './usr/lib/os-release') and member.isfile():
+                    os_release[member.name] = files.extractfile(member).read().decode()
+    link = names['./etc/os-release']
+    path = './usr/lib/os-release' if link.issym() and link.linkname == '../usr/lib/os-release' else './etc/os-release'
+    # The image's own, as the root tarball of the same build holds it
+    image = run(['tar', '--extract', '--zstd', '--to-stdout', '--file', path_of(formats_build, 'tar'), path],
+                check=True).stdout
+    assert os_release[path] == image and 'VERSION_CODENAME=bookworm' in image
+    assert './usr/bin/bash' in names and './boot' in names
+    assert not [n for n in names if n.startswith(('./boot/', './usr/lib/modules/', './vmlinuz'))]
+    assert os.path.isfile(os.path.join(formats_build.dir, formats_build.manifest['name'] + '.oci', 'index.json'))
 
 
 def test_vmdk_vhdx_and_vdi_boot_to_their_login_prompts(formats_build, tmp_path):

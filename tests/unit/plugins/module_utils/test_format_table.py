@@ -9,7 +9,7 @@ import pytest
 from ansible_collections.osimage.builder.plugins.module_utils import disk_archive, distros, formats, ovf, platforms
 from ansible_collections.osimage.builder.plugins.module_utils import request as req
 
-ALL = ['qcow2', 'raw', 'vmdk', 'ova', 'vhd', 'vhdx', 'vdi', 'tar', 'gce']
+ALL = ['qcow2', 'raw', 'vmdk', 'ova', 'vhd', 'vhdx', 'vdi', 'tar', 'gce', 'oci']
 
 
 def errors_of(request):
@@ -22,9 +22,9 @@ def test_every_format_has_its_file_and_source():
     resolved = req.resolve({'name': 'img', 'formats': ALL}, cwd='/srv', build_id='abc123')
     files = {o['format']: o['path'].rsplit('/', 1)[1] for o in resolved['outputs']}
     assert files == {'raw': 'img.raw', 'qcow2': 'img.qcow2', 'vmdk': 'img.vmdk', 'vhd': 'img.vhd', 'vhdx': 'img.vhdx',
-                     'vdi': 'img.vdi', 'ova': 'img.ova', 'gce': 'img.gce.tar.gz', 'tar': 'img.tar.zst'}
+                     'vdi': 'img.vdi', 'ova': 'img.ova', 'gce': 'img.gce.tar.gz', 'tar': 'img.tar.zst', 'oci': 'img.oci.tar'}
     src = {o['format']: o['src'] for o in resolved['outputs']}
-    assert src['ova'] == '/srv/output/img/img.vmdk' and src['tar'] == '/var/tmp/osimage/abc123/root'
+    assert src['ova'] == '/srv/output/img/img.vmdk' and src['tar'] == src['oci'] == '/var/tmp/osimage/abc123/root'
     assert src['gce'] == src['qcow2'] == '/var/tmp/osimage/abc123/disk.raw'
     order = [o['format'] for o in resolved['outputs']]
     assert order.index('vmdk') < order.index('ova')
@@ -46,6 +46,23 @@ def test_vpc_is_renamed_with_its_fix():
 def test_a_root_tarball_alone_cannot_be_boot_tested():
     assert 'boot_test.enabled: false' in errors_of({'formats': ['tar']})['formats']
     req.validate({'formats': ['tar'], 'boot_test': {'enabled': False}})
+
+
+def test_an_oci_image_alone_cannot_be_boot_tested():
+    assert 'tar and oci are root trees' in errors_of({'formats': ['oci']})['formats']
+    req.validate({'formats': ['oci'], 'boot_test': {'enabled': False}})
+
+
+def test_the_oci_options_default_to_a_shell_without_kernel_and_need_the_format():
+    resolved = req.resolve({'formats': ['qcow2', 'oci']}, cwd='/srv', build_id='abc123')
+    assert resolved['oci'] == {'kernel': False, 'command': ['/bin/bash']}
+    assert resolved['os']['machine']['oci'] == 'amd64'
+    assert req.resolve({'arch': 'arm64', 'formats': ['qcow2', 'oci']}, cwd='/srv')['os']['machine']['oci'] == 'arm64'
+    kept = req.resolve({'formats': ['qcow2', 'oci'], 'oci': {'kernel': True, 'command': ['/sbin/init']}}, cwd='/srv')
+    assert kept['oci'] == {'kernel': True, 'command': ['/sbin/init']}
+    assert 'add oci to formats' in errors_of({'oci': {'command': ['/sbin/init']}})['oci']
+    errors = errors_of({'formats': ['qcow2', 'oci'], 'oci': {'command': ['init', 3]}})
+    assert 'absolute path' in errors['oci.command[0]'] and 'string' in errors['oci.command[1]']
 
 
 def test_a_fixed_vhd_needs_a_whole_number_of_mib():
