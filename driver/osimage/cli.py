@@ -170,6 +170,15 @@ def cmd_build(args, console):
     # The playbook resolves the request again with this build id: the same build, UUIDs included.
     build_id = uuid.uuid4().hex[:12]
     req_mod, request, resolved = checked_request(args, build_id)
+    stamps = collection.module_utils('build_stamp')
+    if stamps.has_plain_passwords(request):
+        # An unchanged password keeps the crypt hash of the output directory's build: the same request
+        request = stamps.reuse_hashes(request, resolved['output_dir'])
+        resolved = req_mod.resolve(request, build_id=build_id)
+    if not args.force:
+        status = stamps.check(resolved, stamps.fingerprint(resolved))
+        if status['current'] and (status['proven'] or not resolved['boot_test']['enabled']):
+            return up_to_date(args, console, resolved['output_dir'])
     privileges = collection.module_utils('host_privileges')
     missing = privileges.problems(resolved['boot_test']['enabled'], resolved['boot_test']['accel'])
     if missing:
@@ -181,6 +190,8 @@ def cmd_build(args, console):
     output_dir = resolved['output_dir']
     os.makedirs(output_dir, exist_ok=True)
     extravars = dict(req_mod.hash_secrets(request), output_dir=output_dir, osimage_build_id=build_id)
+    if args.force:
+        extravars['osimage_force'] = True
     console.print('building [bold]%s[/] (%s %s) into %s'
                   % (resolved['name'], resolved['distro'], resolved['release'], output_dir))
     started = time.time()
@@ -200,6 +211,23 @@ def cmd_build(args, console):
     if args.json:
         emit(build_summary(code, progress, output_dir, started))
     return code
+
+
+def up_to_date(args, console, output_dir):
+    """Report an output directory that already holds this build (see build_stamp): nothing is redone."""
+    started = time.monotonic()
+    console.print('[bold green]up to date[/]: %s holds this build (same request, collection and bootstrap '
+                  'cache entry; checksums match); --force rebuilds' % output_dir)
+    summarize(console, output_dir, None)
+    if args.json:
+        manifest = os.path.join(output_dir, 'manifest.json')
+        report = os.path.join(output_dir, 'boot-report.json')
+        emit({'result': 'up-to-date', 'exit_code': 0, 'output_dir': output_dir,
+              'artifacts': [{'path': i['dest'], 'format': i['format'], 'bytes': i['bytes'], 'sha256': i['sha256']}
+                            for i in _read_json(manifest).get('images', [])],
+              'manifest': manifest, 'boot_report': report if os.path.isfile(report) else None,
+              'build_log': None, 'seconds': round(time.monotonic() - started, 1), 'failure': None})
+    return 0
 
 
 def outcome(ok, progress):
@@ -383,7 +411,9 @@ def _read_json(path):
 def summarize(console, output_dir, seconds):
     manifest = _read_json(os.path.join(output_dir, 'manifest.json'))
     report = _read_json(os.path.join(output_dir, 'boot-report.json'))
-    table = Table(title='%s built in %.0f s' % (manifest.get('name', '?'), seconds))
+    title = '%s built in %.0f s' % (manifest.get('name', '?'), seconds) if seconds is not None else \
+        '%s (up to date)' % manifest.get('name', '?')
+    table = Table(title=title)
     for col in ('file', 'format', 'MiB', 'sha256'):
         table.add_column(col)
     for image in manifest.get('images', []):
@@ -447,6 +477,8 @@ def parser():
     _request_args(build, 'print progress on stderr, then a JSON summary (result, artifacts, manifest, boot report)')
     build.add_argument('-o', '--output', help='output directory (default: output/NAME)').complete = 'directory'
     build.add_argument('--no-boot-test', action='store_true', help='skip the boot test')
+    build.add_argument('--force', action='store_true',
+                       help='build again even when the output directory is up to date (holds this very build)')
     build.set_defaults(func=cmd_build)
     val = sub.add_parser('validate', help='validate a request and print it resolved (secrets redacted) as JSON')
     _request_args(val, 'print JSON (what validate always prints)')

@@ -9,8 +9,10 @@ import os
 
 from ansible import context
 from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import load_extra_vars
+from ansible_collections.osimage.builder.plugins.module_utils import build_stamp
 from ansible_collections.osimage.builder.plugins.module_utils import extends
 from ansible_collections.osimage.builder.plugins.module_utils import leftovers
 from ansible_collections.osimage.builder.plugins.module_utils import preflight
@@ -56,12 +58,20 @@ class ActionModule(ActionBase):
         try:
             request = extends.resolve_extends(request, os.getcwd(), request_limits.counted(self._load_request_file))
             request_limits.check_data(request)
-            resolved = req.resolve(request, cwd=os.getcwd(), build_id=build_id and str(build_id))
+            build_id = build_id and str(build_id)
+            resolved = req.resolve(request, cwd=os.getcwd(), build_id=build_id)
+            if build_stamp.has_plain_passwords(request):
+                # An unchanged password keeps the crypt hash the output directory's build set
+                request = build_stamp.reuse_hashes(request, resolved['output_dir'])
+                resolved = req.resolve(request, cwd=os.getcwd(), build_id=resolved['build_id'])
             preflight.check(resolved)
         except req.RequestError as exc:
             raise AnsibleActionFail(str(exc)) from exc
         leftovers.claim(resolved['work_dir'], resolved['build_id'], resolved['output_dir'])
-        result.update(changed=False, ansible_facts={'osimage': resolved, 'osimage_public': req.redact(resolved)})
+        key = build_stamp.fingerprint(resolved)
+        status = build_stamp.check(resolved, key, force=boolean(task_vars.get('osimage_force', False)))
+        result.update(changed=False, ansible_facts={'osimage': resolved, 'osimage_public': req.redact(resolved),
+                                                    'osimage_stamp': dict(status, fingerprint=key)})
         return result
 
     def _bounded_request(self, args, task_vars):

@@ -15,6 +15,13 @@ from ansible_collections.osimage.builder.plugins.module_utils import tree
 from ansible_collections.osimage.builder.plugins.module_utils.cachelock import CacheLock
 
 STAMP_SUFFIX = '.osimage-bootstrap.json'
+# Seconds a cached tree is copied instead of bootstrapped again (the modules' tree_cache_max_age default).
+TREE_CACHE_MAX_AGE = 86400
+
+
+def cached_tree_stamp(cache_dir, fingerprint):
+    """Where the stamp of the cached tree of ``fingerprint`` is kept ({inputs, created, fingerprint})."""
+    return os.path.join(cache_dir, 'trees', fingerprint + '.json')
 
 
 def start(module, path, inputs, maker):
@@ -46,7 +53,7 @@ def build(runner, path, inputs, result, cache_dir, max_age, make):
         cached_tree = os.path.join(cache_dir, 'trees', result['fingerprint'])
     try:
         with CacheLock(cached_tree + '.lock' if cached_tree else None):
-            cached_stamp = stamp.read(cached_tree + '.json') if cached_tree else None
+            cached_stamp = stamp.read(cached_tree_stamp(cache_dir, result['fingerprint'])) if cached_tree else None
             if cached_stamp and time.time() - cached_stamp['created'] < max_age and os.path.isdir(cached_tree):
                 copy_tree(runner, cached_tree, partial)
                 result['cached'] = True
@@ -54,7 +61,7 @@ def build(runner, path, inputs, result, cache_dir, max_age, make):
                 make(partial)
                 if cached_tree:
                     replace_tree(runner, partial, cached_tree)
-                    stamp.write(cached_tree + '.json', dict(inputs, created=time.time(),
+                    stamp.write(cached_tree_stamp(cache_dir, result['fingerprint']), dict(inputs, created=time.time(),
                                                             fingerprint=result['fingerprint']))
         if os.path.lexists(path + STAMP_SUFFIX):
             os.unlink(path + STAMP_SUFFIX)

@@ -185,7 +185,7 @@ def main():
             keyring=dict(type='path'),
             cache_dir=dict(type='path'),
             proxy=dict(type='str', no_log=True),
-            tree_cache_max_age=dict(type='int', default=86400),
+            tree_cache_max_age=dict(type='int', default=bootstrap.TREE_CACHE_MAX_AGE),
         ),
         supports_check_mode=True,
     )
