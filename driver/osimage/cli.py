@@ -177,7 +177,7 @@ def cmd_build(args, console):
         resolved = req_mod.resolve(request, build_id=build_id)
     if not args.force:
         status = stamps.check(resolved, stamps.fingerprint(resolved))
-        if status['current'] and (status['proven'] or not resolved['boot_test']['enabled']):
+        if status['current']:
             return up_to_date(args, console, resolved['output_dir'])
     privileges = collection.module_utils('host_privileges')
     missing = privileges.problems(resolved['boot_test']['enabled'], resolved['boot_test']['accel'])

@@ -186,8 +186,9 @@ def reuse_hashes(request, output_dir):
 
 def check(resolved, key, force=False, now=None):
     """{'current': bool, 'proven': bool, 'reason': str}: whether ``resolved``'s output directory holds a finished
-    build of fingerprint ``key`` whose bootstrap cache entry is unchanged and unexpired and whose artifacts
-    still have their checksums; ``proven`` when its boot test passed since."""
+    build of fingerprint ``key`` whose bootstrap cache entry is unchanged and unexpired, whose artifacts still
+    have their checksums and, when ``resolved`` wants a boot test, whose boot test passed (``proven``). A build
+    not yet proven is built again: the boot test checks the image against this resolution (its UUIDs)."""
     old = stamp.read(stamp_path(resolved['output_dir']))
     reason = None
     if force:
@@ -198,6 +199,8 @@ def check(resolved, key, force=False, now=None):
         reason = 'the request, the collection or a file it reads changed'
     else:
         reason = _bootstrap_change(old.get('bootstrap'), resolved['cache_dir'], now) or _artifact_change(old)
+        if not reason and resolved['boot_test']['enabled'] and not old.get('proven'):
+            reason = 'its boot test has not passed'
     return {'current': reason is None, 'proven': bool(reason is None and old.get('proven')),
             'reason': reason or 'up to date'}
 

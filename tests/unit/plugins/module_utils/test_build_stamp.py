@@ -114,13 +114,17 @@ def built_fixture(tmp_path):
     stamp.write(cached_tree_stamp(str(cache), 'tree1'), {'created': created, 'fingerprint': 'tree1'})
     build_stamp.write(str(out), 'fp', {}, {'fingerprint': 'tree1', 'created': created},
                       [{'path': str(image), 'sha256': stamp.sha256_file(str(image))}])
-    return {'output_dir': str(out), 'cache_dir': str(cache), 'image': image, 'created': created}
+    return {'output_dir': str(out), 'cache_dir': str(cache), 'image': image, 'created': created,
+            'boot_test': {'enabled': False}}
 
 
-def test_the_same_build_is_current_until_its_boot_test_passes_then_proven(built):
+def test_the_same_build_is_current_and_with_a_boot_test_only_once_it_passed(built):
     assert build_stamp.check(built, 'fp') == {'current': True, 'proven': False, 'reason': 'up to date'}
+    booted = dict(built, boot_test={'enabled': True})
+    assert build_stamp.check(booted, 'fp') == {'current': False, 'proven': False,
+                                               'reason': 'its boot test has not passed'}
     assert build_stamp.mark_proven(built['output_dir'], 'fp')
-    assert build_stamp.check(built, 'fp')['proven']
+    assert build_stamp.check(booted, 'fp') == {'current': True, 'proven': True, 'reason': 'up to date'}
     assert not build_stamp.mark_proven(built['output_dir'], 'other')
 
 
