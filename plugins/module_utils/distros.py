@@ -155,6 +155,9 @@ FAMILIES = {
         'network_config': {'path': '/etc/systemd/network/80-osimage-dhcp.network', 'mode': '0644'},
         'mac': 'apparmor',
         'apparmor_service': 'apparmor.service',
+        # How the tree gets its SELinux labels once every file is written (roles/hygiene/tasks/relabel_RELABEL.yml;
+        # '' for none): 'setfiles' with the policy's file contexts, in the tree, as an installer does.
+        'selinux': {'relabel': ''},
         # The rule set file nftables.service loads.
         'firewall_conf': '/etc/nftables.conf',
         # What package scripts run instead of starting services in the chroot (invoke-rc.d asks it; exit 101).
@@ -230,6 +233,8 @@ FAMILIES = {
         'network': 'NetworkManager',
         'resolver': 'networkmanager',
         'mac': 'selinux',
+        # mke2fs -d carries the labels (security.selinux extended attributes) into the file system.
+        'selinux': {'relabel': 'setfiles', 'file_contexts': '/etc/selinux/targeted/contexts/files/file_contexts'},
         'network_units': ['NetworkManager.service'],
         'network_config': {'path': '/etc/NetworkManager/conf.d/80-osimage-dhcp.conf', 'mode': '0644'},
         'apparmor_service': '',
@@ -280,6 +285,7 @@ FAMILIES = {
         # wicked's netconfig writes resolv.conf from its static servers.
         'resolver': 'netconfig',
         'mac': 'apparmor',
+        'selinux': {'relabel': ''},
         'network_units': ['wicked.service'],
         # wicked configures interfaces by name: eth0 (not proven here).
         'network_config': {'path': '/etc/sysconfig/network/ifcfg-eth0', 'mode': '0644'},

@@ -126,7 +126,7 @@ ROLE_KEYS = ('package_manager', 'ssh_service', 'network', 'network_units', 'netw
              'firewall_conf', 'service_policy', 'proxy_conf', 'proxy_files', 'package_cache', 'package_leftovers',
              'locale_gen', 'locale_links', 'timezone_file', 'keyboard', 'automatic_updates', 'repository_check',
              'initrd_glob', 'live_needs', 'live_args', 'grub', 'ovf', 'resolver', 'time_sync', 'initramfs',
-             'initrd_name', 'dns_check', 'ntp_check')
+             'initrd_name', 'dns_check', 'ntp_check', 'selinux')
 
 
 @pytest.mark.parametrize('distro,release', EVERY_RELEASE)
@@ -141,6 +141,11 @@ def test_every_release_gives_the_roles_each_value_they_read_and_its_mechanics_ex
                  'roles/bootloader/tasks/grub-config-%s.yml' % os_facts['grub']['config'],
                  'roles/bootloader/tasks/initramfs-%s.yml' % os_facts['initramfs']):
         assert os.path.isfile(os.path.join(COLLECTION, path)), path
+    # A family whose access control is SELinux labels its tree with its own mechanism; the others label nothing.
+    assert bool(os_facts['selinux']['relabel']) == (os_facts['mac'] == 'selinux')
+    if os_facts['selinux']['relabel']:
+        assert os.path.isfile(os.path.join(COLLECTION, 'roles/hygiene/tasks/relabel_%s.yml' % os_facts['selinux']['relabel']))
+        assert os_facts['selinux']['file_contexts'].startswith('/etc/selinux/')
     assert os_facts['ssh_service'].endswith('.service') and os_facts['network_units']
     assert set(os_facts['automatic_updates']) == {'probe', 'on', 'off'} and os_facts['keyboard']['file'].startswith('/etc/')
     assert set(os_facts['package_cache']) == {'dirs', 'keep'} and os_facts['package_leftovers']
