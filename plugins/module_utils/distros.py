@@ -70,10 +70,29 @@ def _rpm_repository_check(directory):
             'pin_suffix': '', 'pin': '', 'probe': [], 'errors': ''}
 
 
+# How the verify play reads, in the running guest, the DNS and NTP servers each mechanism of the location role
+# (roles/location/tasks/dns_*.yml, ntp_*.yml) uses: 'probe' prints them, each match of 'servers' (one group, a
+# multi-line regex) holds some, separated by blanks; 'source' names what was read in a failed check's message.
+DNS_CHECKS = {
+    'resolved': {'probe': ['resolvectl', 'dns'], 'servers': '^Global:(.*)$',
+                 'source': "systemd-resolved's global DNS servers"},
+    # NetworkManager's global DNS and wicked's netconfig both write the servers into resolv.conf.
+    'networkmanager': {'probe': ['cat', '/etc/resolv.conf'], 'servers': r'^nameserver\s+(\S+)',
+                       'source': 'the name servers in /etc/resolv.conf'},
+    'netconfig': {'probe': ['cat', '/etc/resolv.conf'], 'servers': r'^nameserver\s+(\S+)',
+                  'source': 'the name servers in /etc/resolv.conf'},
+}
+NTP_CHECKS = {
+    'timesyncd': {'probe': ['timedatectl', 'show-timesync', '--property=SystemNTPServers', '--value'],
+                  'servers': '^(.+)$', 'source': "systemd-timesyncd's NTP servers"},
+    # chronyc -c (CSV) -N (the names as configured, not the addresses): one source a line, its name third.
+    'chrony': {'probe': ['chronyc', '-c', '-N', 'sources'], 'servers': '^[^,]*,[^,]*,([^,]+),',
+               'source': "chrony's sources"},
+}
+
 # What the rpm families (el, suse) share.
 RPM_MECHANICS = {
-    # The family role has no in-tree package step yet and the boot loader role is still Debian's: preflight
-    # refuses whole builds.
+    # Not one rpm image has been booted here (no mirror is reachable): preflight refuses whole builds.
     'builds_images': False,
     'package_db': 'rpm',
     'package_name': r'^[A-Za-z0-9][A-Za-z0-9_+.-]*$',
@@ -82,6 +101,8 @@ RPM_MECHANICS = {
     'keyring_dir': '/etc/pki/rpm-gpg',
     'bootloaders': ['grub'],
     'initramfs': 'dracut',
+    # The package manager's verbs (rpm_packages adds its root and configuration options before them).
+    'package_verbs': {'install': ['install'], 'remove': ['remove']},
     # chrony serves time on both rpm families (roles/location/tasks/ntp_chrony.yml).
     'time_sync': 'chrony',
     'ssh_service': 'sshd.service',
@@ -114,8 +135,18 @@ FAMILIES = {
         'keyring_dir': '/etc/apt/keyrings',
         'bootloaders': ['grub', 'systemd-boot', 'extlinux'],
         'initramfs': 'initramfs-tools',
-        # GRUB's tools and module directories in the image (the live ISO runs the tree's own grub-mkimage).
-        'grub': {'mkimage': 'grub-mkimage', 'lib': '/usr/lib/grub'},
+        # The initramfs of kernel VERSION in /boot (name % VERSION).
+        'initrd_name': 'initrd.img-%s',
+        # GRUB in the image (roles/bootloader; the live ISO runs the tree's own grub-mkimage): its mkimage, the
+        # directory of its platforms' module directories (i386-pc, x86_64-efi...), its directory in /boot, how
+        # the menu is written (roles/bootloader/tasks/grub-config-CONFIG.yml: 'menu' entries in grub.cfg, or
+        # 'bls' Boot Loader Specification entries that grub.cfg's blscfg reads), the ESP's EFI/VENDOR
+        # directory, and the signed shim and GRUB that Secure Boot copies there.
+        'grub': {'mkimage': 'grub-mkimage', 'lib': '/usr/lib/grub', 'dir': '/boot/grub', 'config': 'menu',
+                 'efi_vendor': 'debian', 'shim_signed': '/usr/lib/shim/shim{efi}.efi.signed',
+                 'grub_signed': '/usr/lib/grub/{grub_efi}-signed/grub{efi}.efi.signed'},
+        # extlinux's MBR boot code (mbr.bin, gptmbr.bin) in the image.
+        'extlinux_lib': '/usr/lib/EXTLINUX',
         # How the location role sets NTP and DNS servers (roles/location/tasks/ntp_*.yml and dns_*.yml).
         'time_sync': 'timesyncd',
         'resolver': 'resolved',
@@ -127,6 +158,9 @@ FAMILIES = {
         'network_config': {'path': '/etc/systemd/network/80-osimage-dhcp.network', 'mode': '0644'},
         'mac': 'apparmor',
         'apparmor_service': 'apparmor.service',
+        # How the tree gets its SELinux labels once every file is written (roles/hygiene/tasks/relabel_RELABEL.yml;
+        # '' for none): 'setfiles' with the policy's file contexts, in the tree, as an installer does.
+        'selinux': {'relabel': ''},
         # The rule set file nftables.service loads.
         'firewall_conf': '/etc/nftables.conf',
         # What package scripts run instead of starting services in the chroot (invoke-rc.d asks it; exit 101).
@@ -193,10 +227,17 @@ FAMILIES = {
     'el': {
         'package_manager': 'dnf',
         'bootstrap': {'module': 'rpm_bootstrap', 'tools': ['dnf']},
-        'grub': {'mkimage': 'grub2-mkimage', 'lib': '/usr/lib/grub'},
+        # grub2 reads Boot Loader Specification entries; shim-{efi} and grub2-efi-{efi} install their signed
+        # binaries into the ESP's EFI/VENDOR themselves (each distribution names its VENDOR).
+        'grub': {'mkimage': 'grub2-mkimage', 'lib': '/usr/lib/grub', 'dir': '/boot/grub2', 'config': 'bls',
+                 'efi_vendor': None, 'shim_signed': '/boot/efi/EFI/{efi_vendor}/shim{efi}.efi',
+                 'grub_signed': '/boot/efi/EFI/{efi_vendor}/grub{efi}.efi'},
+        'initrd_name': 'initramfs-%s.img',
         'network': 'NetworkManager',
         'resolver': 'networkmanager',
         'mac': 'selinux',
+        # mke2fs -d carries the labels (security.selinux extended attributes) into the file system.
+        'selinux': {'relabel': 'setfiles', 'file_contexts': '/etc/selinux/targeted/contexts/files/file_contexts'},
         'network_units': ['NetworkManager.service'],
         'network_config': {'path': '/etc/NetworkManager/conf.d/80-osimage-dhcp.conf', 'mode': '0644'},
         'apparmor_service': '',
@@ -238,11 +279,16 @@ FAMILIES = {
     'suse': {
         'package_manager': 'zypper',
         'bootstrap': {'module': 'rpm_bootstrap', 'tools': ['zypper']},
-        'grub': {'mkimage': 'grub2-mkimage', 'lib': '/usr/share/grub2'},
+        # SUSE's grub2 writes a menu; shim and grub2-{grub_efi} keep their signed binaries under /usr/share/efi.
+        'grub': {'mkimage': 'grub2-mkimage', 'lib': '/usr/share/grub2', 'dir': '/boot/grub2', 'config': 'menu',
+                 'efi_vendor': None, 'shim_signed': '/usr/share/efi/{arch}/shim.efi',
+                 'grub_signed': '/usr/share/efi/{arch}/grub.efi'},
+        'initrd_name': 'initrd-%s',
         'network': 'wicked',
         # wicked's netconfig writes resolv.conf from its static servers.
         'resolver': 'netconfig',
         'mac': 'apparmor',
+        'selinux': {'relabel': ''},
         'network_units': ['wicked.service'],
         # wicked configures interfaces by name: eth0 (not proven here).
         'network_config': {'path': '/etc/sysconfig/network/ifcfg-eth0', 'mode': '0644'},
@@ -262,6 +308,7 @@ FAMILIES = {
                           'video', 'games', 'trusted', 'modem', 'man', 'users', 'nobody', 'nogroup', 'maildrop',
                           'messagebus', 'systemd-journal', 'sshd', 'kvm', 'render', 'input'),
         'rpm_dbpath': '/usr/lib/sysimage/rpm',
+        'package_verbs': {'install': ['install', '--no-recommends'], 'remove': ['remove', '--clean-deps']},
         'packages': {
             'base': ['dracut', 'systemd', 'openssh-server', 'sudo', 'iproute2', 'python3', 'ca-certificates',
                      'rpm', 'zypper', 'shadow'],
@@ -325,6 +372,8 @@ DISTROS = {
         'components': ['main', 'universe'],
         # Debian has no ubuntu-keyring package: the archive key ships with osimage.
         'keyring': 'ubuntu-archive-keyring-2018.gpg',
+        # Ubuntu's signed GRUB looks for its grub.cfg in EFI/ubuntu.
+        'grub': {'efi_vendor': 'ubuntu'},
         'network': 'netplan',
         'network_config': {'path': '/etc/netplan/80-osimage-dhcp.yaml', 'mode': '0600'},
         # Ubuntu's arm64 packages are on another mirror (ports), which the table does not name yet.
@@ -337,6 +386,7 @@ DISTROS = {
         },
     },
     'rocky': {
+        'grub': {'efi_vendor': 'rocky'},
         'family': 'el',
         'mirror': 'https://dl.rockylinux.org/pub/rocky',
         'repositories': _el_repositories('{version}', '{mirror}/RPM-GPG-KEY-Rocky-{version}'),
@@ -344,6 +394,7 @@ DISTROS = {
         'releases': {'9': {'version': '9', 'proof': 'local-repo'}},
     },
     'almalinux': {
+        'grub': {'efi_vendor': 'almalinux'},
         'family': 'el',
         'mirror': 'https://repo.almalinux.org/almalinux',
         'repositories': _el_repositories('{version}', '{mirror}/RPM-GPG-KEY-AlmaLinux-{version}'),
@@ -351,6 +402,7 @@ DISTROS = {
         'releases': {'9': {'version': '9', 'proof': 'local-repo'}},
     },
     'centos-stream': {
+        'grub': {'efi_vendor': 'centos'},
         'family': 'el',
         'mirror': 'https://mirror.stream.centos.org',
         'repositories': _el_repositories('{version}-stream',
@@ -362,6 +414,7 @@ DISTROS = {
                             'ovf': {'vmware': 'centos64Guest'}}},
     },
     'fedora': {
+        'grub': {'efi_vendor': 'fedora'},
         'family': 'el',
         'mirror': 'https://dl.fedoraproject.org/pub/fedora/linux',
         'rpm_dbpath': '/usr/lib/sysimage/rpm',
@@ -376,6 +429,7 @@ DISTROS = {
         'releases': {'44': {'version': '44', 'proof': 'local-repo'}, '45': {'version': '45', 'proof': 'local-repo'}},
     },
     'opensuse-leap': {
+        'grub': {'efi_vendor': 'opensuse'},
         'family': 'suse',
         'mirror': 'http://download.opensuse.org',
         'ovf': _ovf(83, 'opensuse64Guest', 'openSUSE Leap {version}'),
@@ -388,6 +442,7 @@ DISTROS = {
         'releases': {'15.6': {'version': '15.6', 'proof': 'local-repo'}},
     },
     'sles': {
+        'grub': {'efi_vendor': 'sles'},
         'family': 'suse',
         # No public mirror: installation media or an RMT server that the user names (registration stays theirs).
         'mirror': None,
@@ -438,7 +493,8 @@ def facts(distro, release, arch='amd64'):
         raise DistroError('arch', "%s %s is not built for '%s'; choose one of: %s"
                           % (distro, release, arch, ', '.join(merged.get('arches', ARCHES))))
     merged.update(distro=distro, release=release, arch=arch, arches=merged.get('arches', list(ARCHES)),
-                  machine=copy.deepcopy(ARCHES[arch]))
+                  machine=copy.deepcopy(ARCHES[arch]), dns_check=copy.deepcopy(DNS_CHECKS[merged['resolver']]),
+                  ntp_check=copy.deepcopy(NTP_CHECKS[merged['time_sync']]))
     return merged
 
 
@@ -464,7 +520,7 @@ def resolve(distro, release, arch, mirror, security_mirror=None, mirror_key=None
     machine = ARCHES[arch]
     fields = {'release': release, 'version': merged['version'], 'mirror': mirror.rstrip('/'),
               'arch': machine['rpm' if merged['package_db'] == 'rpm' else 'debian'],
-              'efi': machine['efi'], 'grub_efi': machine['grub_efi']}
+              'efi': machine['efi'], 'grub_efi': machine['grub_efi'], 'efi_vendor': merged['grub']['efi_vendor']}
     out = _fill({k: v for k, v in merged.items() if k != 'suites'}, fields)
     out['mirror'] = mirror
     if out.get('keyring'):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.osimage.builder.plugins.module_utils import rpm_tree
+
 DPKG_FORMAT = '${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n'
 RPM_FORMAT = '%{NAME}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\n'
 # rpm lists each imported signing key as a package of this name; keys are not installed software.
@@ -26,8 +28,7 @@ def dpkg_packages(root, run):
 def rpm_packages(root, dbpath, run):
     """[{name, version, release, arch}] of the packages in the rpm database at ``dbpath`` inside ``root``, sorted;
     the imported signing keys (gpg-pubkey) are left out."""
-    _rc, out, _err = run(['rpm', '--root', root, '--dbpath', dbpath, '-qa', '--qf', RPM_FORMAT],
-                         what='listing the image packages')
+    _rc, out, _err = run(rpm_tree.rpm_argv(root, dbpath) + ['-qa', '--qf', RPM_FORMAT], what='listing the image packages')
     rows = fields(out, ('name', 'version', 'release', 'arch'))
     return sorted((r for r in rows if r['name'] != RPM_KEY_NAME),
                   key=lambda p: (p['name'], p['arch'], p['version'], p['release']))

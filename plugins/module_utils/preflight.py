@@ -104,9 +104,9 @@ def family_errors(resolved):
     """[(key, message)] when the distro's family cannot make a whole image yet."""
     if resolved['os'].get('builds_images', True):
         return []
-    return [('distro', "the %s family's in-tree package step (its role's main tasks) and boot loader step are not "
-                       "written yet: osimage makes only its root tree (the rpm_bootstrap module); build a Debian or "
-                       "Ubuntu image"
+    return [('distro', "no %s family image has been built and booted by osimage's tests yet (its mirrors are out of "
+                       "their reach), so whole builds are refused: osimage makes its root tree and installs its "
+                       "packages (the rpm_bootstrap and rpm_packages modules); build a Debian or Ubuntu image"
              % resolved['family'])]
 
 

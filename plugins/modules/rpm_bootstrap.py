@@ -146,12 +146,10 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.osimage.builder.plugins.module_utils import bootstrap
 from ansible_collections.osimage.builder.plugins.module_utils import package_db
+from ansible_collections.osimage.builder.plugins.module_utils import rpm_tree
 from ansible_collections.osimage.builder.plugins.module_utils.cachelock import CacheLock
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
 
-# Where the tool keeps its downloads inside the tree during the install (dnf puts its cache under the
-# install root whatever it is told); copied to and from cache_dir, then removed.
-CACHE_REL = 'var/cache/osimage-rpm'
 HOST_COPIES = ('etc/resolv.conf',)
 
 
@@ -164,71 +162,16 @@ def inputs_of(params):
     return inputs
 
 
-def ini(sections):
-    """INI text of [(section, {key: value})], the format of dnf.conf, zypp.conf and .repo files."""
-    return ''.join('[%s]\n%s\n' % (name, ''.join('%s=%s\n' % kv for kv in values.items()))
-                   for name, values in sections)
-
-
-def dnf_config(params):
-    """dnf.conf: only the given repositories, signatures checked, keys never imported by dnf (no gpgkey=),
-    metadata from the cache used only after checking it is current."""
-    main = {'gpgcheck': 1, 'localpkg_gpgcheck': 1, 'repo_gpgcheck': 0, 'reposdir': '/dev/null',
-            'install_weak_deps': int(params['install_weak_deps']), 'cachedir': '/' + CACHE_REL, 'keepcache': 1,
-            'metadata_expire': 0}
-    repos = [(r['name'], {'name': r['name'], 'baseurl': r['baseurl'], 'enabled': 1, 'gpgcheck': 1, 'repo_gpgcheck': 0})
-             for r in params['repositories']]
-    return ini([('main', main)] + repos)
-
-
-def zypper_repo(repo):
-    """A .repo file for zypper: package signatures checked, downloads kept for the package cache."""
-    return ini([(repo['name'], {'name': repo['name'], 'baseurl': repo['baseurl'], 'type': 'rpm-md', 'enabled': 1,
-                                'autorefresh': 1, 'gpgcheck': 1, 'repo_gpgcheck': 0, 'pkg_gpgcheck': 1,
-                                'keeppackages': 1})])
-
-
 def install_argv(params, root, private):
     """The dnf or zypper command line that installs the packages into ``root`` with the config in ``private``."""
-    packages = sorted(set(params['packages']))
-    if params['backend'] == 'dnf':
-        return ['dnf', '-y', '--installroot=%s' % root, '--releasever=%s' % params['releasever'],
-                '--forcearch=%s' % params['architecture'], '--config=%s' % os.path.join(private, 'dnf.conf'),
-                '--setopt=reposdir=/dev/null', '--setopt=varsdir=%s' % os.path.join(private, 'vars'),
-                '--noplugins', 'install'] + packages
-    return ['zypper', '--non-interactive', '--root', root, '--config', os.path.join(private, 'zypper.conf'),
-            '--reposd-dir', os.path.join(private, 'repos.d'), '--cache-dir', os.path.join(root, CACHE_REL),
-            '--releasever', params['releasever'], 'install',
-            '--recommends' if params['install_weak_deps'] else '--no-recommends'] + packages
-
-
-def write_private_config(params, private):
-    """The tool's whole configuration, in a directory of this build only: the host's is never read."""
-    zypp = {'arch': params['architecture'], 'gpgcheck': 'on', 'pkg_gpgcheck': 'on'}
-    files = {'.rpmmacros': '%%_dbpath %s\n' % params['dbpath'], 'dnf.conf': dnf_config(params),
-             'zypper.conf': '', 'zypp.conf': ini([('main', zypp)])}
-    files.update(('repos.d/%s.repo' % r['name'], zypper_repo(r)) for r in params['repositories'])
-    for d in ('repos.d', 'vars'):
-        os.mkdir(os.path.join(private, d))
-    for rel, text in files.items():
-        with open(os.path.join(private, rel), 'w', encoding='utf-8') as f:
-            f.write(text)
-
-
-def tool_environment(params, private):
-    """HOME with the private .rpmmacros (Debian's rpm puts the database under ~ otherwise), zypp's config, log
-    and lock in the private directory, and the proxy."""
-    env = {'HOME': private, 'ZYPP_CONF': os.path.join(private, 'zypp.conf'),
-           'ZYPP_LOGFILE': os.path.join(private, 'zypper.log'), 'ZYPP_LOCKFILE_ROOT': private}
-    if params['proxy']:
-        env.update(http_proxy=params['proxy'], https_proxy=params['proxy'])
-    return env
+    weak = [] if params['backend'] == 'dnf' else ['--recommends' if params['install_weak_deps'] else '--no-recommends']
+    return rpm_tree.tool_argv(params, root, private) + ['install'] + weak + sorted(set(params['packages']))
 
 
 def import_keys(runner, params, root, env):
     """Trust exactly the repositories' keys: import them into the tree's new rpm database."""
-    rpm = ['rpm', '--root', root, '--dbpath', params['dbpath']]
-    commands = [rpm + ['--initdb']] + [rpm + ['--import', r['gpgkey']] for r in params['repositories']]
+    commands = [rpm_tree.rpm_argv(root, params['dbpath']) + ['--initdb']]
+    commands += rpm_tree.import_key_commands(root, params['dbpath'], params['repositories'])
     for argv in commands:
         runner.run(argv, environ_update=env, what="importing the repositories' keys")
     return commands
@@ -238,20 +181,21 @@ def install(runner, params, root, pkg_cache):
     """Install the packages into ``root``, with the package cache copied in and out; return the commands."""
     private = tempfile.mkdtemp(prefix='osimage-rpm-')
     try:
-        write_private_config(params, private)
-        env = tool_environment(params, private)
-        os.makedirs(os.path.join(root, os.path.dirname(CACHE_REL)))
+        rpm_tree.write_private_config(params, private)
+        env = rpm_tree.tool_environment(params, private)
+        cache_rel = rpm_tree.CACHE_REL
+        os.makedirs(os.path.join(root, os.path.dirname(cache_rel)))
         if pkg_cache:
             with CacheLock(pkg_cache + '.lock'):
                 if os.path.isdir(pkg_cache):
-                    bootstrap.copy_tree(runner, pkg_cache, os.path.join(root, CACHE_REL))
+                    bootstrap.copy_tree(runner, pkg_cache, os.path.join(root, cache_rel))
         commands = import_keys(runner, params, root, env)
         argv = install_argv(params, root, private)
         runner.run(argv, environ_update=env, what=params['backend'])
         if pkg_cache:
             with CacheLock(pkg_cache + '.lock'):
-                bootstrap.replace_tree(runner, os.path.join(root, CACHE_REL), pkg_cache)
-        bootstrap.remove_tree(runner, os.path.join(root, CACHE_REL))
+                bootstrap.replace_tree(runner, os.path.join(root, cache_rel), pkg_cache)
+        bootstrap.remove_tree(runner, os.path.join(root, cache_rel))
         bootstrap.remove_host_copies(root, HOST_COPIES)
         return commands + [argv]
     finally:

@@ -75,14 +75,6 @@ def read_bytes(paths):
         return b''
 
 
-def global_dns_servers():
-    """systemd-resolved's global DNS servers (the configured ones, not the per-link ones from DHCP)."""
-    for line in out(['resolvectl', 'dns']).splitlines():
-        if line.startswith('Global:'):
-            return line.split()[1:]
-    return []
-
-
 def probe(argv):
     """rc, stdout and stderr of a command (rc 127 when it is not there)."""
     try:
@@ -226,8 +218,6 @@ def main(args):
         'hostname': socket.gethostname(),
         'default_routes': [r.get('dev') for r in routes],
         'layout': layout(),
-        'dns_servers': global_dns_servers(),
-        'ntp_servers': out(['timedatectl', 'show-timesync', '--property=SystemNTPServers', '--value']).split(),
         'read': {name: {p: read(p) for p in globbed([pattern])} for name, pattern in reads.items()},
         'probes': {name: probe(json.loads(argv)) for name, argv in probes.items()},
         'cmdline': read('/proc/cmdline').split(),

@@ -125,7 +125,8 @@ COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.
 ROLE_KEYS = ('package_manager', 'ssh_service', 'network', 'network_units', 'network_config', 'apparmor_service',
              'firewall_conf', 'service_policy', 'proxy_conf', 'proxy_files', 'package_cache', 'package_leftovers',
              'locale_gen', 'locale_links', 'timezone_file', 'keyboard', 'automatic_updates', 'repository_check',
-             'initrd_glob', 'live_needs', 'live_args', 'grub', 'ovf', 'resolver', 'time_sync')
+             'initrd_glob', 'live_needs', 'live_args', 'grub', 'ovf', 'resolver', 'time_sync', 'initramfs',
+             'initrd_name', 'dns_check', 'ntp_check', 'selinux')
 
 
 @pytest.mark.parametrize('distro,release', EVERY_RELEASE)
@@ -136,8 +137,15 @@ def test_every_release_gives_the_roles_each_value_they_read_and_its_mechanics_ex
     for path in ('roles/network/templates/%s.j2' % os_facts['network'], 'roles/security/tasks/updates_%s.yml' % manager,
                  'roles/cloud_init/tasks/absent_%s.yml' % manager,
                  'roles/location/tasks/dns_%s.yml' % os_facts['resolver'],
-                 'roles/location/tasks/ntp_%s.yml' % os_facts['time_sync']):
+                 'roles/location/tasks/ntp_%s.yml' % os_facts['time_sync'],
+                 'roles/bootloader/tasks/grub-config-%s.yml' % os_facts['grub']['config'],
+                 'roles/bootloader/tasks/initramfs-%s.yml' % os_facts['initramfs']):
         assert os.path.isfile(os.path.join(COLLECTION, path)), path
+    # A family whose access control is SELinux labels its tree with its own mechanism; the others label nothing.
+    assert bool(os_facts['selinux']['relabel']) == (os_facts['mac'] == 'selinux')
+    if os_facts['selinux']['relabel']:
+        assert os.path.isfile(os.path.join(COLLECTION, 'roles/hygiene/tasks/relabel_%s.yml' % os_facts['selinux']['relabel']))
+        assert os_facts['selinux']['file_contexts'].startswith('/etc/selinux/')
     assert os_facts['ssh_service'].endswith('.service') and os_facts['network_units']
     assert set(os_facts['automatic_updates']) == {'probe', 'on', 'off'} and os_facts['keyboard']['file'].startswith('/etc/')
     assert set(os_facts['package_cache']) == {'dirs', 'keep'} and os_facts['package_leftovers']
@@ -169,19 +177,23 @@ def test_the_rpm_families_name_their_own_mechanics():
 def test_no_generic_module_or_cross_distro_role_names_apt_dpkg_or_a_debian_path():
     """The family's own files (roles/debian, a role's tasks/*_apt.yml) may; everything else reads the table."""
     pattern = re.compile(r'\b(apt|dpkg)\b|apt[-_/.]|/etc/default/|initramfs-tools|policy-rc\.d|locale-gen|initrd\.img-'
-                         r'|/usr/lib/grub|grub-mkimage|Debian GNU|debian[0-9]+_64Guest|\.sources\b', re.I)
+                         r'|/usr/lib/grub|grub-mkimage|Debian GNU|debian[0-9]+_64Guest|\.sources\b'
+                         r'|EFI/debian|/usr/lib/shim|/usr/lib/EXTLINUX|resolvectl|timedatectl', re.I)
+    # The image's GRUB directory is the table's too (the live ISO's own /boot/grub is osimage's layout).
+    role_pattern = re.compile(r'/boot/grub\b')
     request_modules = ('request', 'request_schema', 'request_validation', 'request_resolution', 'request_secrets',
                        'request_repositories')
     generic = ['plugins/modules/chroot_env.py', 'plugins/modules/image_iso.py', 'plugins/modules/image_archive.py',
                'plugins/module_utils/ovf.py', 'roles/verify/files/gather_state.py']
     generic += ['plugins/module_utils/%s.py' % m for m in request_modules]
     for role in ('hygiene', 'locale', 'security', 'cloud_init', 'verify', 'network', 'location', 'platform', 'users',
-                 'files', 'services', 'user_tasks', 'growroot'):
+                 'files', 'services', 'user_tasks', 'growroot', 'bootloader'):
         for top, _dirs, files in os.walk(os.path.join(COLLECTION, 'roles', role)):
             generic += [os.path.relpath(os.path.join(top, f), COLLECTION) for f in files
-                        if not f.endswith('_apt.yml') and os.path.basename(top) != 'meta']
+                        if not f.endswith(('_apt.yml', '-initramfs-tools.yml')) and os.path.basename(top) != 'meta']
     found = []
     for path in generic:
         with open(os.path.join(COLLECTION, path), encoding='utf-8') as f:
-            found += ['%s:%d: %s' % (path, n, line.strip()) for n, line in enumerate(f, 1) if pattern.search(line)]
+            found += ['%s:%d: %s' % (path, n, line.strip()) for n, line in enumerate(f, 1)
+                      if pattern.search(line) or (path.startswith('roles/') and role_pattern.search(line))]
     assert found == []

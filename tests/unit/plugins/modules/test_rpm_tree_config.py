@@ -1,8 +1,11 @@
-"""rpm_bootstrap's pure parts: what identifies a tree, and the configuration the tools get."""
+"""rpm_bootstrap's and rpm_packages' pure parts: what identifies a tree, the tools' private configuration
+(module_utils/rpm_tree) and their command lines."""
 
 import configparser
 
+from ansible_collections.osimage.builder.plugins.module_utils import rpm_tree
 from ansible_collections.osimage.builder.plugins.modules import rpm_bootstrap
+from ansible_collections.osimage.builder.plugins.modules import rpm_packages
 
 PARAMS = {'backend': 'dnf', 'releasever': '9', 'architecture': 'x86_64', 'dbpath': '/var/lib/rpm',
           'install_weak_deps': False, 'proxy': None,
@@ -25,7 +28,7 @@ def test_inputs_ignore_order_duplicates_and_the_proxy():
 
 
 def test_dnf_config_checks_signatures_and_never_names_a_key_to_import():
-    conf = parse(rpm_bootstrap.dnf_config(PARAMS))
+    conf = parse(rpm_tree.dnf_config(PARAMS))
     assert conf['main']['gpgcheck'] == '1' and conf['main']['localpkg_gpgcheck'] == '1'
     assert conf['main']['reposdir'] == '/dev/null'
     assert conf['main']['install_weak_deps'] == '0'
@@ -35,7 +38,7 @@ def test_dnf_config_checks_signatures_and_never_names_a_key_to_import():
 
 
 def test_zypper_repo_checks_package_signatures():
-    repo = parse(rpm_bootstrap.zypper_repo(PARAMS['repositories'][0]))['b']
+    repo = parse(rpm_tree.zypper_repo(PARAMS['repositories'][0]))['b']
     assert (repo['gpgcheck'], repo['pkg_gpgcheck'], repo['baseurl']) == ('1', '1', 'http://b/')
     assert 'gpgkey' not in repo
 
@@ -53,7 +56,26 @@ def test_install_argv_uses_only_the_private_configuration():
 
 
 def test_the_tools_environment_keeps_rpm_and_zypp_in_the_private_directory():
-    env = rpm_bootstrap.tool_environment(dict(PARAMS, proxy='http://proxy:3128'), '/p')
+    env = rpm_tree.tool_environment(dict(PARAMS, proxy='http://proxy:3128'), '/p')
     assert env['HOME'] == '/p' and env['ZYPP_LOGFILE'] == '/p/zypper.log' and env['ZYPP_CONF'] == '/p/zypp.conf'
     assert env['http_proxy'] == env['https_proxy'] == 'http://proxy:3128'
-    assert 'http_proxy' not in rpm_bootstrap.tool_environment(PARAMS, '/p')
+    assert 'http_proxy' not in rpm_tree.tool_environment(PARAMS, '/p')
+
+
+def test_rpm_packages_plans_only_what_the_tree_lacks_or_holds_in_request_order():
+    params = {'install': ['tmux', 'bash', 'tmux', 'vim'], 'remove': ['nano', 'ed']}
+    assert rpm_packages.plan(params, {'bash', 'ed'}) == (['tmux', 'vim'], ['ed'])
+    assert rpm_packages.plan(params, {'bash', 'tmux', 'vim'}) == ([], [])
+
+
+def test_rpm_packages_runs_the_familys_verbs_after_the_tools_root_and_private_configuration():
+    params = dict(PARAMS, backend='zypper', verbs={'install': ['install', '--no-recommends'],
+                                                   'remove': ['remove', '--clean-deps']})
+    commands = rpm_packages.commands_for(params, '/t/root', '/p', ['tmux'], ['nano'])
+    keys, remove, install = commands[:2], commands[2], commands[3]
+    assert keys == [['rpm', '--root', '/t/root', '--dbpath', '/var/lib/rpm', '--import', r['gpgkey']]
+                    for r in PARAMS['repositories']]
+    assert remove[:4] == ['zypper', '--non-interactive', '--root', '/t/root'] and '/p/repos.d' in remove
+    assert remove[-3:] == ['remove', '--clean-deps', 'nano'] and install[-3:] == ['install', '--no-recommends', 'tmux']
+    # Removing alone needs no key.
+    assert [c[-1] for c in rpm_packages.commands_for(params, '/t/root', '/p', [], ['nano'])] == ['nano']
