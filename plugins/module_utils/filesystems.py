@@ -75,14 +75,21 @@ def mounted(runner, path, fstype, workdir):
     """``path`` (a file system image file) loop-mounted on a fresh directory, unmounted whatever happens."""
     mnt = tempfile.mkdtemp(prefix='mnt-', dir=workdir)
     try:
-        with loop_device(runner, path) as dev:
-            runner.run(['mount', '-t', fstype, dev, mnt], what='mounting the %s file system' % fstype)
-            try:
-                yield mnt
-            finally:
-                runner.run(['umount', mnt], what='unmounting %s' % mnt)
+        with loop_device(runner, path) as dev, mounted_at(runner, dev, fstype, mnt):
+            yield mnt
     finally:
         os.rmdir(mnt)
+
+
+@contextlib.contextmanager
+def mounted_at(runner, dev, fstype, mnt, options=None):
+    """The block device ``dev`` mounted on the directory ``mnt``, unmounted whatever happens."""
+    argv = ['mount', '-t', fstype] + (['-o', ','.join(options)] if options else []) + [dev, mnt]
+    runner.run(argv, what='mounting the %s file system of %s on %s' % (fstype, dev, mnt))
+    try:
+        yield mnt
+    finally:
+        runner.run(['umount', mnt], what='unmounting %s' % mnt)
 
 
 def fill(runner, source, dest):
