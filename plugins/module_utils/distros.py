@@ -79,6 +79,8 @@ RPM_MECHANICS = {
     'keyring_dir': '/etc/pki/rpm-gpg',
     'bootloaders': ['grub'],
     'initramfs': 'dracut',
+    # Rebuilds every installed kernel's initramfs (a retrofit that changed the kernel runs it in the image).
+    'initramfs_update': ['dracut', '--regenerate-all', '--force'],
     # chrony serves time on both rpm families (roles/location/tasks/ntp_chrony.yml).
     'time_sync': 'chrony',
     'ssh_service': 'sshd.service',
@@ -111,6 +113,7 @@ FAMILIES = {
         'keyring_dir': '/etc/apt/keyrings',
         'bootloaders': ['grub', 'systemd-boot', 'extlinux'],
         'initramfs': 'initramfs-tools',
+        'initramfs_update': ['update-initramfs', '-u', '-k', 'all'],
         # GRUB's tools and module directories in the image (the live ISO runs the tree's own grub-mkimage).
         'grub': {'mkimage': 'grub-mkimage', 'lib': '/usr/lib/grub'},
         # How the location role sets NTP and DNS servers (roles/location/tasks/ntp_*.yml and dns_*.yml).
