@@ -173,11 +173,25 @@ def fsck(module, runner, dev, part):
     return result
 
 
+def attach(stack, runner, path, part):
+    """A loop device over ``part`` of ``path``, detached when ``stack`` unwinds. Callbacks, not generator context
+    managers: a generator would undo its work when the module's process ends, even after ``pop_all``."""
+    dev = filesystems.attach_loop(runner, path, part['start'], part['bytes'])
+    stack.callback(runner.run, ['losetup', '--detach', dev], check=False)
+    return dev
+
+
+def mount(stack, runner, dev, fstype, mnt, options=None):
+    """``dev`` mounted on ``mnt``, unmounted when ``stack`` unwinds."""
+    filesystems.mount(runner, dev, fstype, mnt, options)
+    stack.callback(runner.run, ['umount', mnt], check=False)
+
+
 def find_root(stack, runner, loops, candidates, root):
     """Mount each candidate at ``root`` until one holds etc/fstab and os-release; return it (left mounted)."""
     for part in candidates:
         with contextlib.ExitStack() as trial:
-            trial.enter_context(filesystems.mounted_at(runner, loops[part['number']], part['fstype'], root))
+            mount(trial, runner, loops[part['number']], part['fstype'], root)
             if inspect.read_file(root, 'etc/fstab') is not None and (
                     inspect.read_file(root, 'etc/os-release') or inspect.read_file(root, 'usr/lib/os-release')):
                 stack.enter_context(trial.pop_all())
@@ -212,8 +226,7 @@ def open_image(module, runner, stack, params):
     if not candidates:
         module.fail_json(msg='%s has no file system osimage opens (%s); its partitions: %s'
                              % (params['src'], ', '.join(inspect.OPENABLE), inspect.describe(parts)), partitions=parts)
-    loops = {p['number']: stack.enter_context(filesystems.loop_device(runner, path, p['start'], p['bytes']))
-             for p in candidates}
+    loops = {p['number']: attach(stack, runner, path, p) for p in candidates}
     result['fsck'] = [fsck(module, runner, loops[p['number']], p) for p in candidates] if params['fsck'] else []
     os.makedirs(root, mode=0o755, exist_ok=True)
     root_part = find_root(stack, runner, loops, candidates, root)
@@ -225,11 +238,10 @@ def open_image(module, runner, stack, params):
         mounts, skipped = inspect.plan_mounts(fstab, parts, root_part)
     except inspect.ImageError as exc:
         module.fail_json(msg=str(exc), partitions=parts)
-    for mount in mounts[1:]:
-        os.close(tree.open_dir(root, mount['mountpoint'], create=True))  # never through a symlink out of the tree
-        stack.enter_context(filesystems.mounted_at(runner, loops[mount['partition']], mount['filesystem'],
-                                                   os.path.join(root, mount['mountpoint'].lstrip('/')),
-                                                   mount['options']))
+    for item in mounts[1:]:
+        os.close(tree.open_dir(root, item['mountpoint'], create=True))  # never through a symlink out of the tree
+        mount(stack, runner, loops[item['partition']], item['filesystem'],
+              os.path.join(root, item['mountpoint'].lstrip('/')), item['options'])
     table_info = {'label': table['label'], 'id': table.get('id')}
     result.update(table=table_info, partitions=parts, mounts=mounts, skipped=skipped,
                   loops=sorted(loops.values()), image=describe_image(module, root, table, parts, os.path.getsize(path)))
