@@ -59,6 +59,9 @@ def resolve(request, cwd=None, build_id=None, retrofit=None):
     image['disk'] = {'grow': False, **{k: retrofit[k] for k in ('table', 'firmware') if k in retrofit}}
     resolved = resolve_valid(image, cwd, build_id)
     resolved['disk'].update(packages=[], grow=False, volumes=[])
+    # The network role sets up the family's network stack, which a build's bootstrap installs: a retrofit installs it.
+    resolved['packages']['install'] += [p for p in resolved['os']['packages']['network']
+                                        if p not in resolved['packages']['install']]
     if 'mounts' in retrofit:
         resolved['disk']['mounts'] = [{'mountpoint': m['mountpoint'], 'filesystem': m['filesystem'],
                                        'uuid': m['uuid']} for m in retrofit['mounts']]
