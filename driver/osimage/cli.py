@@ -468,7 +468,7 @@ def parser():
     build.add_argument('--no-boot-test', action='store_true', help='skip the boot test')
     build.set_defaults(func=cmd_build)
     retro = sub.add_parser('retrofit', help='apply a request to a disk image osimage did not build (users, packages, '
-                                             'files, services, hygiene), writing a new image; the input is only read',
+                                            'files, services, hygiene), writing a new image; the input is only read',
                            epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     retro.add_argument('image', help='the disk image to retrofit (raw, qcow2, vmdk, vhd, vhdx, vdi)')
     _request_args(retro, 'print progress on stderr, then a JSON summary (result, artifacts, manifest, boot report)')

@@ -33,8 +33,8 @@ options:
     aliases: [package_manager]
   packages:
     description:
-      - The installed packages as an earlier run returned them (RV(manifest.packages)), instead of reading O(root):
-        a retrofit lists them while the image is open and writes its images after closing it.
+      - The installed packages as an earlier run returned them (RV(manifest.packages)), instead of reading O(root).
+        A retrofit lists them while the image is open and writes its images after closing it.
     type: list
     elements: dict
   rpm_dbpath:

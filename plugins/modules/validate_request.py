@@ -33,8 +33,8 @@ options:
     type: dict
   retrofit:
     description:
-      - For C(osimage retrofit) (playbooks/retrofit.yml): what M(osimage.builder.retrofit_tree) found in the image
-        (its RV(osimage.builder.retrofit_tree#module:image) with C(mounts)), or V({}) before the image is opened.
+      - For C(osimage retrofit) (playbooks/retrofit.yml), what M(osimage.builder.retrofit_tree) found in the image
+        (its C(image) result with C(mounts)), or an empty mapping before the image is opened.
       - The keys an existing image decides (distro, release, arch, disk layout, size, firmware, boot loader, kernel
         command line, platform, the iso and tar formats) are refused naming each; distro, release, arch, table and
         firmware are then taken from the image, and C(osimage.retrofit) is set.
