@@ -33,7 +33,7 @@ options:
     aliases: [package_manager]
   packages:
     description:
-      - The installed packages as an earlier run returned them (RV(manifest.packages)), instead of reading O(root).
+      - The installed packages as an earlier run returned them (C(manifest.packages)), instead of reading O(root).
         A retrofit lists them while the image is open and writes its images after closing it.
     type: list
     elements: dict
