@@ -52,6 +52,9 @@ def configure(tree, root_spec, boot_spec, kernel_args):
         fstab += '%s /boot ext4 defaults 0 2\n' % boot_spec
     _write(tree, '/etc/fstab', fstab + 'tmpfs /tmp tmpfs defaults,nosuid 0 0\n')
     _write(tree, '/etc/hostname', 'golden\n')
+    # The vendor's name server, not the host's that mmdebstrap copied in (osimage's checks look for the host's).
+    os.unlink(os.path.join(tree, 'etc/resolv.conf'))
+    _write(tree, '/etc/resolv.conf', 'nameserver 192.0.2.53\n')
     _write(tree, '/etc/systemd/network/20-wired.network', '[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n')
     wants = os.path.join(tree, 'etc/systemd/system/multi-user.target.wants')
     os.makedirs(wants, exist_ok=True)
