@@ -234,6 +234,7 @@ RETROFIT_REFUSED = {
     'disk.lvm': KEEPS % 'volumes',
     'formats[iso]': 'a live ISO is made from a freshly bootstrapped tree, not from an existing disk: remove iso',
     'formats[tar]': 'a root tree archive is made from a freshly bootstrapped tree: remove tar',
+    'formats[oci]': 'a container image is made from a freshly bootstrapped tree: remove oci',
 }
 
 
