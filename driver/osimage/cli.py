@@ -79,8 +79,9 @@ def _invalid(exc):
     return _bad('the request is not valid:\n  ' + '\n  '.join('%s: %s' % err for err in exc.errors))
 
 
-def checked_request(args, build_id=None):
-    """Load, apply the command-line overrides and resolve (as build ``build_id``); exit 2 naming every bad key."""
+def checked_request(args, build_id=None, retrofit=None):
+    """Load, apply the command-line overrides and resolve (as build ``build_id``; with ``retrofit`` {}, as a retrofit
+    of an image, whose keys are refused); exit 2 naming every bad key."""
     req_mod = collection.module_utils('request')
     request = load_request(args.request, getattr(args, 'vault_password_file', None))
     if isinstance(request, dict):
@@ -89,7 +90,7 @@ def checked_request(args, build_id=None):
         if getattr(args, 'no_boot_test', False):
             request.setdefault('boot_test', {})['enabled'] = False
     try:
-        resolved = req_mod.resolve(request, build_id=build_id)
+        resolved = req_mod.resolve(request, build_id=build_id, retrofit=retrofit)
     except req_mod.RequestError as exc:
         raise SystemExit(_invalid(exc))
     return req_mod, request, resolved
@@ -179,6 +180,25 @@ def cmd_build(args, console):
         status = stamps.check(resolved, stamps.fingerprint(resolved))
         if status['current']:
             return up_to_date(args, console, resolved['output_dir'])
+    announce = 'building [bold]%s[/] (%s %s) into %s' % (resolved['name'], resolved['distro'], resolved['release'],
+                                                         resolved['output_dir'])
+    return run_build(args, console, 'build.yml', (req_mod, request, resolved), build_id, {}, announce)
+
+
+def cmd_retrofit(args, console):
+    image = os.path.abspath(args.image)
+    if not os.path.isfile(image):
+        raise SystemExit(_bad('image %s does not exist' % image))
+    build_id = uuid.uuid4().hex[:12]
+    checked = checked_request(args, build_id, retrofit={})
+    announce = 'retrofitting [bold]%s[/] into %s (the image itself is only read)' % (image, checked[2]['output_dir'])
+    return run_build(args, console, 'retrofit.yml', checked, build_id, {'osimage_retrofit_image': image}, announce)
+
+
+def run_build(args, console, playbook_name, checked, build_id, extravars, announce):
+    """Run ``playbook_name`` for a checked request as build ``build_id`` (``announce`` says what it does once the
+    host is found able), release what it leaves, and report."""
+    req_mod, request, resolved = checked
     privileges = collection.module_utils('host_privileges')
     missing = privileges.problems(resolved['boot_test']['enabled'], resolved['boot_test']['accel'])
     if missing:
@@ -189,14 +209,13 @@ def cmd_build(args, console):
         raise SystemExit(_bad('this host cannot build the request:\n  ' + '\n  '.join('%s: %s' % e for e in exc.errors)))
     output_dir = resolved['output_dir']
     os.makedirs(output_dir, exist_ok=True)
-    extravars = dict(req_mod.hash_secrets(request), output_dir=output_dir, osimage_build_id=build_id)
-    if args.force:
+    extravars = dict(req_mod.hash_secrets(request), output_dir=output_dir, osimage_build_id=build_id, **extravars)
+    if getattr(args, 'force', False):
         extravars['osimage_force'] = True
-    console.print('building [bold]%s[/] (%s %s) into %s'
-                  % (resolved['name'], resolved['distro'], resolved['release'], output_dir))
+    console.print(announce)
     started = time.time()
     try:
-        ok, progress = playbook.run('build.yml', extravars, console, log_path=os.path.join(output_dir, 'build.log'))
+        ok, progress = playbook.run(playbook_name, extravars, console, log_path=os.path.join(output_dir, 'build.log'))
     finally:
         released = collection.module_utils('leftovers').release(build_id, resolved['work_dir'])
     if released:
@@ -480,6 +499,14 @@ def parser():
     build.add_argument('--force', action='store_true',
                        help='build again even when the output directory is up to date (holds this very build)')
     build.set_defaults(func=cmd_build)
+    retro = sub.add_parser('retrofit', help='apply a request to a disk image osimage did not build (users, packages, '
+                                            'files, services, hygiene), writing a new image; the input is only read',
+                           epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    retro.add_argument('image', help='the disk image to retrofit (raw, qcow2, vmdk, vhd, vhdx, vdi)')
+    _request_args(retro, 'print progress on stderr, then a JSON summary (result, artifacts, manifest, boot report)')
+    retro.add_argument('-o', '--output', required=True, help='output directory').complete = 'directory'
+    retro.add_argument('--no-boot-test', action='store_true', help='skip the boot test')
+    retro.set_defaults(func=cmd_retrofit)
     val = sub.add_parser('validate', help='validate a request and print it resolved (secrets redacted) as JSON')
     _request_args(val, 'print JSON (what validate always prints)')
     val.set_defaults(func=cmd_validate, output=None)

@@ -37,7 +37,7 @@ class ActionModule(ActionBase):
     """Action plugin for osimage.builder.validate_request."""
 
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(('request', 'build_id'))
+    _VALID_ARGS = frozenset(('request', 'build_id', 'retrofit'))
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -58,12 +58,12 @@ class ActionModule(ActionBase):
         try:
             request = extends.resolve_extends(request, os.getcwd(), request_limits.counted(self._load_request_file))
             request_limits.check_data(request)
-            build_id = build_id and str(build_id)
-            resolved = req.resolve(request, cwd=os.getcwd(), build_id=build_id)
+            retrofit = req.plain(args['retrofit']) if args.get('retrofit') is not None else None
+            resolved = req.resolve(request, cwd=os.getcwd(), build_id=build_id and str(build_id), retrofit=retrofit)
             if build_stamp.has_plain_passwords(request):
                 # An unchanged password keeps the crypt hash the output directory's build set
                 request = build_stamp.reuse_hashes(request, resolved['output_dir'])
-                resolved = req.resolve(request, cwd=os.getcwd(), build_id=resolved['build_id'])
+                resolved = req.resolve(request, cwd=os.getcwd(), build_id=resolved['build_id'], retrofit=retrofit)
             preflight.check(resolved)
         except req.RequestError as exc:
             raise AnsibleActionFail(str(exc)) from exc

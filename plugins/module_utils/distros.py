@@ -103,6 +103,8 @@ RPM_MECHANICS = {
     'initramfs': 'dracut',
     # The package manager's verbs (rpm_packages adds its root and configuration options before them).
     'package_verbs': {'install': ['install'], 'remove': ['remove']},
+    # Rebuilds every installed kernel's initramfs (a retrofit that changed the kernel runs it in the image).
+    'initramfs_update': ['dracut', '--regenerate-all', '--force'],
     # chrony serves time on both rpm families (roles/location/tasks/ntp_chrony.yml).
     'time_sync': 'chrony',
     'ssh_service': 'sshd.service',
@@ -135,6 +137,7 @@ FAMILIES = {
         'keyring_dir': '/etc/apt/keyrings',
         'bootloaders': ['grub', 'systemd-boot', 'extlinux'],
         'initramfs': 'initramfs-tools',
+        'initramfs_update': ['update-initramfs', '-u', '-k', 'all'],
         # The initramfs of kernel VERSION in /boot (name % VERSION).
         'initrd_name': 'initrd.img-%s',
         # GRUB in the image (roles/bootloader; the live ISO runs the tree's own grub-mkimage): its mkimage, the

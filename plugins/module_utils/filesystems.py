@@ -56,14 +56,20 @@ def copy_into(src, image, offset):
             pos = end
 
 
-@contextlib.contextmanager
-def loop_device(runner, path, offset=0, size=None):
-    """A loop device over ``path`` (from ``offset``, ``size`` bytes long), detached whatever happens."""
+def attach_loop(runner, path, offset=0, size=None):
+    """Attach a loop device over ``path`` (from ``offset``, ``size`` bytes long); return its name. The caller
+    detaches it (:func:`loop_device` does, whatever happens)."""
     argv = ['losetup', '--show', '--find', '--offset', str(offset)]
     if size:
         argv += ['--sizelimit', str(size)]
     _rc, out, _err = runner.run(argv + [path], what='attaching a loop device to %s' % path)
-    dev = out.strip()
+    return out.strip()
+
+
+@contextlib.contextmanager
+def loop_device(runner, path, offset=0, size=None):
+    """A loop device over ``path`` (from ``offset``, ``size`` bytes long), detached whatever happens."""
+    dev = attach_loop(runner, path, offset, size)
     try:
         yield dev
     finally:
@@ -75,14 +81,26 @@ def mounted(runner, path, fstype, workdir):
     """``path`` (a file system image file) loop-mounted on a fresh directory, unmounted whatever happens."""
     mnt = tempfile.mkdtemp(prefix='mnt-', dir=workdir)
     try:
-        with loop_device(runner, path) as dev:
-            runner.run(['mount', '-t', fstype, dev, mnt], what='mounting the %s file system' % fstype)
-            try:
-                yield mnt
-            finally:
-                runner.run(['umount', mnt], what='unmounting %s' % mnt)
+        with loop_device(runner, path) as dev, mounted_at(runner, dev, fstype, mnt):
+            yield mnt
     finally:
         os.rmdir(mnt)
+
+
+def mount(runner, dev, fstype, mnt, options=None):
+    """Mount the block device ``dev`` on ``mnt``; the caller unmounts it (:func:`mounted_at` does)."""
+    argv = ['mount', '-t', fstype] + (['-o', ','.join(options)] if options else []) + [dev, mnt]
+    runner.run(argv, what='mounting the %s file system of %s on %s' % (fstype, dev, mnt))
+
+
+@contextlib.contextmanager
+def mounted_at(runner, dev, fstype, mnt, options=None):
+    """The block device ``dev`` mounted on the directory ``mnt``, unmounted whatever happens."""
+    mount(runner, dev, fstype, mnt, options)
+    try:
+        yield mnt
+    finally:
+        runner.run(['umount', mnt], what='unmounting %s' % mnt)
 
 
 def fill(runner, source, dest):

@@ -5,8 +5,8 @@
 
 Mounts carry the source name ``osimage-<id>``, boot tests run the domain ``osimage-<id>`` with the run
 directory ``<work_dir>/boot-osimage-<id>``, a foreign architecture's binfmt_misc entry is ``osimage-<id>``, and
-the build directory is ``<work_dir>/<id>``. Each id has an
-owner record (``<work_dir>/owners/<id>``) naming the process that runs it; only ids whose owner is gone
+the build directory is ``<work_dir>/<id>`` (a retrofit's loop devices are over its copy of the image in it).
+Each id has an owner record (``<work_dir>/owners/<id>``) naming the process that runs it; only ids whose owner is gone
 are released, and nothing that does not carry the osimage tag is ever touched.
 """
 
@@ -124,6 +124,11 @@ def release(build_id, work_dir):
             if subprocess.run(['umount', mnt], capture_output=True, check=False).returncode != 0:
                 subprocess.run(['umount', '--lazy', mnt], capture_output=True, check=False)
             released.append('mount ' + mnt)
+    # A retrofit's loop devices over its copy of the image, once nothing is mounted from them.
+    if owner:
+        for dev in loops_under(build_dir):
+            subprocess.run(['losetup', '--detach', dev], capture_output=True, check=False)
+            released.append('loop device ' + dev)
     # After its processes are gone: nothing of the build runs through qemu-user any more.
     if binfmt.unregister(tag):
         released.append('binfmt entry ' + tag)
@@ -141,6 +146,15 @@ def release(build_id, work_dir):
     if owner:
         os.unlink(os.path.join(work_dir, 'owners', build_id))
     return released
+
+
+def loops_under(directory):
+    """Loop devices whose backing file lies inside ``directory``."""
+    out = subprocess.run(['losetup', '--list', '--noheadings', '--output', 'NAME,BACK-FILE'], capture_output=True,
+                         text=True, check=False).stdout
+    inside = os.path.join(os.path.abspath(directory), '')
+    return [name for name, _sep, back in (line.strip().partition(' ') for line in out.splitlines())
+            if back.strip().startswith(inside)]
 
 
 def release_stale(work_dir):

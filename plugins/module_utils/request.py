@@ -43,10 +43,29 @@ def anchor_paths(request, base_dir):
     return repositories.anchor_key_files(customization.anchor_paths(request, base_dir), base_dir)
 
 
-def resolve(request, cwd=None, build_id=None):
-    """Validate and return the fully specified build for ``request``."""
+def resolve(request, cwd=None, build_id=None, retrofit=None):
+    """Validate and return the fully specified build for ``request``.
+
+    With ``retrofit`` (what osimage.builder.retrofit_tree found in an existing image: distro, release, arch, table,
+    firmware, bytes, mounts; {} before the image is opened) the keys an image decides are refused, then taken
+    from the image: its disk is kept, so nothing is installed for a layout or boot loader."""
     cwd = cwd or os.getcwd()
     if isinstance(request, dict):
         request = anchor_paths(request, cwd)
-    validate(request, cwd)
-    return resolve_valid(request, cwd, build_id)
+    validate(request, cwd, retrofit=retrofit is not None)
+    if retrofit is None:
+        return resolve_valid(request, cwd, build_id)
+    image = dict(request, **{k: retrofit[k] for k in ('distro', 'release', 'arch') if k in retrofit})
+    image['disk'] = {'grow': False, **{k: retrofit[k] for k in ('table', 'firmware') if k in retrofit}}
+    resolved = resolve_valid(image, cwd, build_id)
+    resolved['disk'].update(packages=[], grow=False, volumes=[])
+    # The network role sets up the family's network stack, which a build's bootstrap installs: a retrofit installs it.
+    resolved['packages']['install'] += [p for p in resolved['os']['packages']['network']
+                                        if p not in resolved['packages']['install']]
+    if 'mounts' in retrofit:
+        resolved['disk']['mounts'] = [{'mountpoint': m['mountpoint'], 'filesystem': m['filesystem'],
+                                       'uuid': m['uuid']} for m in retrofit['mounts']]
+    if 'bytes' in retrofit:
+        resolved['disk']['size_bytes'] = retrofit['bytes']
+    resolved['retrofit'] = {k: v for k, v in retrofit.items() if k != 'mounts'}
+    return resolved

@@ -211,6 +211,33 @@ SCHEMA = {
 }
 KEYS = tuple(SCHEMA['properties'])
 
+# Keys an existing image already decides, which `osimage retrofit` refuses (dotted paths; 'formats[]' names values
+# of the list), each with why. The image's distro, release and arch are read from it; its disk is kept as it is.
+KEEPS = 'the image keeps its own %s: remove the key (retrofit changes what is inside the file systems, not the disk)'
+RETROFIT_REFUSED = {
+    'distro': "the image's distribution is read from its /etc/os-release: remove the key",
+    'release': "the image's release is read from its /etc/os-release: remove the key",
+    'arch': "the image's architecture is read from its programs: remove the key",
+    'bootstrap': 'nothing is bootstrapped: the image is the starting tree; remove the key',
+    'mirror': 'the image keeps its own package sources: remove the key, or add one with repositories',
+    'location.mirror': 'the image keeps its own package sources: remove the key, or add one with repositories',
+    'platform': 'a platform profile lays out the disk, boot loader and kernel command line, which the image keeps; '
+                'remove the key and name its packages and services instead',
+    'kernel_cmdline': KEEPS % 'boot loader configuration',
+    'serial_console': KEEPS % 'boot loader configuration',
+    'disk.size': KEEPS % 'size (grow it with qemu-img resize and growpart)',
+    'disk.table': KEEPS % 'partition table',
+    'disk.firmware': KEEPS % 'firmware (BIOS or UEFI)',
+    'disk.secure_boot': KEEPS % 'boot chain',
+    'disk.bootloader': KEEPS % 'boot loader',
+    'disk.grow': KEEPS % 'first-boot behaviour',
+    'disk.partitions': KEEPS % 'partitions and file systems',
+    'disk.lvm': KEEPS % 'volumes',
+    'formats[iso]': 'a live ISO is made from a freshly bootstrapped tree, not from an existing disk: remove iso',
+    'formats[tar]': 'a root tree archive is made from a freshly bootstrapped tree: remove tar',
+    'formats[oci]': 'a container image is made from a freshly bootstrapped tree: remove oci',
+}
+
 
 class RequestError(ValueError):
     """A request that cannot be built; ``errors`` lists (key, message) pairs."""

@@ -26,7 +26,7 @@ from ansible_collections.osimage.builder.plugins.module_utils.disk import Layout
 from ansible_collections.osimage.builder.plugins.module_utils.request_resolution import (
     DISK_FIRMWARES, load_presets, preset_names, request_facts)
 from ansible_collections.osimage.builder.plugins.module_utils.request_schema import (
-    HOST_RE, PACKAGE_RE, SCHEMA, RequestError, distro_keys)
+    HOST_RE, PACKAGE_RE, RETROFIT_REFUSED, SCHEMA, RequestError, distro_keys)
 
 try:
     import jsonschema
@@ -273,11 +273,29 @@ def _customization_errors(request):
     return errors + _location_errors(request)
 
 
-def validate(request, cwd=None):
+def retrofit_errors(request):
+    """The keys of ``request`` that an existing image decides (request_schema.RETROFIT_REFUSED), each with why."""
+    errors = []
+    for key, why in RETROFIT_REFUSED.items():
+        path, _sep, value = key.partition('[')
+        here = request
+        for part in path.split('.'):
+            here = here.get(part) if isinstance(here, dict) else None
+        if value and isinstance(here, list) and value.rstrip(']') in here:
+            errors.append((path, why))
+        elif not value and here is not None:
+            errors.append((key, why))
+    return errors
+
+
+def validate(request, cwd=None, retrofit=False):
     """Raise RequestError naming every bad key; return None when the request is valid.
 
     Paths on the controller (``files``, ``tasks``) are relative to ``cwd`` (default: the current directory).
+    With ``retrofit``, the keys an existing image decides are refused first, alone, before anything else is judged.
     """
+    if retrofit and isinstance(request, dict) and retrofit_errors(request):
+        raise RequestError(retrofit_errors(request))
     if not HAS_JSONSCHEMA:
         raise RequestError([('(top level)', 'the jsonschema Python library is required on the controller')])
     if not isinstance(request, dict):

@@ -128,7 +128,8 @@ def set_up(module, runner, root, state_path):
 
 def tear_down(module, runner, root, state_path):
     saved = stamp.read(state_path)
-    busy = chroot.mounts_under(root)
+    # Below the tree, not the tree itself: a retrofit's root is a mount, and the files restored below live on it.
+    busy = [m for m in chroot.mounts_under(root) if m != os.path.realpath(root)]
     pids = chroot.pids_in(root)
     if not (saved or busy or pids):
         return False, []

@@ -24,15 +24,19 @@ options:
     type: path
     required: true
   root:
-    description: The image root tree, whose package database is read.
+    description: The image root tree, whose package database is read. Required without O(packages).
     type: path
-    required: true
   package_db:
-    description: Package database format of the image (the distro table's C(package_db)).
+    description: Package database format of the image (the distro table's C(package_db)). Required with O(root).
     type: str
     choices: [dpkg, rpm]
-    required: true
     aliases: [package_manager]
+  packages:
+    description:
+      - The installed packages as an earlier run returned them (C(manifest.packages)), instead of reading O(root).
+        A retrofit lists them while the image is open and writes its images after closing it.
+    type: list
+    elements: dict
   rpm_dbpath:
     description: Where the rpm database is inside the image, with O(package_db=rpm).
     type: str
@@ -111,14 +115,17 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type='path', required=True),
-            root=dict(type='path', required=True),
-            package_db=dict(type='str', required=True, choices=['dpkg', 'rpm'], aliases=['package_manager']),
+            root=dict(type='path'),
+            package_db=dict(type='str', choices=['dpkg', 'rpm'], aliases=['package_manager']),
+            packages=dict(type='list', elements='dict'),
             rpm_dbpath=dict(type='str', default='/usr/lib/sysimage/rpm'),
             request=dict(type='dict', required=True),
             disk=dict(type='dict', required=True),
             images=dict(type='list', elements='dict', required=True),
             stages=dict(type='list', elements='list', default=[]),
         ),
+        required_one_of=[('root', 'packages')],
+        required_by={'root': 'package_db'},
         supports_check_mode=True,
     )
     params = module.params
@@ -131,7 +138,7 @@ def main():
         'distro': {'name': req.get('distro'), 'release': req.get('release'), 'version': req.get('version'),
                    'arch': req.get('arch')},
         'request': req,
-        'packages': installed_packages(params, runner),
+        'packages': params['packages'] if params['packages'] is not None else installed_packages(params, runner),
         'disk': {
             'size': disk.get('size'),
             'table': disk.get('table'),

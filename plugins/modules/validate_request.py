@@ -36,6 +36,14 @@ options:
   request:
     description: The request as a mapping. Read from the play's variables when omitted.
     type: dict
+  retrofit:
+    description:
+      - For C(osimage retrofit) (playbooks/retrofit.yml), what M(osimage.builder.retrofit_tree) found in the image
+        (its C(image) result with C(mounts)), or an empty mapping before the image is opened.
+      - The keys an existing image decides (distro, release, arch, disk layout, size, firmware, boot loader, kernel
+        command line, platform, the iso, tar and oci formats) are refused naming each; distro, release, arch, table and
+        firmware are then taken from the image, and C(osimage.retrofit) is set.
+    type: dict
   build_id:
     description: Build identifier (lower-case letters and digits). Random when omitted, or taken from C(osimage_build_id).
     type: str
