@@ -75,7 +75,7 @@ class Builder:
 
 def parse_spec(spec, ssh_options=()):
     """A Builder from ``[user@]HOST[:PORT]``; ValueError naming the problem."""
-    user, _, hostport = spec.rpartition('@')
+    user, hostport = spec.rsplit('@', 1) if '@' in spec else ('', spec)
     host, port = hostport, None
     if hostport.count(':') == 1:
         host, text = hostport.split(':')
@@ -177,6 +177,7 @@ def read_job(stream):
 
 class Events(io.RawIOBase):
     """The worker's output: a write to a closed stream (the driver is gone) cancels the job instead of failing."""
+    name = '<osimage builder-worker events>'  # ansible-runner's stream_dir reads it
 
     def __init__(self, target, cancel):
         super().__init__()
@@ -423,9 +424,9 @@ class RemoteBuild:
 
     def collect(self):
         """The builder's manifest here, naming the builder; with the images copied back and verified, or left there."""
-        manifest = json.loads(subprocess.run(self.builder.ssh('cat', '--', posixpath.join(self.remote_dir,
-                                                                                            'manifest.json')),
-                                             capture_output=True, check=True, timeout=120).stdout)
+        remote = posixpath.join(self.remote_dir, 'manifest.json')
+        manifest = json.loads(subprocess.run(self.builder.ssh('cat', '--', remote), capture_output=True, check=True,
+                                             timeout=120).stdout)
         images = {os.path.basename(i['dest']) for i in manifest.get('images', [])}
         manifest['builder'] = {'name': self.builder.name, 'host': self.builder.host, 'output_dir': self.remote_dir,
                                'kept': self.keep}
@@ -466,7 +467,7 @@ def run_many(builds, builders, console, start):
     for builder in slots(builders):
         free.put(builder)
     dead, active, lock = set(), set(), threading.Lock()
-    outcomes = [Outcome(request=path) for path, _ in builds]
+    outcomes = [Outcome(request=build[0]) for build in builds]
     stop = threading.Event()
 
     def one(index):
