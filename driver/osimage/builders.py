@@ -300,11 +300,16 @@ class RemoteBuild:
             extravars = dict(self.remote_request(), osimage_build_id=self.build_id)
             ansible_runner.run(streamer='transmit', _output=out, private_data_dir=private, playbook=found['playbook'],
                                inventory=found['inventory'], extravars=extravars, envvars=found['envvars'],
-                               settings=playbook.SETTINGS, quiet=True, suppress_env_files=True)
+                               settings=playbook.SETTINGS, quiet=True, suppress_env_files=True,
+                               cancel_callback=self.is_cancelled)
             out.seek(0)
             return out.read()
         finally:
             shutil.rmtree(private, ignore_errors=True)
+
+    def is_cancelled(self):
+        """Given to ansible-runner as its cancel callback, so that it does not take SIGINT and SIGTERM itself."""
+        return bool(self.cancelled)
 
     def cancel(self, signum=signal.SIGTERM):
         """Cancel: close the stream to the builder, whose worker then stops the job and releases what it took."""
@@ -335,7 +340,8 @@ class RemoteBuild:
             def status(data, runner_config=None):  # pylint: disable=unused-argument
                 self.explanation = data.get('job_explanation') or self.explanation
             processed = ansible_runner.run(streamer='process', _input=self.proc.stdout, private_data_dir=private,
-                                           event_handler=self.progress, status_handler=status, quiet=True)
+                                           event_handler=self.progress, status_handler=status, quiet=True,
+                                           cancel_callback=self.is_cancelled)
             try:
                 self.proc.wait(timeout=CANCEL_GRACE)
             except subprocess.TimeoutExpired:
