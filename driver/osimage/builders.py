@@ -416,7 +416,11 @@ class RemoteBuild:
                             proc.kill()
                             raise BuilderError('interrupted while copying %s' % remote, EXIT_INTERRUPTED)
                         digest.update(chunk)
-                        f.write(chunk)
+                        if chunk.count(0) == len(chunk):
+                            f.seek(len(chunk), os.SEEK_CUR)  # a raw image's holes stay holes here
+                        else:
+                            f.write(chunk)
+                f.truncate()
             if proc.returncode:
                 raise BuilderError('builder %s: cannot copy %s back (ssh cat exited %d)'
                                    % (self.builder.name, remote, proc.returncode))
