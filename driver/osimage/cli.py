@@ -17,7 +17,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from osimage import boot as interactive, collection, completion, playbook
+from osimage import boot as interactive, builders, collection, completion, playbook
 
 EXIT_BUILD_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -168,6 +168,11 @@ def cmd_presets(args, console):
 
 
 def cmd_build(args, console):
+    if args.builder or args.builders:
+        return cmd_build_remote(args, console)
+    if len(args.request) > 1:
+        return _usage('several requests build on build hosts: give --builders INVENTORY')
+    args.request = args.request[0] if args.request else None
     # The playbook resolves the request again with this build id: the same build, UUIDs included.
     build_id = uuid.uuid4().hex[:12]
     req_mod, request, resolved = checked_request(args, build_id)
@@ -249,6 +254,80 @@ def up_to_date(args, console, output_dir):
     return 0
 
 
+def _usage(message):
+    print('osimage build: error: %s' % message, file=sys.stderr)
+    return EXIT_USAGE
+
+
+def prepare_remote(args, path):
+    """Validate one request here (exit 2 before anything leaves the machine): (build id, request, output_dir)."""
+    build_id = uuid.uuid4().hex[:12]
+    req_mod, request, resolved = checked_request(argparse.Namespace(**dict(vars(args), request=path)), build_id)
+    return build_id, req_mod.hash_secrets(request), resolved['output_dir']
+
+
+def cmd_build_remote(args, console):
+    """Build on a build host (--builder) or over an inventory group of them (--builders), through SSH."""
+    if args.builder and args.builders:
+        return _usage('give --builder HOST or --builders INVENTORY, not both')
+    paths = args.request or [None]
+    if args.builder and len(paths) > 1:
+        return _usage('several requests build over --builders INVENTORY, not one --builder')
+    if args.output and len(paths) > 1:
+        return _usage('-o names one build\'s output directory: with several requests, set output_dir in each')
+    try:
+        hosts = ([builders.parse_spec(args.builder, args.ssh_option)] if args.builder else
+                 builders.from_inventory(args.builders, args.builder_group, args.ssh_option))
+    except ValueError as exc:
+        raise SystemExit(_bad(str(exc)))
+    prepared = [prepare_remote(args, path) for path in paths]
+
+    def start(build, host, prefix):
+        build_id, request, output_dir = build[1]
+        os.makedirs(output_dir, exist_ok=True)
+        return builders.RemoteBuild(host, request, build_id, output_dir, console, prefix, keep=args.keep_on_builder)
+
+    if len(paths) > 1:
+        outcomes = builders.run_many(list(zip([p or '(default)' for p in paths], prepared)), hosts, console, start)
+        console.print(builders.summary_table(outcomes))
+        if args.json:
+            emit([{'request': o.request, 'builder': o.builder, 'result': RESULTS.get(o.code, 'refused'),
+                   'exit_code': o.code, 'output_dir': o.output_dir, 'seconds': round(o.seconds, 1),
+                   'failure': o.message or None} for o in outcomes])
+        codes = {o.code for o in outcomes} - {0}
+        return EXIT_INTERRUPTED if EXIT_INTERRUPTED in codes else max(codes, default=0)
+    started = time.time()
+    remote = start((paths[0], prepared[0]), hosts[0], '')
+    cancel = playbook.Cancel()
+    cancel.then = lambda: remote.cancel(cancel.signal)
+    with cancel:
+        code = remote.run()
+    progress = remote.progress
+    if code:
+        what = {EXIT_BOOT_TEST_FAILED: 'boot test failed', EXIT_BAD_INPUT: 'refused',
+                EXIT_INTERRUPTED: 'interrupted'}.get(code, 'build failed')
+        console.print('[bold red]%s[/] in stage %s: %s' % (what, progress.stage, progress.failure))
+    else:
+        summarize(console, remote.output_dir, progress.elapsed())
+        if args.keep_on_builder:
+            console.print('left on builder %s in %s' % (remote.builder.name, remote.remote_dir))
+    if args.json:
+        emit(dict(build_summary(code, progress, remote.output_dir, started), builder=remote.builder.name,
+                  builder_output_dir=remote.remote_dir if args.keep_on_builder else None))
+    return code
+
+
+def cmd_builder_probe(_args, _console):
+    """On a builder: what it has for the build described on stdin (run by ``osimage build --builder``)."""
+    emit(builders.probe(json.load(sys.stdin)))
+    return 0
+
+
+def cmd_builder_worker(args, _console):
+    """On a builder: run the job streamed on stdin as ansible-runner's worker (run by ``osimage build --builder``)."""
+    return builders.serve(args.build_id, args.work_dir)
+
+
 def outcome(ok, progress):
     """The exit code of a playbook run: interrupted, failed in the boot test (stage prove), or failed."""
     if progress.interrupted:
@@ -258,8 +337,8 @@ def outcome(ok, progress):
     return EXIT_BOOT_TEST_FAILED if progress.stage == 'prove' else EXIT_BUILD_FAILED
 
 
-RESULTS = {0: 'ok', EXIT_BUILD_FAILED: 'build-failed', EXIT_BOOT_TEST_FAILED: 'boot-test-failed',
-           EXIT_INTERRUPTED: 'interrupted'}
+RESULTS = {0: 'ok', EXIT_BUILD_FAILED: 'build-failed', EXIT_BAD_INPUT: 'refused',
+           EXIT_BOOT_TEST_FAILED: 'boot-test-failed', EXIT_INTERRUPTED: 'interrupted'}
 
 
 def build_summary(code, progress, output_dir, started):
@@ -493,11 +572,25 @@ def parser():
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
     build = sub.add_parser('build', help='build an image from a request (the default image without one)',
                            epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    _request_args(build, 'print progress on stderr, then a JSON summary (result, artifacts, manifest, boot report)')
+    build.add_argument('request', nargs='*', help='request YAML file(s); several with --builders')
+    build.add_argument('--vault-password-file', help='decrypts !vault values in the request')
+    build.add_argument('--json', action='store_true', help='print progress on stderr, then a JSON summary (result, '
+                                                           'artifacts, manifest, boot report)')
     build.add_argument('-o', '--output', help='output directory (default: output/NAME)').complete = 'directory'
     build.add_argument('--no-boot-test', action='store_true', help='skip the boot test')
     build.add_argument('--force', action='store_true',
                        help='build again even when the output directory is up to date (holds this very build)')
+    remote = build.add_argument_group('build hosts (see "Scaling out" in the README)')
+    remote.add_argument('--builder', metavar='[USER@]HOST[:PORT]',
+                        help='build on this host over SSH (it needs osimage and the collection: builder-setup)')
+    remote.add_argument('--builders', metavar='INVENTORY', help='build the requests over the hosts of an Ansible '
+                                                                'inventory group, osimage_builder_limit builds each')
+    remote.add_argument('--builder-group', default=builders.DEFAULT_GROUP,
+                        help='the inventory group of build hosts (default: %(default)s)')
+    remote.add_argument('--keep-on-builder', action='store_true',
+                        help='leave the images on the builder (the manifest names where) instead of copying them')
+    remote.add_argument('--ssh-option', action='append', default=[], metavar='OPTION',
+                        help='an ssh -o option for the builders (repeatable), e.g. IdentityFile=~/.ssh/builder')
     build.set_defaults(func=cmd_build)
     retro = sub.add_parser('retrofit', help='apply a request to a disk image osimage did not build (users, packages, '
                                             'files, services, hygiene), writing a new image; the input is only read',
@@ -558,6 +651,12 @@ def parser():
     clean.add_argument('--work-dir', default='/var/tmp/osimage', help='the builds\' work_dir').complete = 'directory'
     clean.add_argument('--json', action='store_true', help='print {"released": {BUILD_ID: [...]}} as JSON')
     clean.set_defaults(func=cmd_clean)
+    probe = sub.add_parser('builder-probe', help='(run over SSH by build --builder) what this builder has for a build')
+    probe.set_defaults(func=cmd_builder_probe)
+    worker = sub.add_parser('builder-worker', help='(run over SSH by build --builder) run a streamed build job here')
+    worker.add_argument('--build-id', required=True)
+    worker.add_argument('--work-dir', required=True)
+    worker.set_defaults(func=cmd_builder_worker)
     comp = sub.add_parser('completion', help='print a shell completion script: osimage completion bash > '
                                              '/etc/bash_completion.d/osimage')
     comp.add_argument('shell', choices=sorted(completion.SCRIPTS))

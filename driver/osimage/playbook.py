@@ -47,8 +47,9 @@ def stop_descendants(grace=5.0):
 class Progress:
     """Follows runner events: announces each build stage and remembers the failure that ended the run."""
 
-    def __init__(self, console):
+    def __init__(self, console, prefix=''):
         self.console = console
+        self.prefix = prefix  # names the build when several print to one console
         self.started = time.monotonic()
         self.stage = None
         self.failure = None
@@ -62,10 +63,10 @@ class Progress:
             match = STAGE_RE.match(name)
             if match:
                 self.stage = match.group(1)
-                self.console.print('[bold cyan]%6.1fs[/] stage [bold]%s[/]' % (self.elapsed(), self.stage))
+                self.console.print('%s[bold cyan]%6.1fs[/] stage [bold]%s[/]' % (self.prefix, self.elapsed(), self.stage))
             elif name == 'Boot the image and wait for its login prompt':
                 self.stage = 'prove'
-                self.console.print('[bold cyan]%6.1fs[/] stage [bold]prove[/] (boot test)' % self.elapsed())
+                self.console.print('%s[bold cyan]%6.1fs[/] stage [bold]prove[/] (boot test)' % (self.prefix, self.elapsed()))
         elif kind == 'runner_on_failed' and not data.get('ignore_errors'):
             # A rescued failure is followed by the one that ends the run, so the last one is the summary.
             res = data.get('res', {})
@@ -79,9 +80,10 @@ class Progress:
 class Cancel:
     """SIGINT and SIGTERM cancel the run (ansible-runner stops the playbook) instead of killing the driver."""
 
-    def __init__(self):
+    def __init__(self, then=None):
         self.signal = None
         self.previous = {}
+        self.then = then  # called on the signal too (a remote build closes its stream to cancel the builder's job)
 
     def __enter__(self):
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -90,6 +92,8 @@ class Cancel:
 
     def handle(self, signum, _frame):
         self.signal = signum
+        if self.then:
+            self.then()
 
     def __call__(self):
         return self.signal is not None
@@ -100,13 +104,14 @@ class Cancel:
         return False
 
 
-def run(playbook, extravars, console, log_path=None):
-    """Run ``playbook`` with ``extravars``; return (ok, progress). The runner's files never outlive the run."""
-    private = tempfile.mkdtemp(prefix='osimage-runner-')
-    progress = Progress(console)
-    become_subreaper()
+# How often a cancel is noticed (ansible-runner's default is 5 s).
+SETTINGS = {'pexpect_timeout': 1}
+
+
+def runner_env():
+    """The environment a playbook of the collection runs with on this host: the collection found first, then
+    the user's own collections paths (a request's tasks may use those), and this Python's tools on PATH."""
     found = collection.locate()
-    # The collection found first, then the user's own collections paths (a request's tasks may use those).
     env = {
         'ANSIBLE_COLLECTIONS_PATH': os.pathsep.join(found.search_paths),
         'PATH': os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''),
@@ -115,6 +120,16 @@ def run(playbook, extravars, console, log_path=None):
     }
     if found.config:
         env['ANSIBLE_CONFIG'] = found.config
+    return env
+
+
+def run(playbook, extravars, console, log_path=None):
+    """Run ``playbook`` with ``extravars``; return (ok, progress). The runner's files never outlive the run."""
+    private = tempfile.mkdtemp(prefix='osimage-runner-')
+    progress = Progress(console)
+    become_subreaper()
+    found = collection.locate()
+    env = runner_env()
     try:
         with Cancel() as cancel:
             result = ansible_runner.run(
@@ -125,7 +140,7 @@ def run(playbook, extravars, console, log_path=None):
                 envvars=env,
                 event_handler=progress,
                 cancel_callback=cancel,
-                settings={'pexpect_timeout': 1},  # how often a cancel is noticed (the default is 5 s)
+                settings=SETTINGS,
                 quiet=True,
                 suppress_env_files=True,
             )
