@@ -116,6 +116,7 @@ def workers_of(build_ids=None):
     return found
 
 
+@pytest.mark.matrix
 def test_a_remote_build_streams_its_stages_and_copies_back_verified_images(builder, tmp_path):
     request, out = tmp_path / 'request.yml', tmp_path / 'out'
     request.write_text(REQUEST)

@@ -65,6 +65,7 @@ def fixture_golden(tmp_path_factory):
     return foreign_image.make(str(tmp_path_factory.mktemp('golden')))
 
 
+@pytest.mark.matrix
 def test_retrofit_a_hand_made_image_boots_and_verifies(golden, tmp_path):
     report = retrofit(tmp_path, golden)
     names = {c['name'] for c in report['checks']}
