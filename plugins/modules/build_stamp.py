@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: build_stamp
 short_description: Record the fingerprint of the build an output directory holds
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Writes C(OUTPUT_DIR/.osimage-build.json) after a build, with the build's fingerprint (computed by
     M(osimage.builder.validate_request), fact C(osimage_stamp.fingerprint)), the bootstrap cache entry the

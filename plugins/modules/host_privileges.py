@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: host_privileges
 short_description: Check that the build host has the privileges an osimage build needs
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Fails before any privileged step, naming each missing privilege and its fix, when the process is not
     root, lacks CAP_SYS_ADMIN (a container that is not privileged), cannot get a loop device (no

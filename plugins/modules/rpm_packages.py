@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: rpm_packages
 short_description: Install and remove packages in an Enterprise Linux or SUSE root tree with dnf or zypper
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Installs O(install) and removes O(remove) in the rpm root tree at O(root), running the build host's dnf or
     zypper on it from outside (the package scripts run chrooted in the tree), with the family's verbs
