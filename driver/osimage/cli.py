@@ -651,9 +651,10 @@ def parser():
     clean.add_argument('--work-dir', default='/var/tmp/osimage', help='the builds\' work_dir').complete = 'directory'
     clean.add_argument('--json', action='store_true', help='print {"released": {BUILD_ID: [...]}} as JSON')
     clean.set_defaults(func=cmd_clean)
-    probe = sub.add_parser('builder-probe', help='(run over SSH by build --builder) what this builder has for a build')
+    # Internal: run over SSH by build --builder, so made without a help (neither listed nor completed)
+    probe = sub.add_parser('builder-probe', description='what this builder has for a build')
     probe.set_defaults(func=cmd_builder_probe)
-    worker = sub.add_parser('builder-worker', help='(run over SSH by build --builder) run a streamed build job here')
+    worker = sub.add_parser('builder-worker', description='run a streamed build job here')
     worker.add_argument('--build-id', required=True)
     worker.add_argument('--work-dir', required=True)
     worker.set_defaults(func=cmd_builder_worker)

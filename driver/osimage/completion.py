@@ -28,11 +28,12 @@ def _actions(parser):
 
 
 def _commands(parser):
-    """[(name, help, [option actions], [positional actions])] of the parser's subcommands."""
+    """[(name, help, [option actions], [positional actions])] of the parser's subcommands (those made without a
+    help are internal, such as the ones ``build --builder`` runs over SSH, and are not offered)."""
     sub = next(a for a in _actions(parser) if isinstance(a, argparse._SubParsersAction))  # pylint: disable=W0212
     helps = {a.dest: a.help or '' for a in sub._choices_actions}  # pylint: disable=protected-access
-    return [(name, helps.get(name, ''), [a for a in _actions(p) if a.option_strings],
-             [a for a in _actions(p) if not a.option_strings]) for name, p in sub.choices.items()]
+    return [(name, helps[name], [a for a in _actions(p) if a.option_strings],
+             [a for a in _actions(p) if not a.option_strings]) for name, p in sub.choices.items() if name in helps]
 
 
 def _options(parser):

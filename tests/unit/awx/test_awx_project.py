@@ -11,7 +11,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BIN = os.path.dirname(sys.executable)
 # The job playbooks: the paths a job template names.
-JOB_PLAYBOOKS = ['playbooks/awx_setup.yml', 'playbooks/boot_test.yml', 'playbooks/build.yml', 'playbooks/retrofit.yml']
+JOB_PLAYBOOKS = ['playbooks/awx_setup.yml', 'playbooks/boot_test.yml', 'playbooks/build.yml',
+                 'playbooks/builder_setup.yml', 'playbooks/retrofit.yml']
 # Owned elsewhere (test playbooks, molecule scenarios): reported, not asserted here.
 NOT_JOBS = ('tests/', 'molecule/', 'extensions/molecule/')
 # AWX's rule (awx/main/utils/ansible.py): a .yml/.yaml file outside roles/, tasks/, group_vars/, host_vars/

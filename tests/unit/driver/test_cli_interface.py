@@ -127,7 +127,8 @@ def test_bash_completion_completes_commands_options_choices_and_files(tmp_path):
     assert complete_bash(script, ['osimage', 'b']) == ['build', 'boot-test', 'boot']
     assert complete_bash(script, ['osimage', '--v']) == ['--version']
     assert set(complete_bash(script, ['osimage', 'build', '--'])) == {
-        '--help', '--vault-password-file', '--json', '--output', '--no-boot-test', '--force'}
+        '--help', '--vault-password-file', '--json', '--output', '--no-boot-test', '--force',
+        '--builder', '--builders', '--builder-group', '--keep-on-builder', '--ssh-option'}
     assert complete_bash(script, ['osimage', 'boot-test', 'x.qcow2', '--arch', '']) == ['amd64', 'arm64']
     assert complete_bash(script, ['osimage', 'boot-test', '--accel', 't']) == ['tcg']
     assert complete_bash(script, ['osimage', 'completion', '']) == ['bash', 'zsh']
