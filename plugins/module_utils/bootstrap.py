@@ -61,8 +61,8 @@ def build(runner, path, inputs, result, cache_dir, max_age, make):
                 make(partial)
                 if cached_tree:
                     replace_tree(runner, partial, cached_tree)
-                    stamp.write(cached_tree_stamp(cache_dir, result['fingerprint']), dict(inputs, created=time.time(),
-                                                            fingerprint=result['fingerprint']))
+                    stamp.write(cached_tree_stamp(cache_dir, result['fingerprint']),
+                                dict(inputs, created=time.time(), fingerprint=result['fingerprint']))
         if os.path.lexists(path + STAMP_SUFFIX):
             os.unlink(path + STAMP_SUFFIX)
         remove_tree(runner, path)

@@ -46,6 +46,7 @@ options:
     default: {}
 attributes:
   check_mode:
+    description: Can run in check mode and return the changed status without writing the stamp.
     support: full
 '''
 

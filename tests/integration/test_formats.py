@@ -154,7 +154,8 @@ def test_the_oci_archive_is_the_tree_without_kernel_with_the_requests_labels(for
 
 
 def test_vmdk_boots_to_its_login_prompt(formats_build, tmp_path):
-    (report,) = boot_all([path_of(formats_build, 'vmdk')], str(tmp_path)).values()
+    vmdk = path_of(formats_build, 'vmdk')
+    report = boot_all([vmdk], str(tmp_path))[vmdk]
     assert report['outcome'] == 'passed' and report['seconds_to_login'] > 0 and report['format'] == 'vmdk', report
 
 

@@ -58,16 +58,16 @@ def test_the_playbook_finds_the_same_build_up_to_date(default_build):
 @pytest.mark.matrix
 def test_a_changed_hostname_rebuilds_and_force_rebuilds(tmp_path):
     out = tmp_path / 'out'
-    _, first = build(out, '--no-boot-test')
+    first = build(out, '--no-boot-test')[1]
     assert first['result'] == 'ok'
     seconds, again = build(out, '--no-boot-test')
     assert again['result'] == 'up-to-date' and seconds < 15, (seconds, again)
     request = tmp_path / 'request.yml'
     request.write_text('hostname: renamed\n')
-    _, renamed = build(out, '--no-boot-test', request=request)
+    renamed = build(out, '--no-boot-test', request=request)[1]
     assert renamed['result'] == 'ok'
     with open(os.path.join(str(out), 'manifest.json'), encoding='utf-8') as f:
         assert json.load(f)['request']['hostname'] == 'renamed'
     assert renamed['artifacts'][0]['sha256'] != first['artifacts'][0]['sha256']
-    _, forced = build(out, '--no-boot-test', '--force', request=request)
+    forced = build(out, '--no-boot-test', '--force', request=request)[1]
     assert forced['result'] == 'ok' and forced['build_log']
