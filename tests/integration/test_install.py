@@ -8,6 +8,7 @@ import os
 import subprocess
 
 import pytest
+import yaml
 
 from osimage_testlib import BIN, ROOT, run
 
@@ -56,9 +57,11 @@ def test_version_reports_the_installed_driver_and_collection(installed):
     out = osimage(installed, '--version')
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0].startswith('osimage 0.1.0 (driver %s' % os.path.join(str(site), 'osimage'))
-    assert lines[1] == 'osimage.builder 0.1.0 (collection %s, installed)' % os.path.join(
-        str(collections), 'ansible_collections', 'osimage', 'builder')
+    with open(os.path.join(ROOT, 'galaxy.yml'), encoding='utf-8') as f:
+        version = yaml.safe_load(f)['version']  # the driver and the collection are released together
+    assert lines[0].startswith('osimage %s (driver %s' % (version, os.path.join(str(site), 'osimage')))
+    assert lines[1] == 'osimage.builder %s (collection %s, installed)' % (version, os.path.join(
+        str(collections), 'ansible_collections', 'osimage', 'builder'))
 
 
 def test_validate_and_show_work_from_an_empty_directory(installed):

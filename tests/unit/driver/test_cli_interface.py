@@ -28,7 +28,7 @@ def test_version_names_the_driver_the_collection_where_it_is_and_ansible_core():
     out = osimage('--version')
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0].startswith('osimage 0.1.0 (driver %s' % os.path.join(ROOT, 'driver', 'osimage'))
+    assert lines[0].startswith('osimage %s (driver %s' % (collection_version, os.path.join(ROOT, 'driver', 'osimage')))
     assert lines[1] == 'osimage.builder %s (collection %s, checkout)' % (collection_version, ROOT)
     assert lines[2] == 'ansible-core %s' % ansible_core
 
