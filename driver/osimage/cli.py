@@ -95,9 +95,10 @@ def checked_request(args, build_id=None):
     return req_mod, request, resolved
 
 
-def emit(data):
-    """Print ``data`` as JSON on stdout (what --json prints; progress and messages go to stderr then)."""
-    sys.stdout.write(json.dumps(data, indent=2) + '\n')
+def emit(data, line=False):
+    """Print ``data`` as JSON on stdout (what --json prints; progress and messages go to stderr then); ``line``:
+    on one line, the last of the JSON lines a build or boot test prints after its stage events."""
+    sys.stdout.write(json.dumps(data, indent=None if line else 2) + '\n')
 
 
 def cmd_validate(args, _console):
@@ -185,7 +186,8 @@ def cmd_build(args, console):
                   % (resolved['name'], resolved['distro'], resolved['release'], output_dir))
     started = time.time()
     try:
-        ok, progress = playbook.run('build.yml', extravars, console, log_path=os.path.join(output_dir, 'build.log'))
+        ok, progress = playbook.run('build.yml', extravars, console, log_path=os.path.join(output_dir, 'build.log'),
+                                    json_lines=args.json)
     finally:
         released = collection.module_utils('leftovers').release(build_id, resolved['work_dir'])
     if released:
@@ -198,7 +200,7 @@ def cmd_build(args, console):
     else:
         summarize(console, output_dir, progress.elapsed())
     if args.json:
-        emit(build_summary(code, progress, output_dir, started))
+        emit(build_summary(code, progress, output_dir, started), line=True)
     return code
 
 
@@ -261,7 +263,7 @@ def cmd_boot_test(args, console):
                  'boot_test_verify': not args.no_verify, 'boot_test_verify_tasks': verify}
     started = time.time()
     try:
-        ok, progress = playbook.run('boot_test.yml', extravars, console)
+        ok, progress = playbook.run('boot_test.yml', extravars, console, json_lines=args.json)
     finally:
         # The guest, its run directory and the owner record the boot_test module made for it.
         collection.module_utils('leftovers').release(name[len('osimage-'):], '/var/tmp/osimage')
@@ -280,7 +282,7 @@ def cmd_boot_test(args, console):
         emit({'result': RESULTS[code], 'exit_code': code,
               'image': image, 'boot_report': report_path if report else None, 'outcome': report.get('outcome'),
               'seconds_to_login': report.get('seconds_to_login'), 'seconds_to_ssh': report.get('seconds_to_ssh'),
-              'accel': report.get('accel'), 'checks': counts, 'failure': progress.failure if code else None})
+              'accel': report.get('accel'), 'checks': counts, 'failure': progress.failure if code else None}, line=True)
     return code
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import ctypes
+import json
 import os
-import re
 import shutil
 import signal
 import sys
@@ -12,10 +12,11 @@ import tempfile
 import time
 
 import ansible_runner
+import rich.progress
 
 from osimage import collection
 
-STAGE_RE = re.compile(r'^Stage (\w+)$')
+STAGES_CALLBACK = 'osimage.builder.stages'
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -45,32 +46,86 @@ def stop_descendants(grace=5.0):
 
 
 class Progress:
-    """Follows runner events: announces each build stage and remembers the failure that ended the run."""
+    """Shows the build's stages as the osimage.builder.stages callback reports them (its events file, read on every
+    runner event and every second), and remembers the failure that ended the run."""
 
-    def __init__(self, console):
+    def __init__(self, console, events_path, json_lines=False):
         self.console = console
+        self.events_path = events_path
+        self.json_lines = json_lines  # also print each stage event as a JSON line on stdout
         self.started = time.monotonic()
         self.stage = None
+        self.events = []
         self.failure = None
         self.interrupted = None  # the signal that cancelled the run
+        self._offset = 0
+        self._spinner = None
+        self._task = None
 
     def __call__(self, event):
         data = event.get('event_data', {})
-        kind = event.get('event')
-        if kind == 'playbook_on_task_start':
-            name = data.get('task', '')
-            match = STAGE_RE.match(name)
-            if match:
-                self.stage = match.group(1)
-                self.console.print('[bold cyan]%6.1fs[/] stage [bold]%s[/]' % (self.elapsed(), self.stage))
-            elif name == 'Boot the image and wait for its login prompt':
-                self.stage = 'prove'
-                self.console.print('[bold cyan]%6.1fs[/] stage [bold]prove[/] (boot test)' % self.elapsed())
-        elif kind == 'runner_on_failed' and not data.get('ignore_errors'):
+        if event.get('event') == 'runner_on_failed' and not data.get('ignore_errors'):
             # A rescued failure is followed by the one that ends the run, so the last one is the summary.
             res = data.get('res', {})
             self.failure = '%s: %s' % (data.get('task', '?'), res.get('msg') or res.get('stderr') or 'failed')
+        self.poll()
         return True
+
+    def poll(self):
+        """Show the stage events written since the last poll (only complete lines)."""
+        try:
+            with open(self.events_path, 'rb') as f:
+                f.seek(self._offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            return
+        lines = chunk[:chunk.rfind(b'\n') + 1]
+        self._offset += len(lines)
+        for line in lines.splitlines():
+            self.show(json.loads(line))
+
+    def show(self, event):
+        self.events.append(event)
+        if self.json_lines:
+            sys.stdout.write(json.dumps(event, sort_keys=True) + '\n')
+            sys.stdout.flush()
+        at = '[bold cyan]%6.1fs[/]' % self.elapsed()
+        if event['event'] == 'stage_start':
+            self.stage = event['stage']
+            if self._spinner:
+                self._task = self._spinner.add_task(self.stage)
+            else:
+                self.console.print('%s stage [bold]%s[/]' % (at, self.stage))
+            return
+        if self._spinner and self._task is not None:
+            self._spinner.remove_task(self._task)
+            self._task = None
+        colour = 'green' if event['status'] == 'ok' else 'bold red'
+        self.console.print('%s stage [bold]%s[/] [%s]%s[/] in %.1fs' % (at, event['stage'], colour, event['status'],
+                                                                         event['seconds']))
+
+    def __enter__(self):
+        """On a terminal, a spinner with the running stage's elapsed time (a long stage reports only at its end)."""
+        if self.console.is_terminal:
+            self._spinner = rich.progress.Progress(
+                rich.progress.SpinnerColumn(), rich.progress.TextColumn('stage [bold]{task.description}[/]'),
+                rich.progress.TimeElapsedColumn(), console=self.console, transient=True)
+            self._spinner.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.poll()
+        if self._spinner:
+            self._spinner.stop()
+        return False
+
+    def end_unfinished(self, status):
+        """End a stage the playbook never ended (it was killed or cancelled), so every start has its end."""
+        starts = [e for e in self.events if e['event'] == 'stage_start']
+        if starts and self.events[-1]['event'] == 'stage_start':
+            now = time.time()
+            self.show({'event': 'stage_end', 'stage': self.stage, 'status': status, 'time': round(now, 3),
+                       'seconds': round(now - starts[-1]['time'], 1)})
 
     def elapsed(self):
         return time.monotonic() - self.started
@@ -100,10 +155,10 @@ class Cancel:
         return False
 
 
-def run(playbook, extravars, console, log_path=None):
+def run(playbook, extravars, console, log_path=None, json_lines=False):
     """Run ``playbook`` with ``extravars``; return (ok, progress). The runner's files never outlive the run."""
     private = tempfile.mkdtemp(prefix='osimage-runner-')
-    progress = Progress(console)
+    progress = Progress(console, os.path.join(private, 'stage-events.jsonl'), json_lines)
     become_subreaper()
     found = collection.locate()
     # The collection found first, then the user's own collections paths (a request's tasks may use those).
@@ -112,11 +167,16 @@ def run(playbook, extravars, console, log_path=None):
         'PATH': os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''),
         'ANSIBLE_FORCE_COLOR': '0',
         'ANSIBLE_NOCOLOR': '1',
+        'ANSIBLE_CALLBACKS_ENABLED': STAGES_CALLBACK,
+        'OSIMAGE_STAGE_EVENTS': progress.events_path,
     }
     if found.config:
         env['ANSIBLE_CONFIG'] = found.config
     try:
-        with Cancel() as cancel:
+        with Cancel() as cancel, progress:
+            def cancelled():  # asked by the runner about every second: new stage events are shown then too
+                progress.poll()
+                return cancel()
             result = ansible_runner.run(
                 private_data_dir=private,
                 playbook=found.playbook(playbook),
@@ -124,7 +184,7 @@ def run(playbook, extravars, console, log_path=None):
                 extravars=extravars,
                 envvars=env,
                 event_handler=progress,
-                cancel_callback=cancel,
+                cancel_callback=cancelled,
                 settings={'pexpect_timeout': 1},  # how often a cancel is noticed (the default is 5 s)
                 quiet=True,
                 suppress_env_files=True,
@@ -132,6 +192,7 @@ def run(playbook, extravars, console, log_path=None):
         if cancel.signal:
             progress.interrupted = cancel.signal
             progress.failure = 'interrupted by signal %d' % cancel.signal
+        progress.end_unfinished('interrupted' if cancel.signal else 'failed')
         if log_path:
             with open(log_path, 'w', encoding='utf-8') as log:
                 shutil.copyfileobj(result.stdout, log)
