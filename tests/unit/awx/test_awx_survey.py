@@ -81,7 +81,7 @@ def test_survey_answers_given_to_the_playbook_resolve_as_the_request(tmp_path):
 
 def validate(*args):
     return subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'),
-                           'tests/integration/playbooks/validate.yml', *args],
+                           'tests/integration/.playbooks/validate.yml', *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
 
 
