@@ -21,7 +21,7 @@ def test_every_stage_starts_and_ends_ok_in_order_then_the_summary(default_build)
     for start, end in zip(events[::2], events[1::2]):
         assert abs(end['seconds'] - (end['time'] - start['time'])) < 0.2
     seconds = {e['stage']: e['seconds'] for e in ends}
-    assert seconds['bootstrap'] > 5 and seconds['prove'] > 10  # a real bootstrap, a real boot
+    assert seconds['bootstrap'] > 0 and seconds['prove'] > 10  # a bootstrap (seconds from its cached tree), a real boot
     assert sum(seconds.values()) <= summary['seconds'] + 1
 
 
