@@ -101,8 +101,8 @@ class Progress:
             self._spinner.remove_task(self._task)
             self._task = None
         colour = 'green' if event['status'] == 'ok' else 'bold red'
-        self.console.print('%s stage [bold]%s[/] [%s]%s[/] in %.1fs' % (at, event['stage'], colour, event['status'],
-                                                                         event['seconds']))
+        self.console.print('%s stage [bold]%s[/] [%s]%s[/] in %.1fs'
+                           % (at, event['stage'], colour, event['status'], event['seconds']))
 
     def __enter__(self):
         """On a terminal, a spinner with the running stage's elapsed time (a long stage reports only at its end)."""
@@ -173,7 +173,7 @@ def run(playbook, extravars, console, log_path=None, json_lines=False):
     if found.config:
         env['ANSIBLE_CONFIG'] = found.config
     try:
-        with Cancel() as cancel, progress:
+        with progress, Cancel() as cancel:
             def cancelled():  # asked by the runner about every second: new stage events are shown then too
                 progress.poll()
                 return cancel()
