@@ -247,12 +247,13 @@ def sha256_of(path):
 class RemoteBuild:
     """One request built on one builder: probe, stream the job, fetch (or leave) the artifacts."""
 
-    def __init__(self, builder, request, build_id, output_dir, console, prefix='', keep=False):
-        """``request``: as loaded, secrets hashed (what a local build passes its playbook); ``output_dir``: here."""
+    def __init__(self, builder, request, build_id, output_dir, console, prefix='', keep=False, json_lines=False):
+        """``request``: as loaded, secrets hashed (what a local build passes its playbook); ``output_dir``: here;
+        ``json_lines``: print the stage events on stdout (--json with one request)."""
         self.builder, self.request, self.build_id = builder, request, build_id
         self.output_dir, self.console, self.keep = output_dir, console, keep
         self.remote_dir = posixpath.join(builder.output_root, build_id)
-        self.progress = playbook.Progress(console, prefix)
+        self.progress = playbook.Progress(console, json_lines=json_lines, prefix=prefix)
         self.proc = None
         self.cancelled = None  # the signal that cancelled it
         self.explanation = None

@@ -96,9 +96,10 @@ def checked_request(args, build_id=None, retrofit=None):
     return req_mod, request, resolved
 
 
-def emit(data):
-    """Print ``data`` as JSON on stdout (what --json prints; progress and messages go to stderr then)."""
-    sys.stdout.write(json.dumps(data, indent=2) + '\n')
+def emit(data, line=False):
+    """Print ``data`` as JSON on stdout (what --json prints; progress and messages go to stderr then); ``line``:
+    on one line, the last of the JSON lines a build or boot test prints after its stage events."""
+    sys.stdout.write(json.dumps(data, indent=None if line else 2) + '\n')
 
 
 def cmd_validate(args, _console):
@@ -220,7 +221,8 @@ def run_build(args, console, playbook_name, checked, build_id, extravars, announ
     console.print(announce)
     started = time.time()
     try:
-        ok, progress = playbook.run(playbook_name, extravars, console, log_path=os.path.join(output_dir, 'build.log'))
+        ok, progress = playbook.run(playbook_name, extravars, console, log_path=os.path.join(output_dir, 'build.log'),
+                                    json_lines=args.json)
     finally:
         released = collection.module_utils('leftovers').release(build_id, resolved['work_dir'])
     if released:
@@ -233,7 +235,7 @@ def run_build(args, console, playbook_name, checked, build_id, extravars, announ
     else:
         summarize(console, output_dir, progress.elapsed())
     if args.json:
-        emit(build_summary(code, progress, output_dir, started))
+        emit(build_summary(code, progress, output_dir, started), line=True)
     return code
 
 
@@ -250,7 +252,7 @@ def up_to_date(args, console, output_dir):
               'artifacts': [{'path': i['dest'], 'format': i['format'], 'bytes': i['bytes'], 'sha256': i['sha256']}
                             for i in _read_json(manifest).get('images', [])],
               'manifest': manifest, 'boot_report': report if os.path.isfile(report) else None,
-              'build_log': None, 'seconds': round(time.monotonic() - started, 1), 'failure': None})
+              'build_log': None, 'seconds': round(time.monotonic() - started, 1), 'failure': None}, line=True)
     return 0
 
 
@@ -285,7 +287,8 @@ def cmd_build_remote(args, console):
     def start(build, host, prefix):
         build_id, request, output_dir = build[1]
         os.makedirs(output_dir, exist_ok=True)
-        return builders.RemoteBuild(host, request, build_id, output_dir, console, prefix, keep=args.keep_on_builder)
+        return builders.RemoteBuild(host, request, build_id, output_dir, console, prefix, keep=args.keep_on_builder,
+                                    json_lines=args.json and len(paths) == 1)
 
     if len(paths) > 1:
         outcomes = builders.run_many(list(zip([p or '(default)' for p in paths], prepared)), hosts, console, start)
@@ -313,7 +316,7 @@ def cmd_build_remote(args, console):
             console.print('left on builder %s in %s' % (remote.builder.name, remote.remote_dir))
     if args.json:
         emit(dict(build_summary(code, progress, remote.output_dir, started), builder=remote.builder.name,
-                  builder_output_dir=remote.remote_dir if args.keep_on_builder else None))
+                  builder_output_dir=remote.remote_dir if args.keep_on_builder else None), line=True)
     return code
 
 
@@ -387,7 +390,7 @@ def cmd_boot_test(args, console):
                  'boot_test_verify': not args.no_verify, 'boot_test_verify_tasks': verify}
     started = time.time()
     try:
-        ok, progress = playbook.run('boot_test.yml', extravars, console)
+        ok, progress = playbook.run('boot_test.yml', extravars, console, json_lines=args.json)
     finally:
         # The guest, its run directory and the owner record the boot_test module made for it.
         collection.module_utils('leftovers').release(name[len('osimage-'):], '/var/tmp/osimage')
@@ -406,7 +409,7 @@ def cmd_boot_test(args, console):
         emit({'result': RESULTS[code], 'exit_code': code,
               'image': image, 'boot_report': report_path if report else None, 'outcome': report.get('outcome'),
               'seconds_to_login': report.get('seconds_to_login'), 'seconds_to_ssh': report.get('seconds_to_ssh'),
-              'accel': report.get('accel'), 'checks': counts, 'failure': progress.failure if code else None})
+              'accel': report.get('accel'), 'checks': counts, 'failure': progress.failure if code else None}, line=True)
     return code
 
 

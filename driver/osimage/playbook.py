@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import re
 import shutil
@@ -12,10 +13,15 @@ import tempfile
 import time
 
 import ansible_runner
+import rich.markup
+import rich.progress
 
 from osimage import collection
 
-STAGE_RE = re.compile(r'^Stage (\w+)$')
+STAGES_CALLBACK = 'osimage.builder.stages'
+# A stage event as the callback displays it (in the play output, and in the events a remote builder streams).
+STAGE_LINE = re.compile(r'^(?:\x1b\[[0-9;]*m)?STAGE \[(?P<stage>[^\]]+)\] '
+                        r'(?:started|(?P<status>\w+) after (?P<seconds>[0-9.]+)s)')
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -45,33 +51,106 @@ def stop_descendants(grace=5.0):
 
 
 class Progress:
-    """Follows runner events: announces each build stage and remembers the failure that ended the run."""
+    """Shows the build's stages as the osimage.builder.stages callback reports them (its events file, read on every
+    runner event and every second), and remembers the failure that ended the run."""
 
-    def __init__(self, console, prefix=''):
+    def __init__(self, console, events_path=None, json_lines=False, prefix=''):
+        """Without ``events_path`` (a build on another host), the events are read from the lines the callback
+        displays, which reach here as runner events."""
         self.console = console
-        self.prefix = prefix  # names the build when several print to one console
+        self.events_path = events_path
+        self.json_lines = json_lines  # also print each stage event as a JSON line on stdout
+        self.prefix = rich.markup.escape(prefix)  # names the build when several print to one console (as markup)
         self.started = time.monotonic()
         self.stage = None
+        self.events = []
         self.failure = None
         self.interrupted = None  # the signal that cancelled the run
+        self._offset = 0
+        self._spinner = None
+        self._task = None
 
     def __call__(self, event):
         data = event.get('event_data', {})
-        kind = event.get('event')
-        if kind == 'playbook_on_task_start':
-            name = data.get('task', '')
-            match = STAGE_RE.match(name)
-            if match:
-                self.stage = match.group(1)
-                self.console.print('%s[bold cyan]%6.1fs[/] stage [bold]%s[/]' % (self.prefix, self.elapsed(), self.stage))
-            elif name == 'Boot the image and wait for its login prompt':
-                self.stage = 'prove'
-                self.console.print('%s[bold cyan]%6.1fs[/] stage [bold]prove[/] (boot test)' % (self.prefix, self.elapsed()))
-        elif kind == 'runner_on_failed' and not data.get('ignore_errors'):
+        if event.get('event') == 'runner_on_failed' and not data.get('ignore_errors'):
             # A rescued failure is followed by the one that ends the run, so the last one is the summary.
             res = data.get('res', {})
             self.failure = '%s: %s' % (data.get('task', '?'), res.get('msg') or res.get('stderr') or 'failed')
+        if self.events_path:
+            self.poll()
+        elif event.get('event') == 'verbose':
+            self.displayed(event.get('stdout', ''))
         return True
+
+    def displayed(self, text):
+        """Show the stage events among the lines the callback displayed (see STAGE_LINE)."""
+        for line in text.splitlines():
+            match = STAGE_LINE.match(line.strip())
+            if not match:
+                continue
+            event = {'event': 'stage_end' if match['status'] else 'stage_start', 'stage': match['stage'],
+                     'time': round(time.time(), 3)}
+            if match['status']:
+                event.update(status=match['status'], seconds=float(match['seconds']))
+            self.show(event)
+
+    def poll(self):
+        """Show the stage events written since the last poll (only complete lines)."""
+        if not self.events_path:
+            return
+        try:
+            with open(self.events_path, 'rb') as f:
+                f.seek(self._offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            return
+        lines = chunk[:chunk.rfind(b'\n') + 1]
+        self._offset += len(lines)
+        for line in lines.splitlines():
+            self.show(json.loads(line))
+
+    def show(self, event):
+        self.events.append(event)
+        if self.json_lines:
+            sys.stdout.write(json.dumps(event, sort_keys=True) + '\n')
+            sys.stdout.flush()
+        at = '%s[bold cyan]%6.1fs[/]' % (self.prefix, self.elapsed())
+        if event['event'] == 'stage_start':
+            self.stage = event['stage']
+            if self._spinner:
+                self._task = self._spinner.add_task(self.prefix + self.stage)
+            else:
+                self.console.print('%s stage [bold]%s[/]' % (at, self.stage))
+            return
+        if self._spinner and self._task is not None:
+            self._spinner.remove_task(self._task)
+            self._task = None
+        colour = 'green' if event['status'] == 'ok' else 'bold red'
+        self.console.print('%s stage [bold]%s[/] [%s]%s[/] in %.1fs'
+                           % (at, event['stage'], colour, event['status'], event['seconds']))
+
+    def __enter__(self):
+        """On a terminal, a spinner with the running stage's elapsed time (a long stage reports only at its end)."""
+        if self.console.is_terminal:
+            self._spinner = rich.progress.Progress(
+                rich.progress.SpinnerColumn(), rich.progress.TextColumn('stage [bold]{task.description}[/]'),
+                rich.progress.TimeElapsedColumn(), console=self.console, transient=True)
+            self._spinner.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.poll()
+        if self._spinner:
+            self._spinner.stop()
+        return False
+
+    def end_unfinished(self, status):
+        """End a stage the playbook never ended (it was killed or cancelled), so every start has its end."""
+        starts = [e for e in self.events if e['event'] == 'stage_start']
+        if starts and self.events[-1]['event'] == 'stage_start':
+            now = time.time()
+            self.show({'event': 'stage_end', 'stage': self.stage, 'status': status, 'time': round(now, 3),
+                       'seconds': round(now - starts[-1]['time'], 1)})
 
     def elapsed(self):
         return time.monotonic() - self.started
@@ -117,21 +196,25 @@ def runner_env():
         'PATH': os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''),
         'ANSIBLE_FORCE_COLOR': '0',
         'ANSIBLE_NOCOLOR': '1',
+        'ANSIBLE_CALLBACKS_ENABLED': STAGES_CALLBACK,
     }
     if found.config:
         env['ANSIBLE_CONFIG'] = found.config
     return env
 
 
-def run(playbook, extravars, console, log_path=None):
+def run(playbook, extravars, console, log_path=None, json_lines=False):
     """Run ``playbook`` with ``extravars``; return (ok, progress). The runner's files never outlive the run."""
     private = tempfile.mkdtemp(prefix='osimage-runner-')
-    progress = Progress(console)
+    progress = Progress(console, os.path.join(private, 'stage-events.jsonl'), json_lines)
     become_subreaper()
     found = collection.locate()
-    env = runner_env()
+    env = dict(runner_env(), OSIMAGE_STAGE_EVENTS=progress.events_path)
     try:
-        with Cancel() as cancel:
+        with progress, Cancel() as cancel:
+            def cancelled():  # asked by the runner about every second: new stage events are shown then too
+                progress.poll()
+                return cancel()
             result = ansible_runner.run(
                 private_data_dir=private,
                 playbook=found.playbook(playbook),
@@ -139,7 +222,7 @@ def run(playbook, extravars, console, log_path=None):
                 extravars=extravars,
                 envvars=env,
                 event_handler=progress,
-                cancel_callback=cancel,
+                cancel_callback=cancelled,
                 settings=SETTINGS,
                 quiet=True,
                 suppress_env_files=True,
@@ -147,6 +230,7 @@ def run(playbook, extravars, console, log_path=None):
         if cancel.signal:
             progress.interrupted = cancel.signal
             progress.failure = 'interrupted by signal %d' % cancel.signal
+        progress.end_unfinished('interrupted' if cancel.signal else 'failed')
         if log_path:
             with open(log_path, 'w', encoding='utf-8') as log:
                 shutil.copyfileobj(result.stdout, log)

@@ -6,12 +6,12 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from xml.etree import ElementTree
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
+from ansible_collections.osimage.builder.plugins.module_utils import atomic
 
 
 def junit(suite, results, seconds):
@@ -28,13 +28,6 @@ def junit(suite, results, seconds):
             ElementTree.SubElement(case, 'skipped', message=res['message'])
     ElementTree.indent(root)
     return ElementTree.tostring(root, encoding='unicode', xml_declaration=True) + '\n'
-
-
-def write(path, text):
-    tmp = '%s.tmp-%d' % (path, os.getpid())
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 class ActionModule(ActionBase):
@@ -81,7 +74,7 @@ class ActionModule(ActionBase):
         seconds = time.time() - started
         suite = args.get('suite', 'osimage.verify')
         if args.get('junit'):
-            write(args['junit'], junit(suite, results, seconds))
+            atomic.write_text(args['junit'], junit(suite, results, seconds))
         if args.get('report'):
             try:
                 with open(args['report'], encoding='utf-8') as f:
@@ -92,7 +85,7 @@ class ActionModule(ActionBase):
             report.update(checks=results, verify_seconds=round(seconds, 1),
                           outcome='failed' if failed else report.get('outcome', 'passed').replace('running',
                                                                                                   'passed'))
-            write(args['report'], json.dumps(report, indent=2, sort_keys=True) + '\n')
+            atomic.write_text(args['report'], json.dumps(report, indent=2, sort_keys=True) + '\n')
         failed = [r for r in results if r['outcome'] == 'failed']
         result.update(changed=False, checks=results, verify_seconds=round(seconds, 1), _ansible_verbose_always=True)
         if failed:

@@ -48,8 +48,10 @@ class ActionModule(ActionBase):
         except req.RequestError as exc:
             raise AnsibleActionFail(str(exc)) from exc
         if 'request' not in args:
-            # An AWX survey's answers: JSON text for lists and mappings, empty for a key not given
-            request = survey.to_request(request, survey.survey_spec())
+            if boolean(task_vars.get(survey.MARKER, False), strict=False):
+                # An AWX survey's answers (its job template sets the marker): JSON text for lists, mappings and
+                # booleans, empty for a key not given. A request file (-e @request.yml) is taken as it is written.
+                request = survey.to_request(request, survey.survey_spec())
             unknown = req.unknown_keys(load_extra_vars(self._loader))
             if unknown:
                 raise AnsibleActionFail('\n'.join(

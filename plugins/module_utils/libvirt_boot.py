@@ -28,6 +28,7 @@ import tempfile
 import time
 from xml.sax.saxutils import escape, quoteattr
 
+from ansible_collections.osimage.builder.plugins.module_utils import atomic
 from ansible_collections.osimage.builder.plugins.module_utils import binfmt
 from ansible_collections.osimage.builder.plugins.module_utils import distros
 
@@ -243,10 +244,7 @@ def probe_kvm(conn, kernel, timeout=15, arch='amd64'):
                 _destroy(dom)
     why = ('a Linux kernel ran under KVM' if ok else
            'KVM present but a Linux kernel did not start under it within %d s' % timeout)
-    tmp = '%s.%d' % (verdict_path, os.getpid())
-    with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump({'host': host, 'time': time.time(), 'kvm': ok, 'why': why}, f)
-    os.replace(tmp, verdict_path)
+    atomic.write_text(verdict_path, json.dumps({'host': host, 'time': time.time(), 'kvm': ok, 'why': why}))
     return ok, why
 
 

@@ -9,6 +9,8 @@ import hashlib
 import json
 import os
 
+from ansible_collections.osimage.builder.plugins.module_utils import atomic
+
 
 def fingerprint(inputs):
     """sha256 of a JSON-serialisable value, independent of key order."""
@@ -40,10 +42,7 @@ def read(path):
 
 def write(path, data):
     """Store a stamp atomically."""
-    tmp = '%s.tmp-%d' % (path, os.getpid())
-    with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump(data, f, sort_keys=True, indent=2)
-    os.replace(tmp, path)
+    atomic.write_text(path, json.dumps(data, sort_keys=True, indent=2))
 
 
 def sha256_file(path, chunk=4 * 1024 * 1024):

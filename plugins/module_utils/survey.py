@@ -6,6 +6,8 @@
 One question per top-level request key: a choice of the schema's enum, an integer, a password for a secret,
 text for a string, and JSON text for everything else (booleans, lists, mappings), so nested keys keep the
 schema's own shape and validation. An empty answer means the key is not given (the schema's default).
+Answers are decoded only when the job template's extra variables set MARKER (playbooks/awx_setup.yml does):
+a request given otherwise (-e @request.yml) is validated exactly as written.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import json
 
 from ansible_collections.osimage.builder.plugins.module_utils import request as req
 from ansible_collections.osimage.builder.plugins.module_utils.request_secrets import SECRET_KEYS
+
+MARKER = 'osimage_survey'  # the extra variable that says the request keys are a survey's answers
 
 
 def _question(key, schema):

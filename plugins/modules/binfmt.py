@@ -31,10 +31,18 @@ options:
     type: str
     choices: [present, absent]
     default: present
-notes:
-  - Supports check mode.
 requirements:
   - qemu-user-static (its binfmt.d rules) for a foreign architecture
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: linux
+extends_documentation_fragment:
+  - osimage.builder.attributes
 '''
 
 EXAMPLES = r'''

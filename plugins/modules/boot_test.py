@@ -121,10 +121,21 @@ options:
     type: str
     default: '^\S+ login:'
 notes:
-  - Needs a running libvirtd reachable at C(qemu:///system). Check mode does nothing.
+  - Needs a running libvirtd reachable at C(qemu:///system).
 requirements:
   - libvirt-python
   - qemu-img and ssh-keygen on the build host
+attributes:
+  check_mode:
+    support: partial
+    details: Nothing is booted and no report is written; it returns C(outcome=skipped).
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: linux
+extends_documentation_fragment:
+  - osimage.builder.attributes
 '''
 
 EXAMPLES = r'''
@@ -210,6 +221,7 @@ import os
 import tarfile
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.osimage.builder.plugins.module_utils import atomic
 from ansible_collections.osimage.builder.plugins.module_utils import disk_archive
 from ansible_collections.osimage.builder.plugins.module_utils import distros
 from ansible_collections.osimage.builder.plugins.module_utils import leftovers
@@ -221,10 +233,8 @@ PUBLIC = ('outcome', 'message', 'seconds_to_login', 'seconds_to_ssh', 'accel', '
 
 
 def write_report(path, report):
-    tmp = path + '.tmp'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump({k: v for k, v in report.items() if k != 'ssh_private_key'}, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    atomic.write_text(path, json.dumps({k: v for k, v in report.items() if k != 'ssh_private_key'}, indent=2,
+                                       sort_keys=True))
 
 
 def boot(params, run_dir):

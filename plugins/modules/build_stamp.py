@@ -46,8 +46,14 @@ options:
     default: {}
 attributes:
   check_mode:
-    description: Can run in check mode and return the changed status without writing the stamp.
     support: full
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: linux
+extends_documentation_fragment:
+  - osimage.builder.attributes
 '''
 
 EXAMPLES = r'''

@@ -58,9 +58,20 @@ options:
     description: UNIX time the verification started, for its duration.
     type: float
 attributes:
+  check_mode:
+    support: partial
+    details: The checks are evaluated and their reports written in check mode too.
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
+    details: The controller (an action plugin); there is no module to run on a host.
   action:
     support: full
     description: Runs on the controller.
+extends_documentation_fragment:
+  - osimage.builder.attributes
 '''
 
 EXAMPLES = r'''

@@ -49,10 +49,20 @@ options:
     type: str
     default: ""
 notes:
-  - Runs as root on the build host. Supports check mode.
+  - Runs as root on the build host.
 seealso:
   - plugin: osimage.builder.chroot
     plugin_type: connection
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: linux
+extends_documentation_fragment:
+  - osimage.builder.attributes
 '''
 
 EXAMPLES = r'''

@@ -24,8 +24,17 @@ options:
     description: The builds' work directory.
     type: path
     default: /var/tmp/osimage
-notes:
-  - Supports check mode, which lists what would be released.
+attributes:
+  check_mode:
+    support: full
+    details: Lists what would be released.
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: linux
+extends_documentation_fragment:
+  - osimage.builder.attributes
 '''
 
 EXAMPLES = r'''

@@ -84,9 +84,19 @@ options:
     type: int
     default: 86400
 notes:
-  - Runs as root on the build host. Supports check mode.
+  - Runs as root on the build host.
 requirements:
   - mmdebstrap or debootstrap on the build host
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: linux
+extends_documentation_fragment:
+  - osimage.builder.attributes
 '''
 
 EXAMPLES = r'''

@@ -105,11 +105,20 @@ options:
         type: list
         elements: dict
         required: true
-notes:
-  - Supports check mode, which reports the planned layout.
 requirements:
   - sfdisk (util-linux) and mke2fs (e2fsprogs) on the build host; mkfs.vfat and mcopy, mkfs.btrfs, mkfs.xfs,
     mkswap, losetup and lvm when a layout uses them
+attributes:
+  check_mode:
+    support: full
+    details: Reports the planned partition table.
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: linux
+extends_documentation_fragment:
+  - osimage.builder.attributes
 '''
 
 EXAMPLES = r'''
@@ -152,6 +161,7 @@ volumes:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.osimage.builder.plugins.module_utils import atomic
 from ansible_collections.osimage.builder.plugins.module_utils import disk
 from ansible_collections.osimage.builder.plugins.module_utils import filesystems
 from ansible_collections.osimage.builder.plugins.module_utils import lvm
@@ -282,7 +292,7 @@ def main():
         result['table'] = {'label': params['table'], 'partitions': placed}
         module.exit_json(**result)
 
-    tmp = '%s.tmp-%d' % (path, os.getpid())
+    tmp = atomic.temp_name(path)
     workdir = tmp + '.d'
     os.makedirs(workdir)
     try:

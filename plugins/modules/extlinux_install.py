@@ -48,10 +48,18 @@ options:
     description: Where the file system is mounted for the install (the build directory).
     type: path
     required: true
-notes:
-  - Supports check mode.
 requirements:
   - extlinux, losetup and mount on the build host, and a kernel that mounts ext4
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: linux
+extends_documentation_fragment:
+  - osimage.builder.attributes
 '''
 
 EXAMPLES = r'''

@@ -34,8 +34,16 @@ options:
     description: The core image made for this disk.
     type: path
     required: true
-notes:
-  - Supports check mode.
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: linux
+extends_documentation_fragment:
+  - osimage.builder.attributes
 '''
 
 EXAMPLES = r'''

@@ -28,8 +28,17 @@ options:
     type: str
     choices: [auto, kvm, tcg]
     default: auto
-notes:
-  - Supports check mode; it changes nothing in either mode.
+attributes:
+  check_mode:
+    support: full
+    details: It changes nothing in either mode.
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: linux
+extends_documentation_fragment:
+  - osimage.builder.attributes
 '''
 
 EXAMPLES = r'''

@@ -69,10 +69,18 @@ options:
         description: The operating system's name in the descriptor.
         type: str
         required: true
-notes:
-  - Supports check mode.
 requirements:
   - GNU tar, gzip and zstd on the build host; qemu-img for V(ova)
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: linux
+extends_documentation_fragment:
+  - osimage.builder.attributes
 '''
 
 EXAMPLES = r'''
@@ -136,6 +144,7 @@ import tarfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.osimage.builder.plugins.module_utils import atomic
 from ansible_collections.osimage.builder.plugins.module_utils import ovf
 from ansible_collections.osimage.builder.plugins.module_utils import stamp
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
@@ -234,7 +243,7 @@ def main():
         module.exit_json(changed=True, dest=dest, format=fmt)
     runner = Runner(module)
     started = time.monotonic()
-    tmp = '%s.tmp-%d' % (dest, os.getpid())
+    tmp = atomic.temp_name(dest)
     try:
         try:
             size, members, checks = WRITERS[fmt](runner, params, tmp)

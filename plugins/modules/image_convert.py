@@ -56,10 +56,18 @@ options:
     description: Convert even when O(dest) is up to date.
     type: bool
     default: false
-notes:
-  - Supports check mode.
 requirements:
   - qemu-img (qemu-utils) on the build host
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: linux
+extends_documentation_fragment:
+  - osimage.builder.attributes
 """
 
 EXAMPLES = r"""
@@ -115,6 +123,7 @@ import struct
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.osimage.builder.plugins.module_utils import atomic
 from ansible_collections.osimage.builder.plugins.module_utils import stamp
 from ansible_collections.osimage.builder.plugins.module_utils.formats import CHECKABLE, COMPRESSIBLE, DISK_FORMATS, FORMATS, MIB
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
@@ -219,7 +228,7 @@ def main():
         module.exit_json(**result)
 
     started = time.monotonic()
-    tmp = '%s.tmp-%d' % (dest, os.getpid())
+    tmp = atomic.temp_name(dest)
     argv = ['qemu-img', 'convert', '-f', params['src_format'], '-O', FORMATS[fmt]['qemu']]
     options = dict(FORMATS[fmt]['options'])
     if params['compress']:

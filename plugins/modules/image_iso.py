@@ -76,10 +76,18 @@ options:
         C(i386-pc/boot_hybrid.img) and C(x86_64-efi/linux.mod).
     type: path
     required: true
-notes:
-  - Supports check mode.
 requirements:
   - xorriso, squashfs-tools, dosfstools and mtools on the build host
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: linux
+extends_documentation_fragment:
+  - osimage.builder.attributes
 '''
 
 EXAMPLES = r'''
@@ -131,6 +139,7 @@ import shutil
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.osimage.builder.plugins.module_utils import atomic
 from ansible_collections.osimage.builder.plugins.module_utils import stamp
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
 
@@ -249,7 +258,7 @@ def main():
     runner = Runner(module)
     started = time.monotonic()
     stage = os.path.join(params['work_dir'], 'tree')
-    tmp = '%s.tmp-%d' % (dest, os.getpid())
+    tmp = atomic.temp_name(dest)
     shutil.rmtree(params['work_dir'], ignore_errors=True)
     os.makedirs(params['work_dir'], mode=0o700)
     try:

@@ -63,8 +63,16 @@ options:
     type: list
     elements: list
     default: []
-notes:
-  - Supports check mode.
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: linux
+extends_documentation_fragment:
+  - osimage.builder.attributes
 '''
 
 EXAMPLES = r'''
@@ -91,6 +99,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.osimage.builder.plugins.module_utils import atomic
 from ansible_collections.osimage.builder.plugins.module_utils import package_db
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
 
@@ -157,10 +166,7 @@ def main():
     changed = old is None or {k: v for k, v in old.items() if k != 'stages'} != \
         {k: v for k, v in json.loads(text).items() if k != 'stages'}
     if changed and not module.check_mode:
-        tmp = '%s.tmp-%d' % (params['path'], os.getpid())
-        with open(tmp, 'w', encoding='utf-8') as f:
-            f.write(text)
-        os.replace(tmp, params['path'])
+        atomic.write_text(params['path'], text)
     module.exit_json(changed=changed, manifest=manifest)
 
 

@@ -75,10 +75,18 @@ options:
   created:
     description: The image's creation time, RFC 3339 in UTC; default now. Not part of the fingerprint.
     type: str
-notes:
-  - Supports check mode.
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: linux
 requirements:
   - GNU tar, umoci and skopeo on the build host
+extends_documentation_fragment:
+  - osimage.builder.attributes
 '''
 
 EXAMPLES = r'''
@@ -159,6 +167,7 @@ import tarfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.osimage.builder.plugins.module_utils import atomic
 from ansible_collections.osimage.builder.plugins.module_utils import stamp
 from ansible_collections.osimage.builder.plugins.module_utils.formats import OCI_KERNEL_PATHS, OCI_RUNTIME_PATHS
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
@@ -405,9 +414,9 @@ def main():
     started = time.monotonic()
     created = params['created'] or datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
     labels = labels_of(params, created)
-    tmp = '%s.tmp-%d' % (dest, os.getpid())
+    tmp = atomic.temp_name(dest)
     work = tmp + '.d'
-    layout = params['layout'] and '%s.tmp-%d' % (params['layout'], os.getpid())
+    layout = params['layout'] and atomic.temp_name(params['layout'])
     built = layout or os.path.join(work, 'layout')
     try:
         os.makedirs(work)

@@ -48,11 +48,20 @@ options:
     description: Check (and repair in the copy) each file system before mounting it.
     type: bool
     default: true
-notes:
-  - Supports check mode (nothing is converted or mounted; C(changed) says whether it would be).
+attributes:
+  check_mode:
+    support: full
+    details: Nothing is converted or mounted; C(changed) says whether it would be.
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: linux
 requirements:
   - qemu-img, sfdisk, blkid, losetup and mount on the build host; e2fsck, xfs_repair or btrfs for the file
     systems the image has
+extends_documentation_fragment:
+  - osimage.builder.attributes
 '''
 
 EXAMPLES = r'''
@@ -122,6 +131,7 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.osimage.builder.plugins.module_utils import atomic
 from ansible_collections.osimage.builder.plugins.module_utils import chroot
 from ansible_collections.osimage.builder.plugins.module_utils import disk
 from ansible_collections.osimage.builder.plugins.module_utils import filesystems
@@ -135,13 +145,8 @@ def copy_image(runner, src, path):
     """Convert ``src`` to a raw file at ``path`` (written under a temporary name); return the source format."""
     _rc, out, _err = runner.run(['qemu-img', 'info', '--output=json', src], what='reading %s' % src)
     fmt = json.loads(out)['format']
-    tmp = '%s.tmp-%d' % (path, os.getpid())
-    try:
+    with atomic.replacing(path) as tmp:
         runner.run(['qemu-img', 'convert', '-f', fmt, '-O', 'raw', src, tmp], what='copying %s' % src)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return fmt
 
 

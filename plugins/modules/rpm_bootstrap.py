@@ -90,10 +90,20 @@ options:
     type: int
     default: 86400
 notes:
-  - Runs as root on the build host. Supports check mode.
+  - Runs as root on the build host.
   - The rpm database is written by the build host's rpm, in its format (sqlite for Debian 12's rpm 4.18).
 requirements:
   - rpm, and dnf or zypper, on the build host
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: linux
+extends_documentation_fragment:
+  - osimage.builder.attributes
 '''
 
 EXAMPLES = r'''

@@ -99,9 +99,19 @@ options:
     description: HTTP proxy the downloads go through (the tools' C(http_proxy) and C(https_proxy)).
     type: str
 notes:
-  - Runs as root on the build host. Supports check mode.
+  - Runs as root on the build host.
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: linux
 requirements:
   - rpm, and dnf or zypper, on the build host
+extends_documentation_fragment:
+  - osimage.builder.attributes
 '''
 
 EXAMPLES = r'''

@@ -48,11 +48,22 @@ options:
     description: Build identifier (lower-case letters and digits). Random when omitted, or taken from C(osimage_build_id).
     type: str
 attributes:
+  check_mode:
+    support: partial
+    details: The request is validated and resolved, and the build's owner record (what M(osimage.builder.clean) reads) written, as in a run.
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
+    details: The controller (an action plugin); there is no module to run on a host.
   action:
     support: full
     description: Runs on the controller.
 notes:
   - Needs the jsonschema and passlib Python libraries on the controller.
+extends_documentation_fragment:
+  - osimage.builder.attributes
 '''
 
 EXAMPLES = r'''

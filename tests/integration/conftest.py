@@ -13,9 +13,10 @@ from osimage_testlib import BIN, Built, run
 
 @pytest.fixture(scope='session')
 def default_build(tmp_path_factory):
-    """`osimage build` of the default request (Debian 12, qcow2), boot test included."""
+    """`osimage build --json` of the default request (Debian 12, qcow2), boot test included: stdout has its stage
+    events and summary as JSON lines, stderr what a user reads."""
     out = str(tmp_path_factory.mktemp('default'))
-    proc = run([os.path.join(BIN, 'osimage'), 'build', '-o', out], timeout=1800)
+    proc = run([os.path.join(BIN, 'osimage'), 'build', '-o', out, '--json'], timeout=1800)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return Built(out, proc)
 

@@ -127,7 +127,8 @@ def test_a_remote_build_streams_its_stages_and_copies_back_verified_images(build
     assert proc.returncode == 0, proc.stderr[-4000:]
     for stage in ('bootstrap', 'customize', 'assemble', 'bootloader', 'convert'):
         assert 'stage %s' % stage in proc.stderr  # the builder's events, shown as a local build shows them
-    summary = json.loads(proc.stdout)
+    *events, summary = map(json.loads, proc.stdout.splitlines())
+    assert [e['stage'] for e in events if e['event'] == 'stage_start'][:2] == ['validate', 'bootstrap']
     manifest = json.loads((out / 'manifest.json').read_text())
     assert manifest['builder']['host'] == ADDRESS and not manifest['builder']['kept']
     remote_dir = manifest['builder']['output_dir']

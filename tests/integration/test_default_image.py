@@ -33,7 +33,7 @@ def test_the_image_boots_to_a_login_prompt(default_build):
     with open(report['console_log'], 'rb') as f:
         console = f.read()
     assert b'login:' in console and b'Linux version' in console
-    assert 'boot test: passed' in default_build.proc.stdout
+    assert 'boot test: passed' in default_build.proc.stderr
 
 
 def test_the_verify_play_checked_the_running_image(default_build):

@@ -21,7 +21,7 @@ def test_extra_vars_extend_a_file_relative_to_the_working_directory(tmp_path):
         extra = {'extends': os.path.relpath(base, ROOT), 'append': ['packages.install', 'preset'],
                  'preset': 'web', 'packages': {'install': ['htop']}, 'work_dir': str(tmp_path / 'work'),
                  'osimage_test_out': str(tmp_path / 'resolved.json')}
-        proc = playbook('tests/integration/playbooks/validate.yml', '-e', json.dumps(extra), timeout=300)
+        proc = playbook('tests/integration/.playbooks/validate.yml', '-e', json.dumps(extra), timeout=300)
     finally:
         os.unlink(base)
     assert proc.returncode == 0, proc.stdout[-3000:]
@@ -33,7 +33,7 @@ def test_extra_vars_extend_a_file_relative_to_the_working_directory(tmp_path):
 
 
 def test_extra_vars_name_a_missing_base(tmp_path):
-    proc = playbook('tests/integration/playbooks/validate.yml', '-e',
+    proc = playbook('tests/integration/.playbooks/validate.yml', '-e',
                     json.dumps({'extends': 'no/such/base.yml', 'work_dir': str(tmp_path / 'work'),
                                 'osimage_test_out': str(tmp_path / 'resolved.json')}), timeout=300)
     assert proc.returncode != 0

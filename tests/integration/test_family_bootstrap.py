@@ -15,7 +15,7 @@ from osimage_testlib import ROOT, playbook, run
 
 pytestmark = pytest.mark.integration
 
-PLAYBOOK = os.path.join(ROOT, 'tests/integration/playbooks/family_bootstrap.yml')
+PLAYBOOK = os.path.join(ROOT, 'tests/integration/.playbooks/family_bootstrap.yml')
 # Debian's packages stand in for Ubuntu's, kept between runs like the build's own package cache.
 CLOSURE_CACHE = '/var/cache/osimage/test-archives/bookworm'
 # What only Ubuntu has, made by the test, each in a pocket or component the seam must have configured.

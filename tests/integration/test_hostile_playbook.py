@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 BOMB = ''.join(['a: &a [x,x,x,x,x,x,x,x,x]\n']
                + ['%s: &%s [%s]\n' % (n, n, ','.join(['*' + p] * 9)) for p, n in zip('abcdefgh', 'bcdefghi')]
                + ['packages: {install: *i}\n'])
-VALIDATE = 'tests/integration/playbooks/validate.yml'
+VALIDATE = 'tests/integration/.playbooks/validate.yml'
 
 
 def run_validate(tmp_path, *args, path=VALIDATE):
@@ -44,7 +44,7 @@ def test_an_alias_bomb_in_parsed_variables_is_counted_without_expanding(tmp_path
     request = tmp_path / 'bomb.yml'
     request.write_text(text)
     proc, _seconds = run_validate(tmp_path, '-e', json.dumps({'osimage_test_vars': str(request)}),
-                                  path='tests/integration/playbooks/validate_vars_file.yml')
+                                  path='tests/integration/.playbooks/validate_vars_file.yml')
     assert proc.returncode == 2, proc.stdout[-3000:]
     assert words % request in proc.stdout, proc.stdout[-3000:]
 

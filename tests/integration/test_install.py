@@ -79,7 +79,7 @@ def test_the_installed_driver_runs_the_installed_collections_playbook(installed,
         f.truncate(16 * 1024 * 1024)
     out = osimage(installed, 'boot-test', str(image), '--timeout', '5', '--no-verify', '--json', timeout=300)
     assert out.returncode == 3, out.stdout + out.stderr
-    summary = json.loads(out.stdout)
+    summary = json.loads(out.stdout.splitlines()[-1])  # after the stage events' JSON lines
     assert summary['result'] == 'boot-test-failed' and summary['outcome'] == 'timeout'
     assert summary['boot_report'] == str(tmp_path / 'boot-report.json')
 

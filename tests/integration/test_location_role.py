@@ -12,7 +12,7 @@ from osimage_testlib import ROOT, playbook
 
 pytestmark = pytest.mark.integration
 
-PLAYBOOK = os.path.join(ROOT, 'tests/integration/playbooks/location.yml')
+PLAYBOOK = os.path.join(ROOT, 'tests/integration/.playbooks/location.yml')
 DNS = ['192.0.2.53', '2001:db8::53']
 NTP = ['ntp1.example.org', '192.0.2.123']
 # chrony.conf as EL 9 ships it, in part: a pool, a DHCP source directory and a comment naming a server.

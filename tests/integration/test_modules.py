@@ -17,7 +17,7 @@ def test_modules_are_idempotent_and_never_write_through_symlinks(tmp_path):
     build = tmp_path / 'build.json'
     build.write_text(json.dumps({'osimage': req.resolve({'cache_dir': '/var/cache/osimage'}, build_id='moduletest'),
                                  'osimage_test_dir': work}))
-    proc = playbook(os.path.join(ROOT, 'tests/integration/playbooks/modules.yml'), '-e', '@%s' % build)
+    proc = playbook(os.path.join(ROOT, 'tests/integration/.playbooks/modules.yml'), '-e', '@%s' % build)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     assert 'All assertions passed' in proc.stdout
     assert not os.path.exists(work)

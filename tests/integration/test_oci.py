@@ -22,7 +22,7 @@ from osimage_testlib import ROOT, playbook, run
 
 pytestmark = pytest.mark.integration
 
-PLAYBOOK = os.path.join(ROOT, 'tests/integration/playbooks/image_oci.yml')
+PLAYBOOK = os.path.join(ROOT, 'tests/integration/.playbooks/image_oci.yml')
 LABELS = {'osimage.builder.distro': 'debian', 'osimage.builder.release': 'bookworm', 'osimage.builder.arch': 'amd64',
           'osimage.builder.build_id': 'ocitest1'}
 COMMAND = ['/bin/sh', '-c', 'cat /etc/os-release; ls -A /boot /usr/lib/modules; cat /proc/net/dev']

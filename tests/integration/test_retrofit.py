@@ -43,7 +43,7 @@ def retrofit(tmp_path, image):
     proc = run([os.path.join(BIN, 'osimage'), 'retrofit', image, str(request), '-o', str(out), '--json'], timeout=2400)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert sha256(image) == before, 'the input image was written'
-    summary = json.loads(proc.stdout)
+    summary = json.loads(proc.stdout.splitlines()[-1])  # after the stage events' JSON lines
     with open(summary['boot_report'], encoding='utf-8') as f:
         report = json.load(f)
     with open(summary['manifest'], encoding='utf-8') as f:

@@ -12,7 +12,7 @@ from osimage_testlib import ROOT, playbook, run
 
 pytestmark = pytest.mark.integration
 
-PLAYBOOK = os.path.join(ROOT, 'tests/integration/playbooks/rpm_bootstrap.yml')
+PLAYBOOK = os.path.join(ROOT, 'tests/integration/.playbooks/rpm_bootstrap.yml')
 DBPATH = '/usr/lib/sysimage/rpm'
 ZYPPER_LOG = '/var/log/zypper.log'
 BACKENDS = ['dnf', 'zypper']

@@ -12,7 +12,7 @@ from osimage_testlib import ROOT, playbook, run
 
 pytestmark = pytest.mark.integration
 
-PLAYBOOK = os.path.join(ROOT, 'tests/integration/playbooks/rpm_packages.yml')
+PLAYBOOK = os.path.join(ROOT, 'tests/integration/.playbooks/rpm_packages.yml')
 DBPATH = '/usr/lib/sysimage/rpm'
 # Each backend with the verbs of the family that uses it.
 FAMILY = {'dnf': 'el', 'zypper': 'suse'}

@@ -25,7 +25,7 @@ def build(out, *args, request=None):
     started = time.monotonic()
     proc = run(argv, timeout=2400)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-4000:]
-    return time.monotonic() - started, json.loads(proc.stdout)
+    return time.monotonic() - started, json.loads(proc.stdout.splitlines()[-1])  # after the stage events
 
 
 def checksums(built_dir):

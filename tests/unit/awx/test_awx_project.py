@@ -13,8 +13,9 @@ BIN = os.path.dirname(sys.executable)
 # The job playbooks: the paths a job template names.
 JOB_PLAYBOOKS = ['playbooks/awx_setup.yml', 'playbooks/boot_test.yml', 'playbooks/build.yml',
                  'playbooks/builder_setup.yml', 'playbooks/retrofit.yml']
-# Owned elsewhere (test playbooks, molecule scenarios): reported, not asserted here.
-NOT_JOBS = ('tests/', 'molecule/', 'extensions/molecule/')
+# Owned elsewhere (molecule scenarios): reported, not asserted here. The test suite's playbooks are in
+# tests/integration/.playbooks, a dot directory AWX does not look into.
+NOT_JOBS = ('molecule/', 'extensions/molecule/')
 # AWX's rule (awx/main/utils/ansible.py): a .yml/.yaml file outside roles/, tasks/, group_vars/, host_vars/
 # and dot directories with a line that starts (after blanks and a dash) with hosts:, include: or
 # import_playbook:, or a vault-encrypted one.
@@ -101,9 +102,15 @@ def test_awx_offers_only_the_job_playbooks(fresh_clone):
     assert [p for p in listed if not p.startswith(NOT_JOBS)] == JOB_PLAYBOOKS
 
 
-def test_the_awx_rule_sees_what_it_should():
-    """The rule's own check: a play is found, an inventory in flow style and role tasks are not."""
+def test_the_awx_rule_sees_what_it_should(tmp_path):
+    """The rule's own check: a play is found, an inventory in flow style, role tasks and a dot directory's
+    playbooks are not, though they are playbooks."""
     listed = awx_playbooks(ROOT)
     assert 'playbooks/build.yml' in listed
+    assert os.path.isfile(os.path.join(ROOT, 'tests', 'integration', '.playbooks', 'validate.yml'))
+    assert not [p for p in listed if p.startswith('tests/')]
+    (tmp_path / 'tests' / 'playbooks').mkdir(parents=True)
+    (tmp_path / 'tests' / 'playbooks' / 'play.yml').write_text('- name: A play\n  hosts: localhost\n')
+    assert awx_playbooks(str(tmp_path)) == ['tests/playbooks/play.yml']
     assert 'inventories/localhost.yml' not in listed
     assert not [p for p in listed if p.startswith(('roles/', 'playbooks/collections/'))]

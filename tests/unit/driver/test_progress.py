@@ -1,0 +1,84 @@
+"""The driver's progress: the stage events the callback writes, read as they come, shown and printed as JSON lines."""
+
+import io
+import json
+
+from rich.console import Console
+
+from osimage import playbook
+
+
+def progress(tmp_path, json_lines=False, terminal=False):
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=terminal, color_system=None, width=120, highlight=False)
+    return playbook.Progress(console, str(tmp_path / 'events.jsonl'), json_lines), out
+
+
+def write(tmp_path, *events, tail=''):
+    with open(tmp_path / 'events.jsonl', 'a', encoding='utf-8') as f:
+        f.write(''.join(json.dumps(e) + '\n' for e in events) + tail)
+
+
+START = {'event': 'stage_start', 'stage': 'bootstrap', 'time': 1000.0}
+END = {'event': 'stage_end', 'stage': 'bootstrap', 'status': 'ok', 'seconds': 93.2, 'time': 1093.2}
+
+
+def test_stage_events_are_shown_as_they_come_and_a_half_written_line_waits(tmp_path, capsys):
+    shown, out = progress(tmp_path, json_lines=True)
+    shown.poll()  # no file yet: nothing
+    write(tmp_path, START, tail='{"event": "stage_e')
+    shown({'event': 'runner_on_ok', 'event_data': {}})  # every runner event reads what is new
+    assert shown.stage == 'bootstrap' and shown.events == [START]
+    with open(tmp_path / 'events.jsonl', 'a', encoding='utf-8') as f:
+        f.write(json.dumps(END)[len('{"event": "stage_e'):] + '\n')
+    shown.poll()
+    assert shown.events == [START, END]
+    assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == [START, END]
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith('stage bootstrap') and lines[1].endswith('stage bootstrap ok in 93.2s')
+
+
+def test_a_stage_the_playbook_never_ended_is_ended_by_the_driver(tmp_path, capsys):
+    shown, _out = progress(tmp_path)
+    write(tmp_path, START)
+    shown.poll()
+    shown.end_unfinished('interrupted')
+    assert shown.events[-1]['event'] == 'stage_end' and shown.events[-1]['status'] == 'interrupted'
+    assert shown.events[-1]['stage'] == 'bootstrap' and shown.events[-1]['seconds'] > 0
+    shown.end_unfinished('failed')  # already ended: nothing more
+    assert len(shown.events) == 2 and capsys.readouterr().out == ''  # JSON lines only with --json
+
+
+def test_a_terminal_gets_a_spinner_with_the_running_stages_time(tmp_path):
+    shown, out = progress(tmp_path, terminal=True)
+    with shown:
+        write(tmp_path, START)
+        shown.poll()
+        tasks = shown._spinner.tasks  # pylint: disable=protected-access
+        assert [t.description for t in tasks] == ['bootstrap'] and tasks[0].elapsed is not None
+        write(tmp_path, END)
+        shown.poll()
+        assert not shown._spinner.tasks  # pylint: disable=protected-access
+    assert 'stage bootstrap ok in 93.2s' in out.getvalue()
+
+
+def test_the_last_failure_that_was_not_ignored_is_the_summary(tmp_path):
+    shown, _out = progress(tmp_path)
+    shown({'event': 'runner_on_failed', 'event_data': {'task': 'Probe', 'ignore_errors': True, 'res': {'msg': 'x'}}})
+    shown({'event': 'runner_on_failed', 'event_data': {'task': 'Partition', 'res': {'stderr': 'no space'}}})
+    assert shown.failure == 'Partition: no space'
+
+
+def test_a_remote_builds_stages_are_read_from_the_lines_the_callback_displayed(capsys):
+    """A builder's events file stays on the builder: its events arrive as the callback's displayed lines."""
+    out = io.StringIO()
+    shown = playbook.Progress(Console(file=out, color_system=None, width=120, highlight=False), json_lines=True,
+                              prefix='[b1] ')
+    shown({'event': 'verbose', 'stdout': 'STAGE [bootstrap] started'})
+    shown({'event': 'runner_on_ok', 'stdout': 'STAGE [bootstrap] ok after 1.0s'})  # only the callback's own lines
+    shown({'event': 'verbose', 'stdout': '\x1b[1;31mSTAGE [bootstrap] failed after 93.2s\x1b[0m'})
+    assert [(e['event'], e['stage'], e.get('status')) for e in shown.events] == [
+        ('stage_start', 'bootstrap', None), ('stage_end', 'bootstrap', 'failed')]
+    assert shown.events[1]['seconds'] == 93.2
+    assert [json.loads(line)['event'] for line in capsys.readouterr().out.splitlines()] == ['stage_start', 'stage_end']
+    assert out.getvalue().splitlines()[0].startswith('[b1] ') and 'stage bootstrap' in out.getvalue()
