@@ -84,8 +84,11 @@ def enter(root):
         for name in READ_ONLY_PROC:
             if os.path.exists(os.path.join(proc, name)):
                 _read_only_bind(os.path.join(proc, name))
-    if _plain_dir(os.path.join(root, 'sys')):
-        _mount('sysfs', os.path.join(root, 'sys'), 'sysfs', MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    sys_dir = os.path.join(root, 'sys')
+    if _plain_dir(sys_dir):
+        while os.path.ismount(sys_dir):  # the tree's (rw, with submounts, or the same superblock): detach here
+            _check(_libc.umount2(sys_dir.encode(), MNT_DETACH), 'detaching %s' % sys_dir)
+        _mount('sysfs', sys_dir, 'sysfs', MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.chdir(root)
     number = PIVOT_ROOT.get(os.uname().machine)
     if number is None:
@@ -126,11 +129,16 @@ def _run(argv):
     if child == 0:
         for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(sig, signal.SIG_DFL)
-        try:
-            os.execvp(argv[0], argv)
-        except OSError as exc:
-            sys.stderr.write('osimage sandbox: cannot run %s: %s\n' % (argv[0], exc.strerror))
-            os._exit(127 if isinstance(exc, FileNotFoundError) else 126)
+        # Not os.execvp: it imports from the host's standard library, which is gone after the pivot.
+        dirs = [''] if '/' in argv[0] else os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin').split(':')
+        error = None
+        for directory in dirs:
+            try:
+                os.execv(os.path.join(directory, argv[0]), argv)
+            except OSError as exc:
+                error = error if isinstance(exc, FileNotFoundError) and error else exc
+        sys.stderr.write('osimage sandbox: cannot run %s: %s\n' % (argv[0], error.strerror))
+        os._exit(127 if isinstance(error, FileNotFoundError) else 126)
     while True:
         pid, status = os.wait()
         if pid == child:

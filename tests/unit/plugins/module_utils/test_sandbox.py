@@ -32,7 +32,7 @@ def fixture_tree(tmp_path):
 
 
 def inside(tree, script, **kwargs):
-    return subprocess.run(sandbox.command(tree) + ['/bin/sh', '-c', script], capture_output=True, text=True,
+    return subprocess.run(sandbox.command(tree) + ['sh', '-c', script], capture_output=True, text=True,
                           env={'PATH': '/bin'}, check=False, timeout=30, **kwargs)
 
 
