@@ -42,7 +42,6 @@ notes:
 
 import os
 import subprocess
-import sys
 
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_bytes

@@ -162,8 +162,9 @@ def grub_image(runner, root, mkimage, target, modules, label, out):
         f.write('search --no-floppy --set=root --label %s\nset prefix=($root)/boot/grub\n' % label)
     try:
         launcher = sandbox.install(os.path.join(runner.module.tmpdir, 'sandbox'))
-        runner.run(sandbox.command(root, launcher) + [mkimage, '-O', target, '-p', '/boot/grub', '-c', '/run/osimage-grub-early.cfg',
-                    '-o', '/run/' + os.path.basename(made)] + modules, what='%s -O %s in the tree' % (mkimage, target))
+        argv = [mkimage, '-O', target, '-p', '/boot/grub', '-c', '/run/osimage-grub-early.cfg',
+                '-o', '/run/' + os.path.basename(made)] + modules
+        runner.run(sandbox.command(root, launcher) + argv, what='%s -O %s in the tree' % (mkimage, target))
         shutil.move(made, out)
     finally:
         for path in (early, made):
