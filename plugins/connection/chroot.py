@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 ---
 name: chroot
-short_description: Run tasks inside an image root tree with chroot(8)
+short_description: Run tasks inside an image root tree, in the build sandbox
 version_added: 0.1.0
 description:
   - Runs modules inside a root tree on the controller, so that roles written for ordinary hosts
@@ -20,6 +20,10 @@ description:
     is opened and closed for every task.
   - Files are written and read through C(dd) inside the chroot, so a symlink in the image resolves inside
     the image and never reaches the host.
+  - Every command runs in the build sandbox (C(plugins/module_utils/sandbox.py)) - the tree as its root by
+    pivot_root, new mount, PID, IPC and UTS namespaces, a fresh C(/proc), a reduced capability bounding set - so
+    that a task or a package's maintainer script cannot see, signal or write to the host. Processes a command
+    leaves running end with it.
   - Commands run with a clean environment (C(PATH), C(HOME), C(LANG), C(DEBIAN_FRONTEND=noninteractive)),
     not the controller's.
 author: osimage developers (@osimage)
@@ -31,24 +35,19 @@ options:
     vars:
       - name: inventory_hostname
       - name: ansible_host
-  chroot_exe:
-    description: The chroot command on the controller.
-    type: str
-    default: chroot
-    vars:
-      - name: ansible_chroot_exe
 notes:
   - The controller runs as root. The tree needs C(/bin/sh) and, for modules, C(python3).
+  - The sandbox shares the host's network, so that packages can be downloaded.
 '''
 
 import os
-import shutil
 import subprocess
 
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_bytes
 from ansible.plugins.connection import ConnectionBase
 from ansible.utils.display import Display
+from ansible_collections.osimage.builder.plugins.module_utils import sandbox
 
 display = Display()
 
@@ -73,7 +72,6 @@ class Connection(ConnectionBase):
     def __init__(self, play_context, new_stdin, *args, **kwargs):
         super().__init__(play_context, new_stdin, *args, **kwargs)
         self.root = None
-        self.chroot_cmd = None
 
     def _connect(self):
         if self._connected:
@@ -85,16 +83,13 @@ class Connection(ConnectionBase):
             raise AnsibleError("chroot connection: '%s' is not a directory" % self.root)
         if not os.path.lexists(os.path.join(self.root, 'bin', 'sh')):
             raise AnsibleError("chroot connection: '%s' has no /bin/sh" % self.root)
-        self.chroot_cmd = shutil.which(self.get_option('chroot_exe'))
-        if not self.chroot_cmd:
-            raise AnsibleError("chroot connection: '%s' was not found" % self.get_option('chroot_exe'))
         display.vvv('ESTABLISH CHROOT CONNECTION', host=self.root)
         super()._connect()
         self._connected = True
         return self
 
     def _popen(self, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE):
-        return subprocess.Popen([self.chroot_cmd, self.root] + argv, stdin=stdin, stdout=stdout,
+        return subprocess.Popen(sandbox.command(self.root) + argv, stdin=stdin, stdout=stdout,
                                 stderr=subprocess.PIPE, env=CHROOT_ENV, close_fds=True)
 
     def exec_command(self, cmd, in_data=None, sudoable=False):

@@ -74,20 +74,47 @@ def descendants(pid):
     return found
 
 
+def _link(pid, name):
+    try:
+        return os.readlink('/proc/%s/%s' % (pid, name))
+    except OSError:
+        return None
+
+
+def _args(pid):
+    try:
+        with open('/proc/%s/cmdline' % pid, 'rb') as f:
+            return f.read().decode('utf-8', 'surrogateescape').split('\0')
+    except OSError:
+        return []
+
+
+def _inside(path, root):
+    return path == root or path.startswith(root + '/')
+
+
 def pids_in(root):
-    """PIDs of processes whose root directory is ``root`` or below it."""
+    """PIDs of processes inside ``root``: those chrooted to ``root`` or below, and every process of a sandbox
+    (module_utils/sandbox.py) started on it.
+
+    A sandboxed process's root link reads ``/`` from here, so a sandbox is found by its launcher: a process
+    of our own PID namespace (which nothing inside a sandbox can join) that made a new one for its
+    children and names ``root`` in its arguments. Every process of that new namespace is inside."""
     root = os.path.realpath(root)
-    found = []
+    own_ns = _link('self', 'ns/pid')
+    found, links, sandboxes = [], {}, set()
     for entry in os.listdir('/proc'):
         if not entry.isdigit():
             continue
-        try:
-            proc_root = os.readlink('/proc/%s/root' % entry)
-        except OSError:
-            continue
-        if proc_root == root or proc_root.startswith(root + '/'):
+        proc_root, pid_ns = _link(entry, 'root'), _link(entry, 'ns/pid')
+        links[int(entry)] = pid_ns
+        if proc_root and _inside(proc_root, root):
             found.append(int(entry))
-    return found
+        elif pid_ns == own_ns and _link(entry, 'ns/pid_for_children') not in (None, own_ns):
+            if any(a.startswith('/') and _inside(os.path.realpath(a), root) for a in _args(entry)[1:]):
+                found.append(int(entry))
+                sandboxes.add(_link(entry, 'ns/pid_for_children'))
+    return sorted(set(found) | {pid for pid, ns in links.items() if ns in sandboxes})
 
 
 def kill_processes(root, grace=5.0):

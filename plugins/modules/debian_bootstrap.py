@@ -15,6 +15,8 @@ description:
   - Creates a root file system tree for a Debian-family release in O(path), ready to be customized in a chroot.
   - The tree is built next to O(path) and renamed into place only when complete, so a failed run never leaves
     a half-made tree at O(path).
+  - The packages' maintainer scripts run in the build sandbox (the tool's C(chroot) is
+    C(plugins/module_utils/sandbox.py)), so they cannot see, signal or write to the host.
   - A stamp of the inputs is kept beside the tree; running again with the same inputs changes nothing.
   - With O(cache_dir), downloaded packages are kept between builds and the finished tree is cached, so the
     next build with the same inputs copies the tree instead of installing it again.
@@ -134,6 +136,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.osimage.builder.plugins.module_utils import bootstrap
+from ansible_collections.osimage.builder.plugins.module_utils import sandbox
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
 
 DEBOOTSTRAP_VARIANTS = {'apt': 'minbase', 'minbase': 'minbase'}
@@ -212,7 +215,11 @@ def main():
 
     def make(partial):
         argv = bootstrap_argv(params, partial, deb_cache)
-        env = {'OSIMAGE_DEB_CACHE': deb_cache} if deb_cache else {}
+        # The tool runs maintainer scripts with the first chroot in PATH: the build sandbox.
+        shim = os.path.dirname(sandbox.install(os.path.join(module.tmpdir, 'sandbox')))
+        env = {'PATH': shim + os.pathsep + os.environ.get('PATH', os.defpath)}
+        if deb_cache:
+            env['OSIMAGE_DEB_CACHE'] = deb_cache
         if params['proxy']:
             env.update(http_proxy=params['proxy'], https_proxy=params['proxy'])
         runner.run(argv, environ_update=env, what=params['tool'])

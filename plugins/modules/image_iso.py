@@ -67,7 +67,7 @@ options:
     elements: str
     required: true
   grub_mkimage:
-    description: The tree's GRUB image maker, run chrooted (the distro table's C(grub.mkimage)).
+    description: The tree's GRUB image maker, run in the build sandbox (the distro table's C(grub.mkimage)).
     type: str
     required: true
   grub_lib:
@@ -140,6 +140,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.osimage.builder.plugins.module_utils import atomic
+from ansible_collections.osimage.builder.plugins.module_utils import sandbox
 from ansible_collections.osimage.builder.plugins.module_utils import stamp
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
 
@@ -163,14 +164,16 @@ menuentry '{title}' {{
 
 
 def grub_image(runner, root, mkimage, target, modules, label, out):
-    """Run the tree's own GRUB image maker ``mkimage`` (chrooted) and move its output to ``out``."""
+    """Run the tree's own GRUB image maker ``mkimage`` (in the build sandbox) and move its output to ``out``."""
     early = os.path.join(root, 'run', 'osimage-grub-early.cfg')
     made = os.path.join(root, 'run', 'osimage-grub-%s.img' % target)
     with open(early, 'w', encoding='utf-8') as f:
         f.write('search --no-floppy --set=root --label %s\nset prefix=($root)/boot/grub\n' % label)
     try:
-        runner.run(['chroot', root, mkimage, '-O', target, '-p', '/boot/grub', '-c', '/run/osimage-grub-early.cfg',
-                    '-o', '/run/' + os.path.basename(made)] + modules, what='%s -O %s in the tree' % (mkimage, target))
+        launcher = sandbox.install(os.path.join(runner.module.tmpdir, 'sandbox'))
+        argv = [mkimage, '-O', target, '-p', '/boot/grub', '-c', '/run/osimage-grub-early.cfg',
+                '-o', '/run/' + os.path.basename(made)] + modules
+        runner.run(sandbox.command(root, launcher) + argv, what='%s -O %s in the tree' % (mkimage, target))
         shutil.move(made, out)
     finally:
         for path in (early, made):
