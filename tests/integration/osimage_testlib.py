@@ -47,6 +47,8 @@ class Built:
         self.dir = output_dir
         self.proc = proc
         self.manifest = self.json('manifest.json')
+        with open(os.path.join(output_dir, 'build.log'), encoding='utf-8') as f:
+            self.log = f.read()  # read now: a later failed build into the same directory writes its own log
         self.report = self.json('boot-report.json') if os.path.exists(os.path.join(output_dir, 'boot-report.json')) \
             else {}
 
