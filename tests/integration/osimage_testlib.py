@@ -1,5 +1,6 @@
 """Helpers for the integration tests: run commands and playbooks, read a finished build."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -38,6 +39,15 @@ def left_on_host(tmp_path, work):
         except OSError:
             pass
     return found + ['loop ' + line for line in run(['losetup', '-a']).stdout.splitlines()]
+
+
+def sha256(path):
+    """The sha256 of a file, read in chunks (images are gigabytes)."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 class Built:
