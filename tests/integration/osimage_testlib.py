@@ -50,6 +50,16 @@ def sha256(path):
     return digest.hexdigest()
 
 
+class HostRunner:
+    """module_utils.runner.Runner's interface over subprocess, to call module_utils helpers from a test."""
+
+    def run(self, argv, check=True, what=None, environ_update=None):
+        proc = subprocess.run([str(a) for a in argv], capture_output=True, text=True, check=False,
+                              env=dict(os.environ, **(environ_update or {})))
+        assert not check or proc.returncode == 0, '%s: %s' % (what, proc.stderr)
+        return proc.returncode, proc.stdout, proc.stderr
+
+
 class Built:
     """A finished build: its output directory and what it wrote."""
 
