@@ -31,6 +31,12 @@ def tree_fingerprint(root):
     return digest.hexdigest()
 
 
+def file_fingerprint(path):
+    """Cheap fingerprint of one file: its size, inode, mtime and ctime (a rewrite or replacement changes them)."""
+    st = os.stat(path)
+    return '%d:%d:%d:%d' % (st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def read(path):
     """The stamp stored at ``path``, or None."""
     try:
@@ -61,6 +67,42 @@ def publish(tmp, dest):
     os.replace(tmp, dest)
     os.replace(tmp + '.sha256', dest + '.sha256')
     return digest
+
+
+def published_sha256(dest):
+    """The digest in ``dest``'s ``.sha256``, or None."""
+    try:
+        with open(dest + '.sha256', encoding='utf-8') as f:
+            return f.read().split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def artifact_stamp(dest):
+    """Where the stamp of the artifact ``dest`` is kept: beside it."""
+    return dest + '.osimage.json'
+
+
+def recorded(dest, key):
+    """The result recorded when ``dest`` was made from inputs of fingerprint ``key``, if ``dest`` is still that
+    file (same size and mtime, its ``.sha256`` the recorded digest); otherwise None: it is to be made."""
+    old = read(artifact_stamp(dest))
+    try:
+        st = os.stat(dest)
+    except OSError:
+        return None
+    if not old or old.get('fingerprint') != key or old.get('mtime_ns') != st.st_mtime_ns:
+        return None
+    result = old.get('result') or {}
+    if result.get('bytes') != st.st_size or result.get('sha256') != published_sha256(dest):
+        return None
+    return result
+
+
+def record(dest, key, result):
+    """Keep ``result`` (with ``bytes`` and ``sha256``) beside the just published ``dest``, made from inputs of
+    fingerprint ``key``, for :func:`recorded`."""
+    write(artifact_stamp(dest), {'fingerprint': key, 'mtime_ns': os.stat(dest).st_mtime_ns, 'result': result})
 
 
 def discard(tmp):

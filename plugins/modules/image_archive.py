@@ -23,7 +23,11 @@ description:
     extended attributes, sorted by name. Checked by listing it: it holds C(etc/os-release) and the tree's
     number of entries."
   - Written under a temporary name and renamed into place when complete and checked, with C(DEST.sha256)
-    beside it. Always rewrites (C(changed=true)); in check mode nothing is written.
+    beside it.
+  - "Idempotent: a stamp beside the archive (C(DEST.osimage.json)) keeps the fingerprint of the inputs (the
+    source file's size, inode and times, or the tree's entries, sizes, owners, modes and times, and every
+    option) and the result; nothing is written (C(changed=false), the recorded result returned) when the
+    fingerprint is the same and O(dest) is still the file it recorded (its size, time and C(DEST.sha256))."
 author: osimage developers (@osimage)
 options:
   src:
@@ -110,27 +114,27 @@ format:
   type: str
 bytes:
   description: Size of the archive in bytes.
-  returned: unless check mode
+  returned: unless check mode would make the archive
   type: int
 virtual_size:
   description: Virtual size of the disk inside (V(ova), V(gce)).
-  returned: unless check mode
+  returned: unless check mode would make the archive
   type: int
 sha256:
   description: sha256 of the archive.
-  returned: unless check mode
+  returned: unless check mode would make the archive
   type: str
 members:
   description: The archive's members in order (V(ova), V(gce)), or how many entries it holds (V(tar)).
-  returned: unless check mode
+  returned: unless check mode would make the archive
   type: raw
 seconds:
-  description: Seconds packaging and checking took.
-  returned: unless check mode
+  description: Seconds packaging and checking took (when the archive was made).
+  returned: unless check mode would make the archive
   type: float
 checks:
   description: The checks made on the written archive, each with C(name) and C(detail).
-  returned: unless check mode
+  returned: unless check mode would make the archive
   type: list
   elements: dict
 '''
@@ -218,6 +222,28 @@ def write_tar(runner, params, tmp):
 WRITERS = {'ova': write_ova, 'gce': write_gce, 'tar': write_tar}
 
 
+def inputs_key(params):
+    """Fingerprint of what the archive is made from: the source (a file's or a tree's) and every option."""
+    src = params['src']
+    source = stamp.tree_fingerprint(src) if params['format'] == 'tar' else stamp.file_fingerprint(src)
+    return stamp.fingerprint({'source': source, 'options': {k: v for k, v in params.items() if k != 'dest'}})
+
+
+def make(module, params, dest):
+    """Write, check and publish the archive; return its result."""
+    runner = Runner(module)
+    started = time.monotonic()
+    fmt = params['format']
+    with runner.artifact(dest) as tmp:
+        try:
+            size, members, checks = WRITERS[fmt](runner, params, tmp)
+        except (ValueError, tarfile.TarError) as exc:
+            module.fail_json(msg='the %s archive failed its check: %s' % (fmt, exc))
+        digest = stamp.publish(tmp, dest)
+    return dict(bytes=os.path.getsize(dest), virtual_size=size, sha256=digest, members=members, checks=checks,
+                seconds=round(time.monotonic() - started, 1))
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -238,18 +264,13 @@ def main():
     wants_dir = fmt == 'tar'
     if (wants_dir and not os.path.isdir(params['src'])) or (not wants_dir and not os.path.isfile(params['src'])):
         module.fail_json(msg="src '%s' is not a %s" % (params['src'], 'directory' if wants_dir else 'file'))
-    if module.check_mode:
-        module.exit_json(changed=True, dest=dest, format=fmt)
-    runner = Runner(module)
-    started = time.monotonic()
-    with runner.artifact(dest) as tmp:
-        try:
-            size, members, checks = WRITERS[fmt](runner, params, tmp)
-        except (ValueError, tarfile.TarError) as exc:
-            module.fail_json(msg='the %s archive failed its check: %s' % (fmt, exc))
-        digest = stamp.publish(tmp, dest)
-    module.exit_json(changed=True, dest=dest, format=fmt, bytes=os.path.getsize(dest), virtual_size=size,
-                     sha256=digest, members=members, checks=checks, seconds=round(time.monotonic() - started, 1))
+    key = inputs_key(params)
+    made = stamp.recorded(dest, key)
+    if made is not None or module.check_mode:
+        module.exit_json(changed=made is None, dest=dest, format=fmt, **(made or {}))
+    made = make(module, params, dest)
+    stamp.record(dest, key, made)
+    module.exit_json(changed=True, dest=dest, format=fmt, **made)
 
 
 if __name__ == '__main__':

@@ -137,17 +137,9 @@ def info(runner, path, fmt=None):
     return json.loads(out)
 
 
-def read_sha(path):
-    try:
-        with open(path + '.sha256', encoding='utf-8') as f:
-            return f.read().split()[0]
-    except (OSError, IndexError):
-        return None
-
-
 def up_to_date(runner, params):
     dest, src = params['dest'], params['src']
-    if params['force'] or not os.path.isfile(dest) or not read_sha(dest):
+    if params['force'] or not os.path.isfile(dest) or not stamp.published_sha256(dest):
         return False
     if os.path.getmtime(dest) < os.path.getmtime(src):
         return False
@@ -223,7 +215,7 @@ def main():
         result = dict(changed=changed, dest=dest, format=fmt)
         if not changed:
             result.update(bytes=os.path.getsize(dest), virtual_size=info(runner, dest, FORMATS[fmt]['qemu'])['virtual-size'],
-                          sha256=read_sha(dest))
+                          sha256=stamp.published_sha256(dest))
         module.exit_json(**result)
 
     started = time.monotonic()

@@ -24,7 +24,11 @@ description:
     for the disk's file systems (the ESP, swap, a separate C(/var)) that the tree's C(/etc/fstab) names.
   - Assembled with xorriso; then the boot catalog is read back (C(xorriso -report_el_torito)) and must list a
     BIOS and a UEFI boot image. Written under a temporary name and renamed into place, with C(DEST.sha256).
-  - Always rewrites (C(changed=true)); in check mode nothing is written.
+  - The tree is left as it was found (the GRUB images are made in its C(/run), whose time is restored).
+  - "Idempotent: a stamp beside the ISO (C(DEST.osimage.json)) keeps the fingerprint of the inputs (the tree's
+    entries, sizes, owners, modes and times, and every option but O(work_dir)) and the result; nothing is
+    written (C(changed=false), the recorded result returned) when the fingerprint is the same and O(dest) is
+    still the file it recorded (its size, time and C(DEST.sha256))."
 author: osimage developers (@osimage)
 options:
   root:
@@ -110,24 +114,24 @@ dest:
   type: str
 bytes:
   description: Its size.
-  returned: unless check mode
+  returned: unless check mode would make the ISO
   type: int
 sha256:
   description: Its sha256.
-  returned: unless check mode
+  returned: unless check mode would make the ISO
   type: str
 boot_images:
   description: The El Torito boot images the catalog lists, each with C(platform) (BIOS or UEFI).
-  returned: unless check mode
+  returned: unless check mode would make the ISO
   type: list
   elements: dict
 seconds:
-  description: Seconds it took.
-  returned: unless check mode
+  description: Seconds it took (when the ISO was made).
+  returned: unless check mode would make the ISO
   type: float
 checks:
   description: The checks made on the written ISO, each with C(name) and C(detail).
-  returned: unless check mode
+  returned: unless check mode would make the ISO
   type: list
   elements: dict
 '''
@@ -164,8 +168,10 @@ menuentry '{title}' {{
 
 def grub_image(runner, root, mkimage, target, modules, label, out):
     """Run the tree's own GRUB image maker ``mkimage`` (in the build sandbox) and move its output to ``out``."""
-    early = os.path.join(root, 'run', 'osimage-grub-early.cfg')
-    made = os.path.join(root, 'run', 'osimage-grub-%s.img' % target)
+    run = os.path.join(root, 'run')
+    early = os.path.join(run, 'osimage-grub-early.cfg')
+    made = os.path.join(run, 'osimage-grub-%s.img' % target)
+    found = os.stat(run)
     with open(early, 'w', encoding='utf-8') as f:
         f.write('search --no-floppy --set=root --label %s\nset prefix=($root)/boot/grub\n' % label)
     try:
@@ -178,6 +184,7 @@ def grub_image(runner, root, mkimage, target, modules, label, out):
         for path in (early, made):
             if os.path.exists(path):
                 os.unlink(path)
+        os.utime(run, ns=(found.st_atime_ns, found.st_mtime_ns))
 
 
 def one(root, pattern, what):
@@ -232,6 +239,32 @@ def build(runner, params, stage, tmp):
     return images, [{'name': 'El Torito catalog has a BIOS and a UEFI boot image', 'detail': 'xorriso -report_el_torito'}]
 
 
+def inputs_key(params):
+    """Fingerprint of what the ISO is made from: the tree's entries and every option but the scratch directory."""
+    return stamp.fingerprint({'tree': stamp.tree_fingerprint(params['root']),
+                              'options': {k: v for k, v in params.items() if k not in ('dest', 'work_dir')}})
+
+
+def make(module, params, dest):
+    """Build, check and publish the ISO in a fresh work_dir, removed afterwards; return its result."""
+    runner = Runner(module)
+    started = time.monotonic()
+    stage = os.path.join(params['work_dir'], 'tree')
+    shutil.rmtree(params['work_dir'], ignore_errors=True)
+    os.makedirs(params['work_dir'], mode=0o700)
+    try:
+        with runner.artifact(dest) as tmp:
+            try:
+                images, checks = build(runner, params, stage, tmp)
+            except ValueError as exc:
+                module.fail_json(msg='making the ISO failed: %s' % exc)
+            digest = stamp.publish(tmp, dest)
+    finally:
+        shutil.rmtree(params['work_dir'], ignore_errors=True)
+    return dict(bytes=os.path.getsize(dest), sha256=digest, boot_images=images, checks=checks,
+                seconds=round(time.monotonic() - started, 1))
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -255,24 +288,13 @@ def main():
         module.fail_json(msg="label '%s' is not 1 to 32 upper-case letters, digits and _" % params['label'])
     if not os.path.isdir(params['root']):
         module.fail_json(msg="root '%s' is not a directory" % params['root'])
-    if module.check_mode:
-        module.exit_json(changed=True, dest=dest)
-    runner = Runner(module)
-    started = time.monotonic()
-    stage = os.path.join(params['work_dir'], 'tree')
-    shutil.rmtree(params['work_dir'], ignore_errors=True)
-    os.makedirs(params['work_dir'], mode=0o700)
-    try:
-        with runner.artifact(dest) as tmp:
-            try:
-                images, checks = build(runner, params, stage, tmp)
-            except ValueError as exc:
-                module.fail_json(msg='making the ISO failed: %s' % exc)
-            digest = stamp.publish(tmp, dest)
-    finally:
-        shutil.rmtree(params['work_dir'], ignore_errors=True)
-    module.exit_json(changed=True, dest=dest, format='iso', bytes=os.path.getsize(dest), sha256=digest,
-                     boot_images=images, checks=checks, seconds=round(time.monotonic() - started, 1))
+    key = inputs_key(params)
+    made = stamp.recorded(dest, key)
+    if made is not None or module.check_mode:
+        module.exit_json(changed=made is None, dest=dest, format='iso', **(made or {}))
+    made = make(module, params, dest)
+    stamp.record(dest, key, made)
+    module.exit_json(changed=True, dest=dest, format='iso', **made)
 
 
 if __name__ == '__main__':

@@ -3,31 +3,17 @@ space needed and the space free, before any privileged step; a conversion that r
 leaves no partial file in the output directory and names the directory. An 8 MiB tmpfs stands for the full
 disk; it is unmounted in every outcome."""
 
-import json
 import os
 import subprocess
 import sys
 
 import pytest
 import yaml
+from module_runner import run_module
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 OSIMAGE = os.path.join(os.path.dirname(sys.executable), 'osimage')
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='mounts a tmpfs')
-
-
-def run_module(name, tmp_path, **args):
-    """The result of running the collection's module ``name`` with ``args`` outside Ansible."""
-    path = tmp_path / 'args.json'
-    path.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, 'playbooks', 'collections'))
-    proc = subprocess.run([sys.executable, '-m', 'ansible_collections.osimage.builder.plugins.modules.' + name,
-                           str(path)], capture_output=True, text=True, env=env, timeout=120, check=False)
-    try:
-        return json.loads(proc.stdout)
-    except ValueError:
-        return {'failed': True, 'msg': proc.stdout + proc.stderr, 'module_stderr': proc.stderr}
 
 
 @pytest.fixture
