@@ -230,35 +230,32 @@ def make_all(runner, image, items, root, workdir):
             filesystems.make(runner, image, target, workdir)
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type='path', required=True),
-            size=dict(type='raw', required=True),
-            root=dict(type='path'),
-            table=dict(type='str', default='gpt', choices=['gpt', 'mbr']),
-            partitions=dict(type='list', elements='dict', required=True, options=dict(
-                name=dict(type='str', required=True),
-                type=dict(type='str', default='linux', choices=sorted(disk.TYPES)),
-                size=dict(type='raw', required=True),
-                filesystem=dict(type='str', default='none', choices=FILESYSTEMS),
-                uuid=dict(type='str'),
-                label=dict(type='str'),
-                source=dict(type='path'),
-                mountpoint=dict(type='str'),
-                bootable=dict(type='bool', default=False),
-                subvolumes=dict(type='list', elements='dict', default=[]),
-            )),
-            lvm=dict(type='dict', options=dict(
-                vg=dict(type='str', required=True),
-                volumes=dict(type='list', elements='dict', required=True),
-            )),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    runner = Runner(module)
-    path = os.path.abspath(params['path'])
+ARGUMENT_SPEC = dict(
+    path=dict(type='path', required=True),
+    size=dict(type='raw', required=True),
+    root=dict(type='path'),
+    table=dict(type='str', default='gpt', choices=['gpt', 'mbr']),
+    partitions=dict(type='list', elements='dict', required=True, options=dict(
+        name=dict(type='str', required=True),
+        type=dict(type='str', default='linux', choices=sorted(disk.TYPES)),
+        size=dict(type='raw', required=True),
+        filesystem=dict(type='str', default='none', choices=FILESYSTEMS),
+        uuid=dict(type='str'),
+        label=dict(type='str'),
+        source=dict(type='path'),
+        mountpoint=dict(type='str'),
+        bootable=dict(type='bool', default=False),
+        subvolumes=dict(type='list', elements='dict', default=[]),
+    )),
+    lvm=dict(type='dict', options=dict(
+        vg=dict(type='str', required=True),
+        volumes=dict(type='list', elements='dict', required=True),
+    )),
+)
+
+
+def plan(module, params):
+    """(size, placed partitions, logical volumes) of the request, or fail naming what is wrong with it."""
     try:
         size = disk.parse_size(params['size'])
         parts = [dict(p, size=p['size'] if p['size'] == 'rest' else disk.parse_size(p['size']))
@@ -272,26 +269,20 @@ def main():
     for part in placed:
         if part.get('source') and not os.path.isdir(part['source']):
             module.fail_json(msg="source '%s' of partition '%s' is not a directory" % (part['source'], part['name']))
-    volumes = [dict(v) for v in (params['lvm'] or {}).get('volumes', [])]
-    inputs = {'size': size, 'table': params['table'], 'partitions': placed, 'lvm': params['lvm'],
-              'root': stamp.tree_fingerprint(params['root']) if params['root'] else None,
-              'sources': {p['name']: stamp.tree_fingerprint(p['source']) for p in placed if p.get('source')}}
-    key = stamp.fingerprint(inputs)
-    for item in placed + volumes:
-        if item.get('filesystem', 'none') not in ('none', 'lvm') and not item.get('uuid'):
-            item['uuid'] = filesystems.new_uuid(item['filesystem'])
-    stamp_path = path + '.osimage-disk.json'
-    result = dict(changed=False, path=path, size=size, partitions=placed, volumes=volumes)
-    old = stamp.read(stamp_path)
-    if old and old.get('fingerprint') == key and os.path.isfile(path):
-        result.update(partitions=old['partitions'], volumes=old.get('volumes', []),
-                      table=clean_table(disk.read_table(runner, path), path))
-        module.exit_json(**result)
-    result['changed'] = True
-    if module.check_mode:
-        result['table'] = {'label': params['table'], 'partitions': placed}
-        module.exit_json(**result)
+    return size, placed, [dict(v) for v in (params['lvm'] or {}).get('volumes', [])]
 
+
+def inputs_key(params, size, placed):
+    """Fingerprint of the layout and of every tree the file systems are filled from."""
+    return stamp.fingerprint({'size': size, 'table': params['table'], 'partitions': placed, 'lvm': params['lvm'],
+                              'root': stamp.tree_fingerprint(params['root']) if params['root'] else None,
+                              'sources': {p['name']: stamp.tree_fingerprint(p['source'])
+                                          for p in placed if p.get('source')}})
+
+
+def assemble(module, runner, params, path, size, placed, volumes):
+    """Write the disk under a temporary name and rename it into place; return (its table, the volumes)."""
+    pv = [p for p in placed if p['filesystem'] == 'lvm']
     tmp = atomic.temp_name(path)
     workdir = tmp + '.d'
     os.makedirs(workdir)
@@ -316,6 +307,31 @@ def main():
             os.unlink(tmp)
         if os.path.isdir(workdir):
             os.rmdir(workdir)
+    return table, volumes
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = module.params
+    runner = Runner(module)
+    path = os.path.abspath(params['path'])
+    size, placed, volumes = plan(module, params)
+    key = inputs_key(params, size, placed)
+    for item in placed + volumes:
+        if item.get('filesystem', 'none') not in ('none', 'lvm') and not item.get('uuid'):
+            item['uuid'] = filesystems.new_uuid(item['filesystem'])
+    stamp_path = path + '.osimage-disk.json'
+    result = dict(changed=False, path=path, size=size, partitions=placed, volumes=volumes)
+    old = stamp.read(stamp_path)
+    if old and old.get('fingerprint') == key and os.path.isfile(path):
+        result.update(partitions=old['partitions'], volumes=old.get('volumes', []),
+                      table=clean_table(disk.read_table(runner, path), path))
+        module.exit_json(**result)
+    result['changed'] = True
+    if module.check_mode:
+        result['table'] = {'label': params['table'], 'partitions': placed}
+        module.exit_json(**result)
+    table, volumes = assemble(module, runner, params, path, size, placed, volumes)
     stamp.write(stamp_path, {'fingerprint': key, 'partitions': placed, 'volumes': volumes})
     result.update(table=clean_table(table, path), volumes=volumes)
     module.exit_json(**result)

@@ -377,6 +377,42 @@ def publish_layout(built, layout):
         shutil.rmtree(old)
 
 
+def make(module, params, dest, inputs):
+    """Build, check and publish the archive (and the layout); return the result's facts."""
+    runner = Runner(module)
+    started = time.monotonic()
+    created = params['created'] or datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    labels = labels_of(params, created)
+    work = atomic.temp_name(dest) + '.d'
+    layout = params['layout'] and atomic.temp_name(params['layout'])
+    built = layout or os.path.join(work, 'layout')
+    try:
+        with runner.artifact(dest) as tmp:
+            os.makedirs(work)
+            layer = os.path.join(work, 'layer.tar')
+            runner.run(layer_argv(params['src'], layer, params['kernel']), what='tar of the root tree')
+            build_layout(runner, params, built, layer, created, inputs)
+            os.unlink(layer)
+            runner.run(['skopeo', 'copy', '--quiet', 'oci:%s:%s' % (built, reference(params)),
+                        'oci-archive:%s:%s' % (tmp, reference(params))], what='skopeo copy to the oci-archive')
+            try:
+                facts, checks = check(runner, params, tmp, labels, inputs)
+            except (ValueError, KeyError, OSError, tarfile.TarError) as exc:
+                module.fail_json(msg='the oci archive failed its check: %s' % exc)
+            if layout:
+                publish_layout(layout, params['layout'])
+            digest = stamp.publish(tmp, dest)
+    finally:
+        for leftover in (work, layout):
+            if leftover and os.path.lexists(leftover):
+                shutil.rmtree(leftover)
+    members = facts.pop('members')
+    for layer in facts['layers']:
+        layer['entries'] = len(layer.pop('names'))
+    return dict(bytes=os.path.getsize(dest), sha256=digest, members=members, image=facts, checks=checks,
+                seconds=round(time.monotonic() - started, 1))
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -409,39 +445,7 @@ def main():
         module.exit_json(changed=False, bytes=os.path.getsize(dest), sha256=stamp.sha256_file(dest), **result)
     if module.check_mode:
         module.exit_json(changed=True, **result)
-
-    runner = Runner(module)
-    started = time.monotonic()
-    created = params['created'] or datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
-    labels = labels_of(params, created)
-    work = atomic.temp_name(dest) + '.d'
-    layout = params['layout'] and atomic.temp_name(params['layout'])
-    built = layout or os.path.join(work, 'layout')
-    try:
-        with runner.artifact(dest) as tmp:
-            os.makedirs(work)
-            layer = os.path.join(work, 'layer.tar')
-            runner.run(layer_argv(params['src'], layer, params['kernel']), what='tar of the root tree')
-            build_layout(runner, params, built, layer, created, inputs)
-            os.unlink(layer)
-            runner.run(['skopeo', 'copy', '--quiet', 'oci:%s:%s' % (built, reference(params)),
-                        'oci-archive:%s:%s' % (tmp, reference(params))], what='skopeo copy to the oci-archive')
-            try:
-                facts, checks = check(runner, params, tmp, labels, inputs)
-            except (ValueError, KeyError, OSError, tarfile.TarError) as exc:
-                module.fail_json(msg='the oci archive failed its check: %s' % exc)
-            if layout:
-                publish_layout(layout, params['layout'])
-            digest = stamp.publish(tmp, dest)
-    finally:
-        for leftover in (work, layout):
-            if leftover and os.path.lexists(leftover):
-                shutil.rmtree(leftover)
-    members = facts.pop('members')
-    for layer in facts['layers']:
-        layer['entries'] = len(layer.pop('names'))
-    module.exit_json(changed=True, bytes=os.path.getsize(dest), sha256=digest, members=members, image=facts,
-                     checks=checks, seconds=round(time.monotonic() - started, 1), **result)
+    module.exit_json(changed=True, **dict(result, **make(module, params, dest, inputs)))
 
 
 if __name__ == '__main__':
