@@ -26,7 +26,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from xml.sax.saxutils import escape, quoteattr
+from xml.etree import ElementTree
 
 from ansible_collections.osimage.builder.plugins.module_utils import atomic
 from ansible_collections.osimage.builder.plugins.module_utils import binfmt
@@ -45,15 +45,16 @@ PROBE_VERDICT = 'kvm-verdict.json'
 PROBE_LIFETIME = 3600
 PROBE_TEXT = b'Linux version'
 QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0'
+ElementTree.register_namespace('qemu', QEMU_NS)
 # getty's '<hostname> login:' prompt; kernel messages may follow on the same line, so no end anchor.
 LOGIN_PROMPT = r'^\S+ login:'
 # Formats libvirt names as a qcow2 overlay's backing file; others (vhdx) it opens as raw.
 BACKING_FORMATS = ('raw', 'qcow2', 'vmdk', 'vdi', 'vpc')
-# Machine type -> the PCI root bus, and the target, bus and controller of an extra CD-ROM (the NoCloud seed).
-MACHINES = {'pc': {'root_bus': 'pci.0', 'cdrom': ('hdc', 'ide'), 'controller': ''},
-            'q35': {'root_bus': 'pcie.0', 'cdrom': ('sdc', 'sata'), 'controller': ''},
-            'virt': {'root_bus': 'pcie.0', 'cdrom': ('sdc', 'scsi'),
-                     'controller': "<controller type='scsi' model='virtio-scsi'/>"}}
+# Machine type -> the PCI root bus, the target and bus of an extra CD-ROM (the NoCloud seed) and the model of
+# the SCSI controller that bus needs, if any.
+MACHINES = {'pc': {'root_bus': 'pci.0', 'cdrom': ('hdc', 'ide'), 'controller': None},
+            'q35': {'root_bus': 'pcie.0', 'cdrom': ('sdc', 'sata'), 'controller': None},
+            'virt': {'root_bus': 'pcie.0', 'cdrom': ('sdc', 'scsi'), 'controller': 'virtio-scsi'}}
 # Every firmware name some architecture boots with.
 FIRMWARES = sorted({f for a in distros.ARCHES.values() for f in a['boot']['firmware']})
 
@@ -86,11 +87,56 @@ def firmware_files(firmware, run_dir, ovmf_dir=None, arch='amd64'):
     return code, nvram
 
 
+def _sub(parent, tag, text=None, **attrs):
+    """Append the element ``tag`` with ``attrs`` (and ``text``) to ``parent``; return it."""
+    element = ElementTree.SubElement(parent, tag, {k: str(v) for k, v in attrs.items()})
+    if text is not None:
+        element.text = str(text)
+    return element
+
+
+def _file_disk(devices, device, path, fmt, dev, bus, readonly=False):
+    disk = _sub(devices, 'disk', type='file', device=device)
+    _sub(disk, 'driver', name='qemu', type=fmt)
+    _sub(disk, 'source', file=path)
+    _sub(disk, 'target', dev=dev, bus=bus)
+    if readonly:
+        _sub(disk, 'readonly')
+
+
+def _os_element(domain, arch, machine, secure, kernel, loader, nvram, boot_cdrom, smbios):
+    """The <os> element: direct kernel boot, UEFI (pflash loader and this boot's variable store) or SeaBIOS."""
+    os_el = _sub(domain, 'os')
+    _sub(os_el, 'type', 'hvm', arch=distros.ARCHES[arch]['machine'], machine=machine)
+    if kernel:
+        _sub(os_el, 'kernel', kernel)
+        _sub(os_el, 'cmdline', 'console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1')
+    else:
+        if loader:
+            _sub(os_el, 'loader', loader, readonly='yes', secure='yes' if secure else 'no', type='pflash')
+            _sub(os_el, 'nvram', nvram)
+        _sub(os_el, 'boot', dev='cdrom' if boot_cdrom else 'hd')
+        if not loader:
+            _sub(os_el, 'bios', useserial='yes')
+    if smbios:
+        _sub(os_el, 'smbios', mode='sysinfo')
+
+
+def _netdev(ssh_port, forwards):
+    """QEMU's user-mode network with the SSH port and ``forwards`` (guest port -> host port) on 127.0.0.1."""
+    netdev = 'user,id=osnet0'
+    if ssh_port:
+        netdev += ',hostfwd=tcp:127.0.0.1:%d-:22' % ssh_port
+    for guest, host in sorted((forwards or {}).items()):
+        netdev += ',hostfwd=tcp:127.0.0.1:%d-:%d' % (host, guest)
+    return netdev
+
+
 def domain_xml(name, domain_type, console, memory_mib, vcpus, disk=None, disk_format=None, kernel=None,
                ssh_port=None, oem_strings=(), firmware='bios', loader=None, nvram=None, cdrom=None, forwards=None,
                boot_cdrom=False, arch='amd64', interactive=False):
     """Libvirt XML of a transient guest with its serial console written to ``console`` (``interactive``: also on a
-    pty, for ``virsh console``).
+    pty, for ``virsh console``), built as an element tree.
 
     ``firmware`` is one of ``arch``'s (distros.ARCHES); for UEFI, ``loader`` and ``nvram`` come from
     :func:`firmware_files`.
@@ -98,76 +144,52 @@ def domain_xml(name, domain_type, console, memory_mib, vcpus, disk=None, disk_fo
     127.0.0.1. With ``boot_cdrom``, ``disk`` is a read-only CD-ROM on SATA and the guest boots from it.
     """
     boot_data, spec = firmware_spec(firmware, arch)
-    machine, secure, bus = spec['machine'], spec.get('secure', False), MACHINES[spec['machine']]
-    features = ''.join('<%s/>' % f for f in boot_data['features']) + ("<smm state='on'/>" if secure else '')
-    cpu = (f"<cpu mode='custom' match='exact'><model fallback='allow'>{escape(boot_data['cpu'])}</model></cpu>"
-           if boot_data['cpu'] else '')
-    if kernel:
-        boot = (f"<kernel>{escape(kernel)}</kernel>"
-                "<cmdline>console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1</cmdline>")
-    elif loader:
-        boot = (f"<loader readonly='yes' secure={quoteattr('yes' if secure else 'no')} type='pflash'>"
-                f"{escape(loader)}</loader><nvram>{escape(nvram)}</nvram><boot dev='hd'/>")
-    else:
-        boot = "<boot dev='hd'/><bios useserial='yes'/>"
+    bus = MACHINES[spec['machine']]
+    domain = ElementTree.Element('domain', type=domain_type)
+    _sub(domain, 'name', name)
+    _sub(domain, 'memory', int(memory_mib), unit='MiB')
+    _sub(domain, 'vcpu', int(vcpus))
     if oem_strings:
-        boot += "<smbios mode='sysinfo'/>"
-    sysinfo = ''
-    if oem_strings:
-        entries = ''.join('<entry>%s</entry>' % escape(s) for s in oem_strings)
-        sysinfo = f"<sysinfo type='smbios'><oemStrings>{entries}</oemStrings></sysinfo>"
-    disk_xml = f"""
-    <disk type='file' device='disk'>
-      <driver name='qemu' type={quoteattr(disk_format)}/>
-      <source file={quoteattr(disk)}/>
-      <target dev='vda' bus='virtio'/>
-    </disk>""" if disk and not boot_cdrom else ''
+        strings = _sub(_sub(domain, 'sysinfo', type='smbios'), 'oemStrings')
+        for entry in oem_strings:
+            _sub(strings, 'entry', entry)
+    secure = spec.get('secure', False)
+    _os_element(domain, arch, spec['machine'], secure, kernel, loader, nvram, bool(disk and boot_cdrom),
+                bool(oem_strings))
+    features = _sub(domain, 'features')
+    for feature in boot_data['features']:
+        _sub(features, feature)
+    if secure:
+        _sub(features, 'smm', state='on')
+    if boot_data['cpu']:
+        _sub(_sub(domain, 'cpu', mode='custom', match='exact'), 'model', boot_data['cpu'], fallback='allow')
+    _sub(domain, 'clock', offset='utc')
+    for event, action in (('on_poweroff', 'destroy'), ('on_reboot', 'restart'), ('on_crash', 'destroy')):
+        _sub(domain, event, action)
+    devices = _sub(domain, 'devices')
     if disk and boot_cdrom:
-        boot = boot.replace("<boot dev='hd'/>", "<boot dev='cdrom'/>")
-        disk_xml = f"""
-    <disk type='file' device='cdrom'>
-      <driver name='qemu' type='raw'/>
-      <source file={quoteattr(disk)}/>
-      <target dev='sda' bus='sata'/>
-      <readonly/>
-    </disk>"""
+        _file_disk(devices, 'cdrom', disk, 'raw', 'sda', 'sata', readonly=True)
+    elif disk:
+        _file_disk(devices, 'disk', disk, disk_format, 'vda', 'virtio')
     if cdrom:
-        disk_xml += bus['controller'] + f"""
-    <disk type='file' device='cdrom'>
-      <driver name='qemu' type='raw'/>
-      <source file={quoteattr(cdrom)}/>
-      <target dev={quoteattr(bus['cdrom'][0])} bus={quoteattr(bus['cdrom'][1])}/>
-      <readonly/>
-    </disk>"""
-    serial = (f"<serial type='pty'><log file={quoteattr(console)} append='off'/><target port='0'/></serial>"
-              if interactive else f"<serial type='file'><source path={quoteattr(console)}/><target port='0'/></serial>")
-    netdev = 'user,id=osnet0'
-    root_bus = bus['root_bus']
-    if ssh_port:
-        netdev += ',hostfwd=tcp:127.0.0.1:%d-:22' % ssh_port
-    for guest, host in sorted((forwards or {}).items()):
-        netdev += ',hostfwd=tcp:127.0.0.1:%d-:%d' % (host, guest)
-    return f"""<domain type={quoteattr(domain_type)} xmlns:qemu='{QEMU_NS}'>
-  <name>{escape(name)}</name>
-  <memory unit='MiB'>{int(memory_mib)}</memory>
-  <vcpu>{int(vcpus)}</vcpu>
-  {sysinfo}
-  <os><type arch={quoteattr(distros.ARCHES[arch]['machine'])} machine={quoteattr(machine)}>hvm</type>{boot}</os>
-  <features>{features}</features>{cpu}
-  <clock offset='utc'/>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>restart</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>{disk_xml}
-    {serial}
-    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
-    <memballoon model='none'/>
-  </devices>
-  <qemu:commandline>
-    <qemu:arg value='-netdev'/><qemu:arg value={quoteattr(netdev)}/>
-    <qemu:arg value='-device'/><qemu:arg value={quoteattr('virtio-net-pci,netdev=osnet0,bus=%s,addr=0x1e' % root_bus)}/>
-  </qemu:commandline>
-</domain>"""
+        if bus['controller']:
+            _sub(devices, 'controller', type='scsi', model=bus['controller'])
+        _file_disk(devices, 'cdrom', cdrom, 'raw', bus['cdrom'][0], bus['cdrom'][1], readonly=True)
+    if interactive:
+        serial = _sub(devices, 'serial', type='pty')
+        _sub(serial, 'log', file=console, append='off')
+    else:
+        serial = _sub(devices, 'serial', type='file')
+        _sub(serial, 'source', path=console)
+    _sub(serial, 'target', port=0)
+    _sub(_sub(devices, 'rng', model='virtio'), 'backend', '/dev/urandom', model='random')
+    _sub(devices, 'memballoon', model='none')
+    # The user-mode network is QEMU's own netdev on its command line: it forwards ports of 127.0.0.1.
+    commandline = _sub(domain, '{%s}commandline' % QEMU_NS)
+    for value in ('-netdev', _netdev(ssh_port, forwards), '-device',
+                  'virtio-net-pci,netdev=osnet0,bus=%s,addr=0x1e' % bus['root_bus']):
+        _sub(commandline, '{%s}arg' % QEMU_NS, value=value)
+    return ElementTree.tostring(domain, encoding='unicode')
 
 
 def _quiet(_ctx, _err):

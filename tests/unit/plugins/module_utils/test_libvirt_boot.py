@@ -1,8 +1,10 @@
-"""The console match that decides when a guest is up."""
+"""The console match that decides when a guest is up, the KVM probe, and the domain XML libvirt is given."""
 
 import json
 import os
 import time
+
+from xml.etree import ElementTree
 
 import pytest
 
@@ -31,29 +33,81 @@ def test_boot_messages_are_not_a_login_prompt(console):
     assert not libvirt_boot.console_shows(console, libvirt_boot.LOGIN_PROMPT)
 
 
+QEMU = '{%s}' % libvirt_boot.QEMU_NS
+
+
+def parsed(**kwargs):
+    """The domain XML of a guest on an overlay disk, parsed."""
+    args = dict(disk='/run/o.qcow2', disk_format='qcow2')
+    args.update(kwargs)
+    return ElementTree.fromstring(libvirt_boot.domain_xml('osimage-t', 'qemu', '/run/c.log', 512, 1, **args))
+
+
+def test_the_domain_is_a_headless_qemu_guest_on_its_overlay_with_a_serial_console_and_user_networking():
+    root = parsed(ssh_port=2222, forwards={80: 8080}, oem_strings=['io.systemd.credential:k=v & <x>'])
+    assert root.tag == 'domain' and root.get('type') == 'qemu' and root.findtext('name') == 'osimage-t'
+    assert root.find('memory').get('unit') == 'MiB' and root.findtext('memory') == '512' and root.findtext('vcpu') == '1'
+    (disk,) = root.iter('disk')
+    assert disk.get('device') == 'disk' and disk.find('source').get('file') == '/run/o.qcow2'
+    assert disk.find('driver').get('type') == 'qcow2' and disk.find('target').attrib == {'dev': 'vda', 'bus': 'virtio'}
+    serial = root.find('devices/serial')
+    assert serial.get('type') == 'file' and serial.find('source').get('path') == '/run/c.log'
+    assert serial.find('target').get('port') == '0'
+    assert root.find('devices/graphics') is None and root.find('devices/video') is None
+    assert root.find('devices/interface') is None, 'the network is QEMU user mode, on its command line'
+    args = [a.get('value') for a in root.find(QEMU + 'commandline').iter(QEMU + 'arg')]
+    assert args == ['-netdev', 'user,id=osnet0,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=tcp:127.0.0.1:8080-:80',
+                    '-device', 'virtio-net-pci,netdev=osnet0,bus=pci.0,addr=0x1e']
+    assert [e.text for e in root.iter('entry')] == ['io.systemd.credential:k=v & <x>']
+    assert root.find('os/smbios').get('mode') == 'sysinfo'
+    assert root.find('devices/memballoon').get('model') == 'none'
+
+
+def test_the_kvm_probe_guest_is_a_kvm_domain_booting_its_kernel_directly():
+    root = ElementTree.fromstring(libvirt_boot.domain_xml('p', 'kvm', '/c.log', 256, 1, kernel='/k/vmlinuz'))
+    assert root.get('type') == 'kvm' and root.findtext('os/kernel') == '/k/vmlinuz'
+    assert 'console=ttyS0' in root.findtext('os/cmdline') and root.find('devices/disk') is None
+
+
 def test_bios_guest_boots_seabios_on_pc():
-    xml = libvirt_boot.domain_xml('d', 'qemu', '/c.log', 512, 1, disk='/o.qcow2', disk_format='qcow2')
-    assert 'machine="pc"' in xml and "<bios useserial='yes'/>" in xml and '<loader' not in xml
+    root = parsed()
+    assert root.find('os/type').get('machine') == 'pc' and root.find('os/type').text == 'hvm'
+    assert root.find('os/bios').get('useserial') == 'yes' and root.find('os/loader') is None
+    assert [b.get('dev') for b in root.iter('boot')] == ['hd']
 
 
 def test_uefi_guest_gets_ovmf_and_its_own_variable_store(tmp_path):
     loader, nvram = libvirt_boot.firmware_files('uefi', str(tmp_path))
     assert loader == '/usr/share/OVMF/OVMF_CODE_4M.fd'
     assert nvram == str(tmp_path / 'OVMF_VARS.fd') and (tmp_path / 'OVMF_VARS.fd').stat().st_size > 0
-    xml = libvirt_boot.domain_xml('d', 'qemu', '/c.log', 512, 1, disk='/o.qcow2', disk_format='qcow2',
-                                  firmware='uefi', loader=loader, nvram=nvram)
-    assert 'machine="pc"' in xml and 'secure="no"' in xml and '<nvram>%s</nvram>' % nvram in xml
-    assert '<bios' not in xml and '<smm' not in xml
+    root = parsed(firmware='uefi', loader=loader, nvram=nvram)
+    assert root.find('os/type').get('machine') == 'pc'
+    assert root.find('os/loader').attrib == {'readonly': 'yes', 'secure': 'no', 'type': 'pflash'}
+    assert root.findtext('os/loader') == loader and root.findtext('os/nvram') == nvram
+    assert root.find('os/bios') is None and root.find('features/smm') is None
 
 
 def test_secure_boot_guest_is_q35_with_smm_and_microsoft_keys(tmp_path):
     loader, nvram = libvirt_boot.firmware_files('uefi_secure', str(tmp_path))
     assert loader.endswith('OVMF_CODE_4M.secboot.fd')
     assert (tmp_path / 'OVMF_VARS.fd').read_bytes() == open('/usr/share/OVMF/OVMF_VARS_4M.ms.fd', 'rb').read()
-    xml = libvirt_boot.domain_xml('d', 'qemu', '/c.log', 512, 1, disk='/o.qcow2', disk_format='qcow2',
-                                  firmware='uefi_secure', loader=loader, nvram=nvram)
-    assert 'machine="q35"' in xml and 'secure="yes"' in xml and "<smm state='on'/>" in xml
-    assert 'bus=pcie.0' in xml
+    root = parsed(firmware='uefi_secure', loader=loader, nvram=nvram)
+    assert root.find('os/type').get('machine') == 'q35' and root.find('os/loader').get('secure') == 'yes'
+    assert root.find('features/smm').get('state') == 'on'
+    assert 'bus=pcie.0' in root.find(QEMU + 'commandline')[3].get('value')
+
+
+def test_an_arm64_guest_is_virt_with_aavmf_a_cpu_model_and_a_scsi_seed():
+    root = parsed(firmware='uefi', arch='arm64', loader='/A/AAVMF_CODE.fd', nvram='/r/v.fd', cdrom='/r/seed.iso')
+    assert root.find('os/type').attrib == {'arch': 'aarch64', 'machine': 'virt'}
+    assert root.findtext('cpu/model') == 'cortex-a57' and root.find('devices/controller').get('model') == 'virtio-scsi'
+    seed = [d for d in root.iter('disk') if d.get('device') == 'cdrom'][0]
+    assert seed.find('target').attrib == {'dev': 'sdc', 'bus': 'scsi'} and seed.find('readonly') is not None
+
+
+def test_an_interactive_console_is_a_pty_logged_to_the_file():
+    serial = parsed(interactive=True).find('devices/serial')
+    assert serial.get('type') == 'pty' and serial.find('log').attrib == {'file': '/run/c.log', 'append': 'off'}
 
 
 def test_missing_ovmf_is_a_clear_error(tmp_path):
@@ -62,7 +116,6 @@ def test_missing_ovmf_is_a_clear_error(tmp_path):
 
 
 def test_an_iso_is_a_read_only_cdrom_the_guest_boots_from():
-    from xml.etree import ElementTree  # pylint: disable=import-outside-toplevel
     for firmware, loader in (('bios', None), ('uefi', '/usr/share/OVMF/OVMF_CODE_4M.fd')):
         xml = libvirt_boot.domain_xml('osimage-x', 'qemu', '/tmp/console.log', 1024, 2, disk='/srv/live.iso',
                                       disk_format='qcow2', firmware=firmware, loader=loader, nvram='/tmp/vars.fd',
