@@ -1,5 +1,7 @@
 """The architecture axis of the distro table: arm64 resolves, boots and is refused only by data (ARCHES)."""
 
+from xml.etree import ElementTree
+
 import pytest
 
 from ansible_collections.osimage.builder.plugins.module_utils import binfmt
@@ -79,8 +81,13 @@ def test_arm64_boots_on_virt_with_aavmf_and_a_64_bit_cpu(tmp_path):
     assert loader == '/usr/share/AAVMF/AAVMF_CODE.fd' and (tmp_path / 'OVMF_VARS.fd').stat().st_size > 0
     xml = libvirt_boot.domain_xml('d', 'qemu', '/c.log', 1024, 2, disk='/o.qcow2', disk_format='qcow2',
                                   firmware='uefi', loader=loader, nvram=nvram, cdrom='/seed.iso', arch='arm64')
-    assert "arch=\"aarch64\" machine=\"virt\"" in xml and 'cortex-a57' in xml and '<apic/>' not in xml
-    assert 'bus="scsi"' in xml and "model='virtio-scsi'" in xml and 'bus=pcie.0' in xml
+    root = ElementTree.fromstring(xml)
+    assert root.find('os/type').attrib == {'arch': 'aarch64', 'machine': 'virt'}
+    assert root.findtext('cpu/model') == 'cortex-a57' and root.find('features/apic') is None
+    assert root.find('devices/controller').attrib == {'type': 'scsi', 'model': 'virtio-scsi'}
+    seed = [d for d in root.iter('disk') if d.get('device') == 'cdrom'][0]
+    assert seed.find('target').attrib == {'dev': 'sdc', 'bus': 'scsi'} and seed.find('readonly') is not None
+    assert 'bus=pcie.0' in [a.get('value') for a in root.iter('{%s}arg' % libvirt_boot.QEMU_NS)][3]
 
 
 def test_arm64_has_no_bios_firmware(tmp_path):

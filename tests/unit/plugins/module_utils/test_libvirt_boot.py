@@ -97,14 +97,6 @@ def test_secure_boot_guest_is_q35_with_smm_and_microsoft_keys(tmp_path):
     assert 'bus=pcie.0' in root.find(QEMU + 'commandline')[3].get('value')
 
 
-def test_an_arm64_guest_is_virt_with_aavmf_a_cpu_model_and_a_scsi_seed():
-    root = parsed(firmware='uefi', arch='arm64', loader='/A/AAVMF_CODE.fd', nvram='/r/v.fd', cdrom='/r/seed.iso')
-    assert root.find('os/type').attrib == {'arch': 'aarch64', 'machine': 'virt'}
-    assert root.findtext('cpu/model') == 'cortex-a57' and root.find('devices/controller').get('model') == 'virtio-scsi'
-    seed = [d for d in root.iter('disk') if d.get('device') == 'cdrom'][0]
-    assert seed.find('target').attrib == {'dev': 'sdc', 'bus': 'scsi'} and seed.find('readonly') is not None
-
-
 def test_an_interactive_console_is_a_pty_logged_to_the_file():
     serial = parsed(interactive=True).find('devices/serial')
     assert serial.get('type') == 'pty' and serial.find('log').attrib == {'file': '/run/c.log', 'append': 'off'}
