@@ -158,9 +158,12 @@ def anchor_key_files(request, base_dir):
 
 
 def resolve(repos, os_facts, release):
-    """Give each (valid) repository its suites and signed_metadata (true) where the family takes them, the
-    keyring file its key is installed to (``signed_by``) and, where it pins, its host (``origin``)."""
+    """Give each (valid) repository its suites and signed_metadata (true) where the family takes them (and none of
+    the schema's defaults of keys it does not, such as components), the keyring file its key is installed to
+    (``signed_by``) and, where it pins, its host (``origin``)."""
     for repo in repos:
+        for key in set(FAMILY_KEYS) - set(os_facts['repository_keys']):
+            repo.pop(key, None)
         if 'suites' in os_facts['repository_keys']:
             repo.setdefault('suites', [release])
         if 'signed_metadata' in os_facts['repository_keys']:
