@@ -149,8 +149,13 @@ MARKER = '# Written by osimage.builder.rpm_repositories; it rewrites and removes
 
 
 def in_tree(root, path):
-    """The build host's path of the image path ``path`` in the tree at ``root`` (never outside it)."""
-    return os.path.join(root, os.path.normpath('/' + path).lstrip('/'))
+    """The build host's path of the image path ``path`` in the tree at ``root``; ValueError when a symbolic link in
+    the tree would lead it out of the tree (onto the build host's own files)."""
+    host_path = os.path.join(root, os.path.normpath('/' + path).lstrip('/'))
+    real_root = os.path.realpath(root)
+    if os.path.commonpath([real_root, os.path.realpath(os.path.dirname(host_path))]) != real_root:
+        raise ValueError('%s in the tree leads out of it through a symbolic link' % path)
+    return host_path
 
 
 def repo_text(repo, repository_file):
@@ -199,6 +204,7 @@ def stale_files(root, params, wanted):
 
 
 def differs(host_path, content):
+    """Whether the file at ``host_path`` is missing or holds other than ``content``."""
     if not os.path.isfile(host_path):
         return True
     with open(host_path, 'rb') as f:
@@ -239,10 +245,13 @@ def main():
         if repo['key_file'] and not os.path.isfile(repo['key_file']):
             module.fail_json(msg="repository %s: the key file '%s' does not exist" % (repo['name'], repo['key_file']))
     wanted = wanted_files(params)
-    written = [path for path, content in wanted.items() if differs(in_tree(root, path), content)]
-    removed = stale_files(root, params, wanted)
-    result = dict(changed=bool(written or removed), written=written, removed=removed,
-                  repositories=for_rpm_packages(root, params['repositories']))
+    try:
+        written = [path for path, content in wanted.items() if differs(in_tree(root, path), content)]
+        removed = [path for path in stale_files(root, params, wanted) if os.path.lexists(in_tree(root, path))]
+        result = dict(changed=bool(written or removed), written=written, removed=removed,
+                      repositories=for_rpm_packages(root, params['repositories']))
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     if module.check_mode:
         module.exit_json(**result)
     for path in written:
@@ -253,8 +262,7 @@ def main():
                 f.write(wanted[path])
             os.chmod(tmp, 0o644)
     for path in removed:
-        if os.path.lexists(in_tree(root, path)):
-            os.unlink(in_tree(root, path))
+        os.unlink(in_tree(root, path))
     module.exit_json(**result)
 
 

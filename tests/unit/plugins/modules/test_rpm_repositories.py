@@ -72,3 +72,12 @@ def test_rpm_packages_gets_the_keys_as_written_in_the_tree():
     given = mod.for_rpm_packages('/b/root', [repo(priority=5)])
     assert given == [{'name': 'extra', 'baseurl': 'https://repo.example.org/el9/',
                       'gpgkey': '/b/root/etc/pki/rpm-gpg/extra.asc', 'repo_gpgcheck': True, 'priority': 5}]
+
+
+def test_a_symbolic_link_in_the_tree_never_leads_a_write_onto_the_build_host(tmp_path):
+    root = tmp_path / 'root'
+    (root / 'etc/pki').mkdir(parents=True)
+    (root / 'etc/pki/rpm-gpg').symlink_to(tmp_path)  # absolute: on the host, outside the tree
+    with pytest.raises(ValueError, match='leads out of it'):
+        mod.in_tree(str(root), '/etc/pki/rpm-gpg/extra.asc')
+    assert mod.in_tree(str(root), '/etc/yum.repos.d/extra.repo') == str(root / 'etc/yum.repos.d/extra.repo')
