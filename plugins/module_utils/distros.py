@@ -64,10 +64,12 @@ def _timer_switch(timer):
     return {'probe': ['systemctl', 'is-enabled', timer], 'on': 'enabled', 'off': 'disabled'}
 
 
-def _rpm_repository_check(repository_file):
-    """An rpm family's .repo files (no pins) as the verify play looks for them."""
+def _rpm_repository_check(repository_file, probe, errors):
+    """An rpm family's .repo files as the verify play looks for them: a priority is a key of the file itself, and
+    ``probe`` lists the repositories, printing lines matching ``errors`` when it cannot read them."""
     return {'dir': repository_file['dir'], 'suffix': '.repo', 'uri': 'baseurl=', 'key': 'gpgkey=file://',
-            'pin_dir': '', 'pin_suffix': '', 'pin': '', 'probe': [], 'errors': ''}
+            'pin_dir': repository_file['dir'], 'pin_suffix': '.repo', 'pin': 'priority=', 'probe': probe,
+            'errors': errors}
 
 
 # How an rpm family's package manager reads a request's repository (rpm_repositories writes it): the directory
@@ -266,7 +268,8 @@ FAMILIES = {
         # dnf (and yum's priorities before it) documents 1 to 99, its default: the lower, the more preferred.
         'repository_priority': {'min': 1, 'max': 99, 'hint': "a dnf priority from 1 to 99 (dnf's default is 99; "
                                                              "1 prefers this repository)"},
-        'repository_check': _rpm_repository_check(DNF_REPOSITORY_FILE),
+        'repository_check': _rpm_repository_check(DNF_REPOSITORY_FILE, ['dnf', '-q', 'repolist'],
+                                                  '^(Error|Warning):'),
         'initrd_glob': 'initramfs-*.img',
         'live_needs': ['usr/lib/dracut/modules.d/90dmsquash-live'],
         'system_groups': ('root', 'bin', 'daemon', 'sys', 'adm', 'tty', 'disk', 'lp', 'mem', 'kmem', 'wheel', 'cdrom',
@@ -325,7 +328,8 @@ FAMILIES = {
         # zypper takes a positive priority (0 means its default, 99): the lower, the more preferred.
         'repository_priority': {'min': 1, 'max': 2 ** 31 - 1, 'hint': "a zypper priority of 1 or more (zypper's "
                                                                       "default is 99; 1 prefers this repository)"},
-        'repository_check': _rpm_repository_check(ZYPPER_REPOSITORY_FILE),
+        'repository_check': _rpm_repository_check(ZYPPER_REPOSITORY_FILE, ['zypper', '--non-interactive', 'repos'],
+                                                  '^(Error|Warning):'),
         'initrd_glob': 'initrd-*',
         'live_needs': ['usr/lib/dracut/modules.d/90kiwi-live'],
         'system_groups': ('root', 'bin', 'daemon', 'sys', 'tty', 'disk', 'lp', 'www', 'kmem', 'wheel', 'mail', 'news',
