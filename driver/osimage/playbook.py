@@ -205,7 +205,7 @@ def runner_env():
 
 def run(playbook, extravars, console, log_path=None, json_lines=False):
     """Run ``playbook`` with ``extravars``; return (ok, progress). The runner's files never outlive the run."""
-    private = tempfile.mkdtemp(prefix='osimage-runner-')
+    private = tempfile.mkdtemp(prefix=collection.module_utils('atomic').temp_dir_prefix('runner'))
     progress = Progress(console, os.path.join(private, 'stage-events.jsonl'), json_lines)
     become_subreaper()
     found = collection.locate()
