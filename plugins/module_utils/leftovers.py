@@ -177,8 +177,13 @@ def release_stale(work_dir):
     return stale
 
 
-def _gone(pid):
-    return not os.path.exists('/proc/%s' % pid)
+def gone(pid):
+    """True when process ``pid`` has ended (a zombie has: nothing of it runs)."""
+    try:
+        with open('/proc/%s/stat' % pid, encoding='utf-8', errors='replace') as f:
+            return f.read().rpartition(')')[2].split()[0] == 'Z'
+    except (OSError, IndexError):
+        return True
 
 
 def _remove(path):
@@ -193,7 +198,7 @@ def release_temp_files(directory):
     released = []
     for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
         match = TEMP_RE.search(name)
-        if match and _gone(match.group(1)):
+        if match and gone(match.group(1)):
             _remove(os.path.join(directory, name))
             released.append('temporary file ' + os.path.join(directory, name))
     return released
@@ -206,7 +211,7 @@ def release_temp_dirs(tmp_dir=None):
     for name in sorted(os.listdir(tmp_dir)):
         match = TEMP_DIR_RE.match(name)
         path = os.path.join(tmp_dir, name)
-        if match and _gone(match.group(1)) and os.path.isdir(path) and not os.path.islink(path):
+        if match and gone(match.group(1)) and os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path)
             released.append('temporary directory ' + path)
     return released

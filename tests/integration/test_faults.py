@@ -19,7 +19,7 @@ import time
 import pytest
 
 from ansible_collections.osimage.builder.plugins.module_utils import chroot
-from osimage_testlib import BIN, left_on_host, run
+from osimage_testlib import BIN, kill_everything, left_on_host, run
 
 pytestmark = pytest.mark.integration
 
@@ -34,15 +34,6 @@ CASES = [pytest.param(stage, sig, marks=() if (stage, sig) in DEFAULT else pytes
 def sha256(path):
     with open(path, 'rb') as f:
         return hashlib.sha256(f.read()).hexdigest()
-
-
-def kill_everything(pid):
-    """SIGKILL a process and all its descendants at once, like a lost machine would."""
-    for target in [pid] + chroot.descendants(pid):
-        try:
-            os.kill(target, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def start_build(request, out):
