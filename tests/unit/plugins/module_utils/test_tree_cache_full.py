@@ -40,14 +40,8 @@ class Module:
 
 
 @pytest.fixture
-def full_cache(tmp_path):
-    path = tmp_path / 'cache'
-    path.mkdir()
-    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=1m', 'tmpfs-cache-test', str(path)], check=True)
-    try:
-        yield path
-    finally:
-        subprocess.run(['umount', str(path)], check=True)
+def full_cache(tmpfs):
+    return tmpfs('cache', '1m')
 
 
 def make(partial):
