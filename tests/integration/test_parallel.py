@@ -11,6 +11,7 @@ The seed of the random choice is printed (OSIMAGE_TEST_SEED replays it)."""
 import glob
 import json
 import os
+import pathlib
 import random
 import subprocess
 import tempfile
@@ -63,7 +64,8 @@ def cache_problems(cache):
 
 
 def stamps(cache):
-    return {p: open(p, encoding='utf-8').read() for p in glob.glob(os.path.join(glob.escape(cache), 'trees', '*.json'))}
+    """{path: content} of the cache's tree stamps: a tree made again has a new one."""
+    return {str(p): p.read_text(encoding='utf-8') for p in pathlib.Path(cache, 'trees').glob('*.json')}
 
 
 def owned_by(work, pids):
