@@ -171,9 +171,8 @@ def loops_under(directory):
 def release_stale(work_dir):
     """Release what every build whose owner is gone left behind; return {build id: [released]}."""
     stale = {i: r for i in build_ids(work_dir) if not alive(work_dir, i) for r in [release(i, work_dir)] if r}
-    temps = release_temp_files(os.path.join(work_dir, 'owners'))
-    if temps:
-        stale['owners'] = temps
+    for path in release_temp_files(os.path.join(work_dir, 'owners')):  # a claim killed half way
+        stale.setdefault(TEMP_RE.sub('', os.path.basename(path)), []).append('unfinished owner record ' + path)
     return stale
 
 
@@ -194,13 +193,13 @@ def _remove(path):
 
 
 def release_temp_files(directory):
-    """Remove the temporary files (NAME.tmp-PID) in ``directory`` whose process is gone; return what went."""
+    """Remove the temporary files (NAME.tmp-PID) in ``directory`` whose process is gone; return their paths."""
     released = []
     for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
         match = TEMP_RE.search(name)
         if match and gone(match.group(1)):
             _remove(os.path.join(directory, name))
-            released.append('temporary file ' + os.path.join(directory, name))
+            released.append(os.path.join(directory, name))
     return released
 
 
@@ -251,7 +250,7 @@ def release_cache(cache_dir):
         plain = [os.path.join(kind, n) for n in names if n not in entries and not n.endswith('.partial')
                  and os.path.isdir(os.path.join(kind, n)) and not os.path.islink(os.path.join(kind, n))]
         for directory in [kind] + plain:  # debs/SUITE-ARCH: directories of files, not entries
-            released += release_temp_files(directory)
+            released += ['temporary file ' + path for path in release_temp_files(directory)]
         for entry in sorted(entries):
             stamp_path = bootstrap.cached_tree_stamp(cache_dir, entry) if os.path.basename(kind) == 'trees' else None
             released += _release_entry(os.path.join(kind, entry), stamp_path)

@@ -87,5 +87,5 @@ def test_temporary_directories_and_owner_records_of_gone_processes_are_released(
     half = touch(work / 'owners' / ('abcd1234.tmp-%d' % dead), '{"pi')
     leftovers.claim(str(work), 'efgh5678', pid=dead)  # written whole, without a temporary file left
     assert sorted(os.listdir(work / 'owners')) == sorted([half.name, 'efgh5678'])
-    assert leftovers.release_stale(str(work)) == {'owners': ['temporary file %s' % half]}
+    assert leftovers.release_stale(str(work)) == {'abcd1234': ['unfinished owner record %s' % half]}
     assert os.listdir(work / 'owners') == []
