@@ -1,6 +1,8 @@
 """osimage retrofit on an image osimage did not build (foreign_image.py): the request's user, package, file and
-service are applied, the input file is unchanged, and the new image boots and passes its verify checks. One
-retrofit and one boot in the default run; the separate-/boot image is behind the matrix marker."""
+service are applied, the input file is unchanged, and the new image boots and passes its verify checks. Both
+cases run with -m matrix only (each makes its image and boots the result: about 7 minutes); the default run
+covers retrofit with a killed retrofit (test_faults.py), retrofit_tree's open and close
+(test_retrofit_tree.py) and the unit tests of image_inspect and of the refused keys."""
 
 import hashlib
 import json
