@@ -4,14 +4,13 @@ cases run with -m matrix only (each makes its image and boots the result: about 
 covers retrofit with a killed retrofit (test_faults.py), retrofit_tree's open and close
 (test_retrofit_tree.py) and the unit tests of image_inspect and of the refused keys."""
 
-import hashlib
 import json
 import os
 
 import pytest
 
 import foreign_image
-from osimage_testlib import BIN, run
+from osimage_testlib import BIN, run, sha256
 
 pytestmark = pytest.mark.integration
 KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHh0ZXN0a2V5Zm9ycmV0cm9maXR0ZXN0aW5nb3NpbWFnZQ ops@example'
@@ -27,14 +26,6 @@ files:
 services:
   enabled: [systemd-networkd.service]
 ''' % KEY
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def retrofit(tmp_path, image):
