@@ -4,6 +4,7 @@ real runs in tests/data/progress), throttled, and Runner.run streaming a command
 import json
 import os
 import sys
+import time
 
 import pytest
 
@@ -115,3 +116,27 @@ def test_a_streamed_command_that_fails_fails_the_module_as_before():
     with pytest.raises(RuntimeError) as failed:
         runner.Runner(Module()).run(['python', '-c', SCRIPT], data=b'fail', lines=lambda line: None, what='probe')
     assert failed.value.args[0]['rc'] == 1 and failed.value.args[0]['msg'].startswith('probe failed (exit 1)')
+
+
+def test_the_sampler_reports_a_silent_tools_bytes_while_it_runs_and_once_at_the_end(tmp_path):
+    image, tree = tmp_path / 'disk.raw', tmp_path / 'tree'
+    tree.mkdir()
+    (tree / 'a').write_bytes(b'x' * 3 * 2 ** 20)
+    image.write_bytes(b'')
+    meter = progress.Reporter('written', 'bytes', str(tmp_path / 'progress.jsonl'), progress.Throttle(0))
+    meter.total = progress.tree_bytes(str(tree))
+    with progress.Sampler(meter, lambda: progress.allocated(str(image)), interval=0.05):
+        for _ in range(4):
+            with open(image, 'ab') as f:
+                f.write(b'y' * 2 ** 20)
+            time.sleep(0.15)
+    got = records(tmp_path / 'progress.jsonl')
+    assert len(got) >= 4 and [r['done'] for r in got] == sorted(r['done'] for r in got)
+    assert got[-1]['done'] == got[-1]['total'] == 4 * 2 ** 20  # wrote more than the tree: the total follows
+    assert got[0]['total'] == 3 * 2 ** 20
+
+
+def test_without_a_progress_file_the_sampler_starts_nothing(tmp_path):
+    with progress.Sampler(progress.Reporter('written', 'bytes', ''), lambda: 1 / 0) as sampler:
+        pass
+    assert not sampler._thread.is_alive() and sampler._thread.ident is None  # pylint: disable=protected-access
