@@ -159,7 +159,7 @@ class Progress:
         if self._spinner:
             if self._task is not None:
                 self._spinner.update(self._task, total=event['total'], completed=event['done'], detail=amount(event))
-        elif self._plain_at is None or time.monotonic() - self._plain_at >= PLAIN_PROGRESS_EVERY:
+        elif event['done'] and (self._plain_at is None or time.monotonic() - self._plain_at >= PLAIN_PROGRESS_EVERY):
             self._plain_at = time.monotonic()
             self.console.print('%s[bold cyan]%6.1fs[/] %s: %s' % (self.prefix, self.elapsed(), self.stage, amount(event)))
 

@@ -42,7 +42,7 @@ class Throttle:
 
 class Reporter:
     """Appends ``{"event": "progress", "what", "done", "total", "unit", "time"}`` records of one step (done never
-    above total; total null while unknown) to the progress file, throttled."""
+    above total; total null while unknown) to the progress file, throttled, and only when they changed."""
 
     def __init__(self, what, unit, path=None, throttle=None):
         self.what = what
@@ -51,15 +51,17 @@ class Reporter:
         self.throttle = throttle or Throttle()
         self.done = 0
         self.total = None
+        self._written = None  # (done, total) of the last record: the same again is not written
 
     def update(self, done=None, total=None, force=False):
         if done is not None:
             self.done = done
         if total is not None:
             self.total = total
-        if not self.path or not self.throttle(force):
-            return
         total = None if self.total is None else max(self.total, self.done)
+        if not self.path or (self.done, total) == self._written or not self.throttle(force):
+            return
+        self._written = (self.done, total)
         record = {'event': 'progress', 'what': self.what, 'done': self.done, 'total': total, 'unit': self.unit,
                   'time': round(time.time(), 3)}
         try:

@@ -100,10 +100,11 @@ def test_progress_inside_a_stage_is_printed_as_json_lines_named_by_the_stage_and
 
 def test_not_on_a_terminal_progress_is_a_plain_line_now_and_then(tmp_path, monkeypatch):
     shown, out = progress(tmp_path)
-    write(tmp_path, START, record(120, 253), record(121, 253), record(1200 * 10 ** 6, None, 'written', 'bytes'))
+    write(tmp_path, START, record(0, 253), record(120, 253), record(121, 253),
+          record(1200 * 10 ** 6, None, 'written', 'bytes'))
     shown.poll()
     lines = out.getvalue().splitlines()
-    assert len(lines) == 2 and lines[1].endswith(' bootstrap: 120/253 packages installed')  # then 10 s of nothing
+    assert len(lines) == 2 and lines[1].endswith(' bootstrap: 120/253 packages installed')  # not 0, then 10 s of nothing
     monkeypatch.setattr(playbook, 'PLAIN_PROGRESS_EVERY', 0)
     write(tmp_path, END, dict(START, stage='convert'), record(1200 * 10 ** 6, 2100 * 10 ** 6, 'converted', 'bytes'),
           record(7, None, 'fetched'))
