@@ -89,6 +89,10 @@ class Progress:
             # A rescued failure is followed by the one that ends the run, so the last one is the summary.
             res = data.get('res', {})
             self.failure = '%s: %s' % (data.get('task', '?'), res.get('msg') or res.get('stderr') or 'failed')
+        if event.get('event') == 'runner_on_ok':
+            # A module's warning is news for the user (a full cache: the build goes on without it).
+            for warning in data.get('res', {}).get('warnings', []):
+                self.console.print('%s[yellow]warning:[/] %s' % (self.prefix, rich.markup.escape(warning)))
         if self.events_path:
             self.poll()
         elif event.get('event') == 'verbose':
@@ -241,7 +245,7 @@ def runner_env():
 
 def run(playbook, extravars, console, log_path=None, json_lines=False):
     """Run ``playbook`` with ``extravars``; return (ok, progress). The runner's files never outlive the run."""
-    private = tempfile.mkdtemp(prefix='osimage-runner-')
+    private = tempfile.mkdtemp(prefix=collection.module_utils('atomic').temp_dir_prefix('runner'))
     progress = Progress(console, os.path.join(private, 'stage-events.jsonl'), json_lines)
     become_subreaper()
     found = collection.locate()

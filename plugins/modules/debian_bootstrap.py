@@ -146,9 +146,11 @@ DEBOOTSTRAP_VARIANTS = {'apt': 'minbase', 'minbase': 'minbase'}
 # environment, never through the hook's shell text; files appear in the cache by atomic rename.
 HOOK_IN = ('mkdir -p "$1/var/cache/apt/archives" && '
            'find "$OSIMAGE_DEB_CACHE" -maxdepth 1 -name "*.deb" -exec cp -t "$1/var/cache/apt/archives/" {} +')
+# A full cache leaves no partial .deb: the copy is removed and the build goes on (named NAME.tmp-PID, the hook
+# shell's, as osimage clean expects of a killed build's temporary files).
 HOOK_OUT = ('for f in "$1"/var/cache/apt/archives/*.deb; do [ -e "$f" ] || continue; b=${f##*/}; '
-            '[ -e "$OSIMAGE_DEB_CACHE/$b" ] || { cp "$f" "$OSIMAGE_DEB_CACHE/.$b.tmp" && '
-            'mv "$OSIMAGE_DEB_CACHE/.$b.tmp" "$OSIMAGE_DEB_CACHE/$b"; }; done')
+            't="$OSIMAGE_DEB_CACHE/$b.tmp-$$"; [ -e "$OSIMAGE_DEB_CACHE/$b" ] || '
+            '{ cp "$f" "$t" && mv "$t" "$OSIMAGE_DEB_CACHE/$b" || rm -f "$t"; }; done')
 HOST_COPIES = ('etc/resolv.conf', 'etc/hostname')
 
 

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from ansible_collections.osimage.builder.plugins.module_utils import chroot
-from osimage_testlib import BIN, left_on_host, run, sha256
+from osimage_testlib import BIN, kill_everything, left_on_host, run, sha256
 
 pytestmark = pytest.mark.integration
 
@@ -28,15 +28,6 @@ DELAY = {'bootstrap': 2, 'customize': 4, 'assemble': 1, 'bootloader': 0.1, 'conv
 DEFAULT = {('customize', 'SIGTERM')}
 CASES = [pytest.param(stage, sig, marks=() if (stage, sig) in DEFAULT else pytest.mark.matrix, id='%s-%s' % (stage, sig))
          for stage in STAGES for sig in ('SIGTERM', 'SIGKILL')]
-
-
-def kill_everything(pid):
-    """SIGKILL a process and all its descendants at once, like a lost machine would."""
-    for target in [pid] + chroot.descendants(pid):
-        try:
-            os.kill(target, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def start_build(request, out):

@@ -84,6 +84,14 @@ def test_a_remote_builds_stages_are_read_from_the_lines_the_callback_displayed(c
     assert out.getvalue().splitlines()[0].startswith('[b1] ') and 'stage bootstrap' in out.getvalue()
 
 
+def test_a_modules_warning_is_shown(tmp_path):
+    shown, out = progress(tmp_path)
+    warning = 'the cache directory /c/trees is full: caching [x] there needs about 700 MiB (0 MiB free)'
+    shown({'event': 'runner_on_ok', 'event_data': {'res': {'warnings': [warning]}}})
+    shown({'event': 'runner_on_ok', 'event_data': {'res': {}}})
+    assert out.getvalue().splitlines() == ['warning: ' + warning]
+
+
 def record(done, total, what='installed', unit='packages', time=1001.0):
     return {'event': 'progress', 'what': what, 'done': done, 'total': total, 'unit': unit, 'time': time}
 
