@@ -99,6 +99,7 @@ attributes:
     platforms: linux
 extends_documentation_fragment:
   - osimage.builder.attributes
+  - osimage.builder.progress
 '''
 
 EXAMPLES = r'''
@@ -136,6 +137,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.osimage.builder.plugins.module_utils import bootstrap
+from ansible_collections.osimage.builder.plugins.module_utils import progress
 from ansible_collections.osimage.builder.plugins.module_utils import sandbox
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
 
@@ -224,7 +226,14 @@ def main():
             env['OSIMAGE_DEB_CACHE'] = deb_cache
         if params['proxy']:
             env.update(http_proxy=params['proxy'], https_proxy=params['proxy'])
-        runner.run(argv, environ_update=env, what=params['tool'])
+        counter = None
+        if params['tool'] == 'mmdebstrap' and progress.enabled():  # only its verbose output names each package
+            argv.insert(1, '--verbose')
+            counter = progress.AptLines(progress.Reporter('fetched', 'packages'),
+                                        progress.Reporter('installed', 'packages'))
+        runner.run(argv, environ_update=env, what=params['tool'], lines=counter)
+        if counter:
+            counter.finish()
         result['cmd'] = argv
         bootstrap.remove_host_copies(partial, HOST_COPIES)
 
