@@ -61,7 +61,7 @@ def test_open_then_close_leaves_nothing_even_with_a_copy_in_another_namespace(tm
     # A process in a mount namespace of its own, made while the tree is mounted, holds a copy of the mount.
     other = subprocess.Popen(['unshare', '--mount', '--propagation', 'private', 'sleep', '300'])
     try:
-        for _ in range(50):
+        for _attempt in range(50):
             if mounts_in(other.pid, root):
                 break
             time.sleep(0.1)
