@@ -207,7 +207,7 @@ def serve(build_id, work_dir, stdin=None, stdout=None):
     stdin, stdout = stdin or sys.stdin.buffer, stdout or sys.stdout.buffer
     job = read_job(stdin)
     playbook.become_subreaper()
-    private = tempfile.mkdtemp(prefix='osimage-worker-')
+    private = tempfile.mkdtemp(prefix=collection.module_utils('atomic').temp_dir_prefix('worker'))
     try:
         with playbook.Cancel() as cancel:
             previous = signal.signal(signal.SIGHUP, cancel.handle)
@@ -287,7 +287,7 @@ class RemoteBuild:
 
     def job(self, found):
         """The job as ``ansible-runner transmit`` packs it: the builder's playbook, inventory and environment."""
-        private = tempfile.mkdtemp(prefix='osimage-transmit-')
+        private = tempfile.mkdtemp(prefix=collection.module_utils('atomic').temp_dir_prefix('transmit'))
         try:
             out = tempfile.TemporaryFile()  # stream_dir wants a file with a name
             extravars = dict(self.remote_request(), osimage_build_id=self.build_id)
@@ -316,7 +316,7 @@ class RemoteBuild:
 
     def stream(self, job):
         """Send ``job`` to the builder's worker and follow its events here (``ansible-runner process``)."""
-        private = tempfile.mkdtemp(prefix='osimage-process-')
+        private = tempfile.mkdtemp(prefix=collection.module_utils('atomic').temp_dir_prefix('process'))
         errors = tempfile.TemporaryFile()
         try:
             self.proc = subprocess.Popen(self.builder.osimage('builder-worker', '--build-id', self.build_id,

@@ -435,13 +435,20 @@ def cmd_boot(args, _console):
 
 
 def cmd_clean(args, console):
-    released = collection.module_utils('leftovers').release_stale(os.path.abspath(args.work_dir))
+    leftovers = collection.module_utils('leftovers')
+    released = leftovers.release_stale(os.path.abspath(args.work_dir))
+    cache = leftovers.release_cache(os.path.abspath(args.cache_dir))
+    temp_dirs = leftovers.release_temp_dirs()
     if args.json:
-        emit({'released': dict(sorted(released.items()))})
+        emit({'released': dict(sorted(released.items())), 'cache': cache, 'temp_dirs': temp_dirs})
         return 0
     for build_id, what in sorted(released.items()):
         console.print('build %s: released %s' % (build_id, ', '.join(what)))
-    console.print('nothing to release' if not released else 'released what %d killed build(s) left' % len(released))
+    for what in cache + temp_dirs:
+        console.print('released %s' % what)
+    console.print('nothing to release' if not (released or cache or temp_dirs) else
+                  'released what %d killed build(s) left, %d cache and %d temporary leftover(s)'
+                  % (len(released), len(cache), len(temp_dirs)))
     return 0
 
 
@@ -652,7 +659,11 @@ def parser():
     survey.set_defaults(func=cmd_survey)
     clean = sub.add_parser('clean', help='release what killed builds left (mounts, chroot processes, VMs, files)')
     clean.add_argument('--work-dir', default='/var/tmp/osimage', help='the builds\' work_dir').complete = 'directory'
-    clean.add_argument('--json', action='store_true', help='print {"released": {BUILD_ID: [...]}} as JSON')
+    clean.add_argument('--cache-dir', default='/var/cache/osimage',
+                       help='the builds\' cache_dir: its half-made entries whose lock is free and temporary files of '
+                            'gone processes').complete = 'directory'
+    clean.add_argument('--json', action='store_true',
+                       help='print {"released": {BUILD_ID: [...]}, "cache": [...], "temp_dirs": [...]} as JSON')
     clean.set_defaults(func=cmd_clean)
     # Internal: run over SSH by build --builder, so made without a help (neither listed nor completed)
     probe = sub.add_parser('builder-probe', description='what this builder has for a build')

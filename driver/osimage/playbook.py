@@ -13,6 +13,7 @@ import tempfile
 import time
 
 import ansible_runner
+import rich.filesize
 import rich.markup
 import rich.progress
 
@@ -23,6 +24,7 @@ STAGES_CALLBACK = 'osimage.builder.stages'
 STAGE_LINE = re.compile(r'^(?:\x1b\[[0-9;]*m)?STAGE \[(?P<stage>[^\]]+)\] '
                         r'(?:started|(?P<status>\w+) after (?P<seconds>[0-9.]+)s)')
 PR_SET_CHILD_SUBREAPER = 36
+PLAIN_PROGRESS_EVERY = 10.0  # seconds between two plain progress lines of a stage (not on a terminal)
 
 
 def become_subreaper():
@@ -50,9 +52,19 @@ def stop_descendants(grace=5.0):
             time.sleep(0.1)
 
 
+def amount(record):
+    """'120/253 packages installed', '1.2 GB/2.1 GB converted' (a progress record in words)."""
+    def count(n):
+        return rich.filesize.decimal(n) if record['unit'] == 'bytes' else str(n)
+    unit = '' if record['unit'] == 'bytes' else ' ' + record['unit']
+    done = count(record['done']) if record['total'] is None else '%s/%s' % (count(record['done']), count(record['total']))
+    return '%s%s %s' % (done, unit, record['what'])
+
+
 class Progress:
     """Shows the build's stages as the osimage.builder.stages callback reports them (its events file, read on every
-    runner event and every second), and remembers the failure that ended the run."""
+    runner event and every second) with the progress the modules append to the same file (OSIMAGE_PROGRESS),
+    and remembers the failure that ended the run."""
 
     def __init__(self, console, events_path=None, json_lines=False, prefix=''):
         """Without ``events_path`` (a build on another host), the events are read from the lines the callback
@@ -69,6 +81,7 @@ class Progress:
         self._offset = 0
         self._spinner = None
         self._task = None
+        self._plain_at = None  # when the running stage's last plain progress line was printed
 
     def __call__(self, event):
         data = event.get('event_data', {})
@@ -76,6 +89,10 @@ class Progress:
             # A rescued failure is followed by the one that ends the run, so the last one is the summary.
             res = data.get('res', {})
             self.failure = '%s: %s' % (data.get('task', '?'), res.get('msg') or res.get('stderr') or 'failed')
+        if event.get('event') == 'runner_on_ok':
+            # A module's warning is news for the user (a full cache: the build goes on without it).
+            for warning in data.get('res', {}).get('warnings', []):
+                self.console.print('%s[yellow]warning:[/] %s' % (self.prefix, rich.markup.escape(warning)))
         if self.events_path:
             self.poll()
         elif event.get('event') == 'verbose':
@@ -110,15 +127,17 @@ class Progress:
             self.show(json.loads(line))
 
     def show(self, event):
+        if event['event'] == 'progress':
+            self.show_progress(event)
+            return
         self.events.append(event)
-        if self.json_lines:
-            sys.stdout.write(json.dumps(event, sort_keys=True) + '\n')
-            sys.stdout.flush()
+        self.print_json(event)
         at = '%s[bold cyan]%6.1fs[/]' % (self.prefix, self.elapsed())
         if event['event'] == 'stage_start':
             self.stage = event['stage']
+            self._plain_at = None
             if self._spinner:
-                self._task = self._spinner.add_task(self.prefix + self.stage)
+                self._task = self._spinner.add_task(self.prefix + self.stage, total=None, detail='')
             else:
                 self.console.print('%s stage [bold]%s[/]' % (at, self.stage))
             return
@@ -129,11 +148,32 @@ class Progress:
         self.console.print('%s stage [bold]%s[/] [%s]%s[/] in %.1fs'
                            % (at, event['stage'], colour, event['status'], event['seconds']))
 
+    def print_json(self, event):
+        if self.json_lines:
+            sys.stdout.write(json.dumps(event, sort_keys=True) + '\n')
+            sys.stdout.flush()
+
+    def show_progress(self, record):
+        """Show how far the running stage is: a bar on a terminal, else a plain line now and then; with --json,
+        every record as a JSON line, named by its stage."""
+        if self.stage is None:
+            return
+        event = dict(record, stage=self.stage)
+        self.print_json(event)
+        if self._spinner:
+            if self._task is not None:
+                self._spinner.update(self._task, total=event['total'], completed=event['done'], detail=amount(event))
+        elif event['done'] and (self._plain_at is None or time.monotonic() - self._plain_at >= PLAIN_PROGRESS_EVERY):
+            self._plain_at = time.monotonic()
+            self.console.print('%s[bold cyan]%6.1fs[/] %s: %s' % (self.prefix, self.elapsed(), self.stage, amount(event)))
+
     def __enter__(self):
-        """On a terminal, a spinner with the running stage's elapsed time (a long stage reports only at its end)."""
+        """On a terminal, a spinner with the running stage's elapsed time and, when its modules report it, a bar
+        of how far it is."""
         if self.console.is_terminal:
             self._spinner = rich.progress.Progress(
                 rich.progress.SpinnerColumn(), rich.progress.TextColumn('stage [bold]{task.description}[/]'),
+                rich.progress.BarColumn(), rich.progress.TextColumn('{task.fields[detail]}'),
                 rich.progress.TimeElapsedColumn(), console=self.console, transient=True)
             self._spinner.start()
         return self
@@ -205,11 +245,11 @@ def runner_env():
 
 def run(playbook, extravars, console, log_path=None, json_lines=False):
     """Run ``playbook`` with ``extravars``; return (ok, progress). The runner's files never outlive the run."""
-    private = tempfile.mkdtemp(prefix='osimage-runner-')
+    private = tempfile.mkdtemp(prefix=collection.module_utils('atomic').temp_dir_prefix('runner'))
     progress = Progress(console, os.path.join(private, 'stage-events.jsonl'), json_lines)
     become_subreaper()
     found = collection.locate()
-    env = dict(runner_env(), OSIMAGE_STAGE_EVENTS=progress.events_path)
+    env = dict(runner_env(), OSIMAGE_STAGE_EVENTS=progress.events_path, OSIMAGE_PROGRESS=progress.events_path)
     try:
         with progress, Cancel() as cancel:
             def cancelled():  # asked by the runner about every second: new stage events are shown then too

@@ -70,10 +70,11 @@ class ActionModule(ActionBase):
         except req.RequestError as exc:
             raise AnsibleActionFail(str(exc)) from exc
         leftovers.claim(resolved['work_dir'], resolved['build_id'], resolved['output_dir'])
-        key = build_stamp.fingerprint(resolved)
-        status = build_stamp.check(resolved, key, force=boolean(task_vars.get('osimage_force', False)))
-        result.update(changed=False, ansible_facts={'osimage': resolved, 'osimage_public': req.redact(resolved),
-                                                    'osimage_stamp': dict(status, fingerprint=key)})
+        facts = {'osimage': resolved, 'osimage_public': req.redact(resolved)}
+        status = build_stamp.stamp_fact(resolved, force=boolean(task_vars.get('osimage_force', False)))
+        if status is not None:
+            facts['osimage_stamp'] = status
+        result.update(changed=False, ansible_facts=facts)
         return result
 
     def _bounded_request(self, args, task_vars):

@@ -11,6 +11,12 @@ import contextlib
 import os
 
 
+def temp_dir_prefix(kind):
+    """The prefix of this process's private temporary directories of ``kind``: osimage-KIND-PID-, which
+    leftovers.release_temp_dirs removes once the process is gone."""
+    return 'osimage-%s-%d-' % (kind, os.getpid())
+
+
 def temp_name(dest):
     """The temporary name ``dest`` is written under by this process."""
     return '%s.tmp-%d' % (dest, os.getpid())

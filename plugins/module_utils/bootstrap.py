@@ -6,6 +6,7 @@ and the cache of finished trees keyed by the fingerprint of their inputs."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import time
@@ -13,6 +14,7 @@ import time
 from ansible_collections.osimage.builder.plugins.module_utils import stamp
 from ansible_collections.osimage.builder.plugins.module_utils import tree
 from ansible_collections.osimage.builder.plugins.module_utils.cachelock import CacheLock
+from ansible_collections.osimage.builder.plugins.module_utils.runner import NO_SPACE
 
 STAMP_SUFFIX = '.osimage-bootstrap.json'
 # Seconds a cached tree is copied instead of bootstrapped again (the modules' tree_cache_max_age default).
@@ -59,10 +61,15 @@ def build(runner, path, inputs, result, cache_dir, max_age, make):
                 result['cached'] = True
             else:
                 make(partial)
-                if cached_tree:
-                    replace_tree(runner, partial, cached_tree)
-                    stamp.write(cached_tree_stamp(cache_dir, result['fingerprint']),
-                                dict(inputs, created=time.time(), fingerprint=result['fingerprint']))
+                if cached_tree and replace_tree(runner, partial, cached_tree):
+                    try:
+                        stamp.write(cached_tree_stamp(cache_dir, result['fingerprint']),
+                                    dict(inputs, created=time.time(), fingerprint=result['fingerprint']))
+                    except OSError as exc:
+                        if exc.errno != errno.ENOSPC:
+                            raise
+                        remove_tree(runner, cached_tree)  # a tree without its stamp is no entry
+                        warn_full(runner.module, cached_tree, partial)
         if os.path.lexists(path + STAMP_SUFFIX):
             os.unlink(path + STAMP_SUFFIX)
         remove_tree(runner, path)
@@ -108,8 +115,38 @@ def copy_tree(runner, src, dest):
 
 
 def replace_tree(runner, src, dest):
-    """Make ``dest`` a copy of ``src``; ``dest`` is never seen half copied."""
+    """Make ``dest`` (a cache entry) a copy of ``src``; ``dest`` is never seen half copied. A cache is an
+    optimisation: when its file system is full, this warns, leaves nothing of the copy and returns False."""
     remove_tree(runner, dest + '.partial')
-    copy_tree(runner, src, dest + '.partial')
+    argv = ['cp', '-a', '--reflink=auto', src, dest + '.partial']
+    rc, out, err = runner.run(argv, check=False)
+    if rc != 0:
+        remove_tree(runner, dest + '.partial')
+        if NO_SPACE not in out + err:
+            runner.fail(argv, rc, out, err, 'copying the root tree')
+        warn_full(runner.module, dest, src)
+        return False
     remove_tree(runner, dest)
     os.rename(dest + '.partial', dest)
+    return True
+
+
+def tree_size(root):
+    """Bytes the files of ``root`` take on disk (hard links counted once)."""
+    seen, total = set(), 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            st = os.lstat(os.path.join(dirpath, name))
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512
+    return total
+
+
+def warn_full(module, dest, src):
+    """Warn that the cache directory of ``dest`` has no room for a copy of ``src``."""
+    directory = os.path.dirname(dest)
+    st = os.statvfs(directory)
+    module.warn('the cache directory %s is full: caching %s there needs about %d MiB (%d MiB free); the build goes '
+                'on without caching it: free space there or point cache_dir elsewhere'
+                % (directory, os.path.basename(dest), tree_size(src) // 2 ** 20, st.f_bavail * st.f_frsize // 2 ** 20))

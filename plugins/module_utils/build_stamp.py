@@ -205,6 +205,16 @@ def check(resolved, key, force=False, now=None):
             'reason': reason or 'up to date'}
 
 
+def stamp_fact(resolved, force=False):
+    """The fact ``osimage_stamp`` of a build: check()'s answer with its ``fingerprint``. None for a retrofit
+    (``resolved`` has ``retrofit``): its output is no stamped build, so it is never up to date and its boot test
+    records nothing."""
+    if 'retrofit' in resolved:
+        return None
+    key = fingerprint(resolved)
+    return dict(check(resolved, key, force=force), fingerprint=key)
+
+
 def _bootstrap_change(entry, cache_dir, now=None):
     """Why the bootstrap cache entry a build used is no longer the one a new build would use; None if it is."""
     if not entry or not cache_dir:

@@ -8,6 +8,11 @@ directory ``<work_dir>/boot-osimage-<id>``, a foreign architecture's binfmt_misc
 the build directory is ``<work_dir>/<id>`` (a retrofit's loop devices are over its copy of the image in it).
 Each id has an owner record (``<work_dir>/owners/<id>``) naming the process that runs it; only ids whose owner is gone
 are released, and nothing that does not carry the osimage tag is ever touched.
+
+A killed build also leaves, in the cache directory, temporary files (``NAME.tmp-PID``) and half-made entries
+(``ENTRY.partial``, a tree without its stamp) with their lock files (``ENTRY.lock``), and private temporary
+directories (``osimage-KIND-PID-*``). Those are released only when their process is gone, and an entry's only
+while its lock is free (taken here while releasing it): never a running build's.
 """
 
 from __future__ import annotations
@@ -18,13 +23,19 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 
+from ansible_collections.osimage.builder.plugins.module_utils import atomic
 from ansible_collections.osimage.builder.plugins.module_utils import binfmt
+from ansible_collections.osimage.builder.plugins.module_utils import bootstrap
+from ansible_collections.osimage.builder.plugins.module_utils import cachelock
 from ansible_collections.osimage.builder.plugins.module_utils import chroot
 from ansible_collections.osimage.builder.plugins.module_utils import libvirt_boot
 
 OWNER_NAMES = ('ansible-playbook', 'osimage', 'ansible-runner', 'molecule')
 ID_RE = re.compile(r'^[a-z0-9][a-z0-9-]{3,40}$')
+TEMP_RE = re.compile(r'\.tmp-([0-9]+)$')  # atomic.temp_name
+TEMP_DIR_RE = re.compile(r'^osimage-[a-z-]+?-([0-9]+)-[^/]+$')  # atomic.temp_dir_prefix
 
 
 def _cmdline(pid):
@@ -53,8 +64,8 @@ def claim(work_dir, build_id, output_dir=None, pid=None):
     """Record that ``pid`` (default: this build's ansible-playbook) owns ``build_id``, writing to ``output_dir``."""
     owners = os.path.join(work_dir, 'owners')
     os.makedirs(owners, mode=0o700, exist_ok=True)
-    with open(os.path.join(owners, build_id), 'w', encoding='utf-8') as f:
-        json.dump({'pid': pid or owner_pid(), 'output_dir': output_dir}, f)
+    # Atomically: a build killed while claiming leaves a temporary file (released as such), never half a record.
+    atomic.write_text(os.path.join(owners, build_id), json.dumps({'pid': pid or owner_pid(), 'output_dir': output_dir}))
 
 
 def _owner(work_dir, build_id):
@@ -159,4 +170,88 @@ def loops_under(directory):
 
 def release_stale(work_dir):
     """Release what every build whose owner is gone left behind; return {build id: [released]}."""
-    return {i: r for i in build_ids(work_dir) if not alive(work_dir, i) for r in [release(i, work_dir)] if r}
+    stale = {i: r for i in build_ids(work_dir) if not alive(work_dir, i) for r in [release(i, work_dir)] if r}
+    for path in release_temp_files(os.path.join(work_dir, 'owners')):  # a claim killed half way
+        stale.setdefault(TEMP_RE.sub('', os.path.basename(path)), []).append('unfinished owner record ' + path)
+    return stale
+
+
+def gone(pid):
+    """True when process ``pid`` has ended (a zombie has: nothing of it runs)."""
+    try:
+        with open('/proc/%s/stat' % pid, encoding='utf-8', errors='replace') as f:
+            return f.read().rpartition(')')[2].split()[0] == 'Z'
+    except (OSError, IndexError):
+        return True
+
+
+def _remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+def release_temp_files(directory):
+    """Remove the temporary files (NAME.tmp-PID) in ``directory`` whose process is gone; return their paths."""
+    released = []
+    for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+        match = TEMP_RE.search(name)
+        if match and gone(match.group(1)):
+            _remove(os.path.join(directory, name))
+            released.append(os.path.join(directory, name))
+    return released
+
+
+def release_temp_dirs(tmp_dir=None):
+    """Remove the private temporary directories (osimage-KIND-PID-*) of processes that are gone."""
+    tmp_dir = tmp_dir or tempfile.gettempdir()
+    released = []
+    for name in sorted(os.listdir(tmp_dir)):
+        match = TEMP_DIR_RE.match(name)
+        path = os.path.join(tmp_dir, name)
+        if match and gone(match.group(1)) and os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+            released.append('temporary directory ' + path)
+    return released
+
+
+def _release_entry(entry, stamp_path):
+    """Release the half-made cache ``entry`` if its lock is free: its .partial copy, the entry itself when its
+    stamp is missing (``stamp_path``; None for entries without one), and its lock file when no entry is left."""
+    fd = cachelock.try_lock(entry + '.lock')
+    if fd is None:
+        return []  # a running build holds it (or there is no lock file: nothing was made under it)
+    released = []
+    try:
+        if os.path.lexists(entry + '.partial'):
+            _remove(entry + '.partial')
+            released.append('partial cache entry %s.partial' % entry)
+        if stamp_path and os.path.lexists(entry) and not os.path.exists(stamp_path):
+            _remove(entry)
+            released.append('cache entry %s without its stamp' % entry)
+        if not os.path.lexists(entry):
+            os.unlink(entry + '.lock')  # while holding it: a build waiting on it takes the lock again (cachelock)
+            released.append('lock file %s.lock' % entry)
+    finally:
+        os.close(fd)
+    return released
+
+
+def release_cache(cache_dir):
+    """Release what killed builds left in ``cache_dir`` (its kinds, trees/, debs/SUITE-ARCH/, rpms/...: temporary
+    files of gone processes, half-made entries whose lock is free); return what went. Entries' contents (a root
+    tree) are never looked into."""
+    released = []
+    kinds = [os.path.join(cache_dir, k) for k in sorted(os.listdir(cache_dir))] if os.path.isdir(cache_dir) else []
+    for kind in [k for k in kinds if os.path.isdir(k) and not os.path.islink(k)]:
+        names = sorted(os.listdir(kind))
+        entries = {n.rsplit('.', 1)[0] for n in names if n.endswith(('.lock', '.partial'))}
+        plain = [os.path.join(kind, n) for n in names if n not in entries and not n.endswith('.partial')
+                 and os.path.isdir(os.path.join(kind, n)) and not os.path.islink(os.path.join(kind, n))]
+        for directory in [kind] + plain:  # debs/SUITE-ARCH: directories of files, not entries
+            released += ['temporary file ' + path for path in release_temp_files(directory)]
+        for entry in sorted(entries):
+            stamp_path = bootstrap.cached_tree_stamp(cache_dir, entry) if os.path.basename(kind) == 'trees' else None
+            released += _release_entry(os.path.join(kind, entry), stamp_path)
+    return released

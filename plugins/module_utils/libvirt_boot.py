@@ -249,7 +249,7 @@ def probe_kvm(conn, kernel, timeout=15, arch='amd64'):
     if cached:
         return cached
     ok = False
-    with tempfile.TemporaryDirectory(prefix='osimage-kvm-probe-') as tmp:
+    with tempfile.TemporaryDirectory(prefix=atomic.temp_dir_prefix('kvm-probe')) as tmp:
         console = os.path.join(tmp, 'console.log')
         try:
             dom = conn.createXML(domain_xml('osimage-kvm-probe-%d' % os.getpid(), 'kvm', console, 256, 1,

@@ -221,6 +221,8 @@ RETROFIT_REFUSED = {
     'bootstrap': 'nothing is bootstrapped: the image is the starting tree; remove the key',
     'mirror': 'the image keeps its own package sources: remove the key, or add one with repositories',
     'location.mirror': 'the image keeps its own package sources: remove the key, or add one with repositories',
+    'location.security_mirror': 'the image keeps its own security sources: remove the key, or add one with '
+                                'repositories',
     'platform': 'a platform profile lays out the disk, boot loader and kernel command line, which the image keeps; '
                 'remove the key and name its packages and services instead',
     'kernel_cmdline': KEEPS % 'boot loader configuration',

@@ -8,6 +8,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
+import selectors
+import subprocess
+import threading
 
 from ansible_collections.osimage.builder.plugins.module_utils import atomic, stamp
 
@@ -57,6 +61,42 @@ def fullest_directory(paths):
     return '%s has %d MiB free' % (directory, free[directory] // (1024 * 1024))
 
 
+LINE_END = re.compile(rb'[\r\n]')
+
+
+def stream(argv, lines, data=None, environ_update=None, cwd=None):
+    """Run ``argv`` like AnsibleModule.run_command (``data`` on stdin as is, the environment updated by
+    ``environ_update``) and return (rc, stdout, stderr), calling ``lines`` with each non-empty line of stdout or
+    stderr as it is printed (a carriage return, which progress meters print, ends a line too)."""
+    env = dict(os.environ, **(environ_update or {}))
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL if data is None else subprocess.PIPE,  # pylint: disable=consider-using-with
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd)
+    if data is not None:
+        def feed():
+            with proc.stdin:
+                proc.stdin.write(data if isinstance(data, bytes) else data.encode('utf-8'))
+        threading.Thread(target=feed, daemon=True).start()
+    output = {proc.stdout: b'', proc.stderr: b''}
+    pending = dict.fromkeys(output, b'')
+    with selectors.DefaultSelector() as selector:
+        for pipe in output:
+            selector.register(pipe, selectors.EVENT_READ)
+        while selector.get_map():
+            for key, _mask in selector.select():
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                    chunk = b'\n'  # the last line, unended
+                else:
+                    output[key.fileobj] += chunk
+                *complete, pending[key.fileobj] = LINE_END.split(pending[key.fileobj] + chunk)
+                for line in complete:
+                    if line.strip():
+                        lines(line.decode('utf-8', 'replace'))
+    rc = proc.wait()
+    return rc, output[proc.stdout].decode('utf-8', 'surrogateescape'), output[proc.stderr].decode('utf-8', 'surrogateescape')
+
+
 class Runner:
     """Runs host commands for a module and fails the module with a clear message on error."""
 
@@ -75,10 +115,14 @@ class Runner:
             self._paths[name] = path
         return self._paths[name]
 
-    def run(self, argv, data=None, check=True, what=None, **kwargs):
-        """Run argv (argv[0] is looked up on PATH) and return (rc, stdout, stderr)."""
+    def run(self, argv, data=None, check=True, what=None, lines=None, **kwargs):
+        """Run argv (argv[0] is looked up on PATH) and return (rc, stdout, stderr); with ``lines``, each line of its
+        output is also passed to ``lines`` as it comes (see stream)."""
         argv = [self.which(argv[0])] + [str(a) for a in argv[1:]]
-        rc, out, err = self.module.run_command(argv, data=data, binary_data=data is not None, **kwargs)
+        if lines:
+            rc, out, err = stream(argv, lines, data=data, **kwargs)
+        else:
+            rc, out, err = self.module.run_command(argv, data=data, binary_data=data is not None, **kwargs)
         if check and rc != 0:
             self.fail(argv, rc, out, err, what)
         return rc, out, err

@@ -99,6 +99,7 @@ attributes:
     platforms: linux
 extends_documentation_fragment:
   - osimage.builder.attributes
+  - osimage.builder.progress
 '''
 
 EXAMPLES = r'''
@@ -136,6 +137,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.osimage.builder.plugins.module_utils import bootstrap
+from ansible_collections.osimage.builder.plugins.module_utils import progress
 from ansible_collections.osimage.builder.plugins.module_utils import sandbox
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
 
@@ -144,9 +146,11 @@ DEBOOTSTRAP_VARIANTS = {'apt': 'minbase', 'minbase': 'minbase'}
 # environment, never through the hook's shell text; files appear in the cache by atomic rename.
 HOOK_IN = ('mkdir -p "$1/var/cache/apt/archives" && '
            'find "$OSIMAGE_DEB_CACHE" -maxdepth 1 -name "*.deb" -exec cp -t "$1/var/cache/apt/archives/" {} +')
+# A full cache leaves no partial .deb: the copy is removed and the build goes on (named NAME.tmp-PID, the hook
+# shell's, as osimage clean expects of a killed build's temporary files).
 HOOK_OUT = ('for f in "$1"/var/cache/apt/archives/*.deb; do [ -e "$f" ] || continue; b=${f##*/}; '
-            '[ -e "$OSIMAGE_DEB_CACHE/$b" ] || { cp "$f" "$OSIMAGE_DEB_CACHE/.$b.tmp" && '
-            'mv "$OSIMAGE_DEB_CACHE/.$b.tmp" "$OSIMAGE_DEB_CACHE/$b"; }; done')
+            't="$OSIMAGE_DEB_CACHE/$b.tmp-$$"; [ -e "$OSIMAGE_DEB_CACHE/$b" ] || '
+            '{ cp "$f" "$t" && mv "$t" "$OSIMAGE_DEB_CACHE/$b" || rm -f "$t"; }; done')
 HOST_COPIES = ('etc/resolv.conf', 'etc/hostname')
 
 
@@ -222,7 +226,14 @@ def main():
             env['OSIMAGE_DEB_CACHE'] = deb_cache
         if params['proxy']:
             env.update(http_proxy=params['proxy'], https_proxy=params['proxy'])
-        runner.run(argv, environ_update=env, what=params['tool'])
+        counter = None
+        if params['tool'] == 'mmdebstrap' and progress.enabled():  # only its verbose output names each package
+            argv.insert(1, '--verbose')
+            counter = progress.AptLines(progress.Reporter('fetched', 'packages'),
+                                        progress.Reporter('installed', 'packages'))
+        runner.run(argv, environ_update=env, what=params['tool'], lines=counter)
+        if counter:
+            counter.finish()
         result['cmd'] = argv
         bootstrap.remove_host_copies(partial, HOST_COPIES)
 

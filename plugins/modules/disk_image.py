@@ -119,6 +119,7 @@ attributes:
     platforms: linux
 extends_documentation_fragment:
   - osimage.builder.attributes
+  - osimage.builder.progress
 '''
 
 EXAMPLES = r'''
@@ -165,6 +166,7 @@ from ansible_collections.osimage.builder.plugins.module_utils import atomic
 from ansible_collections.osimage.builder.plugins.module_utils import disk
 from ansible_collections.osimage.builder.plugins.module_utils import filesystems
 from ansible_collections.osimage.builder.plugins.module_utils import lvm
+from ansible_collections.osimage.builder.plugins.module_utils import progress
 from ansible_collections.osimage.builder.plugins.module_utils import stamp
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
 
@@ -298,7 +300,11 @@ def assemble(module, runner, params, path, size, placed, volumes):
             part['partuuid'] = got.get('uuid')
         if pv:
             volumes = make_volumes(runner, tmp, pv[0], dict(params['lvm'], volumes=volumes))
-        make_all(runner, tmp, targets(placed, volumes), params['root'], workdir)
+        written = progress.Reporter('written', 'bytes')
+        if written.path and params['root']:  # the file system makers print nothing: watch the image fill
+            written.total = progress.tree_bytes(params['root'])
+        with progress.Sampler(written, lambda: progress.allocated(tmp)):
+            make_all(runner, tmp, targets(placed, volumes), params['root'], workdir)
         os.replace(tmp, path)
     except (ValueError, OSError) as exc:
         module.fail_json(msg='making the disk failed: %s' % exc)

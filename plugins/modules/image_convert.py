@@ -68,6 +68,7 @@ attributes:
     platforms: linux
 extends_documentation_fragment:
   - osimage.builder.attributes
+  - osimage.builder.progress
 """
 
 EXAMPLES = r"""
@@ -123,6 +124,7 @@ import struct
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.osimage.builder.plugins.module_utils import progress
 from ansible_collections.osimage.builder.plugins.module_utils import stamp
 from ansible_collections.osimage.builder.plugins.module_utils.formats import CHECKABLE, COMPRESSIBLE, DISK_FORMATS, FORMATS, MIB
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
@@ -227,7 +229,12 @@ def main():
     for key, value in sorted(dict(options, **params['options']).items()):
         argv += ['-o', '%s=%s' % (key, value)]
     with runner.artifact(dest) as tmp:
-        runner.run(argv + [params['src'], tmp], what='qemu-img convert to %s' % fmt)
+        meter = None
+        if progress.enabled():  # qemu-img -p prints how far it is
+            argv.append('-p')
+            meter = progress.QemuImgLines(progress.Reporter('converted', 'bytes'),
+                                          info(runner, params['src'], params['src_format'])['virtual-size'])
+        runner.run(argv + [params['src'], tmp], what='qemu-img convert to %s' % fmt, lines=meter)
         try:
             checks = check(runner, params, tmp)
         except ValueError as exc:

@@ -24,7 +24,8 @@ description:
     (by UUID, LABEL, PARTUUID, PARTLABEL or device name) under it. Swap and the EFI system partition are left
     alone.
   - Every loop device and mount is undone when any step fails; on success they stay until O(state=absent),
-    which unmounts everything under O(root) (deepest first) and detaches every loop device over O(path).
+    which unmounts everything under O(root) (deepest first), removes the O(root) directory (which detaches the
+    copies of its mounts in other mount namespaces) and detaches every loop device over O(path).
   - Returns what the image runs (os-release, distro, release, arch) and its firmware, for the retrofit's request.
 author: osimage developers (@osimage)
 options:
@@ -120,7 +121,7 @@ image:
   returned: state=mounted
   type: dict
 released:
-  description: The mounts and loop devices O(state=absent) undid.
+  description: The mounts, directory and loop devices O(state=absent) undid.
   returned: state=absent
   type: list
   elements: str
@@ -254,12 +255,16 @@ def open_image(module, runner, stack, params):
 
 
 def close_image(runner, path, root):
-    """Unmount everything under ``root`` and detach every loop device over ``path``; what was undone."""
+    """Unmount everything under ``root``, remove the (now empty) directory and detach every loop device over
+    ``path``; what was undone. Removing the mount point detaches the copies of its mounts that other mount
+    namespaces hold (namespaces made while it was mounted), which would otherwise keep the loop devices busy."""
     released = []
     if os.path.isdir(root):
         for mnt in chroot.mounts_under(root):
             runner.run(['umount', mnt], what='unmounting %s' % mnt)
             released.append('mount ' + mnt)
+        os.rmdir(root)
+        released.append('directory ' + root)
     _rc, out, _err = runner.run(['losetup', '--associated', path], check=False)
     for line in out.splitlines():
         dev = line.split(':', 1)[0]
@@ -286,10 +291,14 @@ def main():
     params.update(path=path, root=root)
     state_file = path + '.osimage-retrofit.json'
     if params['state'] == 'absent':
-        busy = (os.path.isdir(root) and chroot.mounts_under(root)) or os.path.exists(state_file)
+        busy = os.path.isdir(root) or os.path.exists(state_file)
         if module.check_mode:
             module.exit_json(changed=bool(busy), path=path, released=[])
-        released = close_image(runner, path, root)
+        try:
+            released = close_image(runner, path, root)
+        except OSError as exc:
+            module.fail_json(msg='%s still holds files after unmounting (%s): move them away and close again'
+                                 % (root, exc.strerror), path=path)
         if os.path.exists(state_file):
             os.unlink(state_file)
         module.exit_json(changed=bool(released or busy), path=path, released=released)

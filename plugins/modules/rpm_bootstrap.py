@@ -129,6 +129,7 @@ import shutil
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.osimage.builder.plugins.module_utils import atomic
 from ansible_collections.osimage.builder.plugins.module_utils import bootstrap
 from ansible_collections.osimage.builder.plugins.module_utils import package_db
 from ansible_collections.osimage.builder.plugins.module_utils import rpm_tree
@@ -164,7 +165,7 @@ def import_keys(runner, params, root, env):
 
 def install(runner, params, root, pkg_cache):
     """Install the packages into ``root``, with the package cache copied in and out; return the commands."""
-    private = tempfile.mkdtemp(prefix='osimage-rpm-')
+    private = tempfile.mkdtemp(prefix=atomic.temp_dir_prefix('rpm'))
     try:
         rpm_tree.write_private_config(params, private)
         env = rpm_tree.tool_environment(params, private)

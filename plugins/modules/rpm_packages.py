@@ -133,6 +133,7 @@ import shutil
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.osimage.builder.plugins.module_utils import atomic
 from ansible_collections.osimage.builder.plugins.module_utils import package_db
 from ansible_collections.osimage.builder.plugins.module_utils import rpm_tree
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
@@ -158,7 +159,7 @@ def commands_for(params, root, private, to_install, to_remove):
 
 def apply(runner, params, root, to_install, to_remove):
     """Run the commands with the private configuration; return them."""
-    private = tempfile.mkdtemp(prefix='osimage-rpm-')
+    private = tempfile.mkdtemp(prefix=atomic.temp_dir_prefix('rpm'))
     cache = os.path.join(root, rpm_tree.CACHE_REL)
     try:
         rpm_tree.write_private_config(params, private)

@@ -24,11 +24,11 @@ description:
     C(osimage.preset_services).
   - Checks that C(work_dir), C(cache_dir) and C(output_dir) have the free space the build needs and that the
     mirror answers, and fails early with the numbers or the reason.
-  - Sets the fact C(osimage_stamp), the build's fingerprint (the resolved request less what each build draws,
-    the collection's code, the files the request names, extra repositories' Release files) with C(current), true
-    when C(output_dir) already holds this build (M(osimage.builder.build_stamp)) from an unchanged bootstrap
-    cache entry with unchanged checksums, C(proven) when its boot test passed too, and C(reason). The extra
-    variable C(osimage_force=true) makes it never current.
+  - For a build (not with O(retrofit)), sets the fact C(osimage_stamp), the build's fingerprint (the resolved
+    request less what each build draws, the collection's code, the files the request names, extra repositories'
+    Release files) with C(current), true when C(output_dir) already holds this build
+    (M(osimage.builder.build_stamp)) from an unchanged bootstrap cache entry with unchanged checksums, C(proven)
+    when its boot test passed too, and C(reason). The extra variable C(osimage_force=true) makes it never current.
   - Records this ansible-playbook process as the owner of the build id, so that M(osimage.builder.clean) can tell
     a running build from a killed one.
 author: osimage developers (@osimage)
@@ -80,7 +80,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 ansible_facts:
-  description: The facts C(osimage), C(osimage_public) and C(osimage_stamp).
+  description: The facts C(osimage), C(osimage_public) and, for a build, C(osimage_stamp).
   returned: success
   type: dict
 '''

@@ -3,8 +3,11 @@
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
+
+from ansible_collections.osimage.builder.plugins.module_utils import chroot
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
@@ -22,6 +25,17 @@ def playbook(path, *args, timeout=1800):
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), PATH=BIN + os.pathsep + os.environ['PATH'],
                ANSIBLE_NOCOLOR='1')
     return run([os.path.join(BIN, 'ansible-playbook'), path, *args], env=env, cwd=ROOT, timeout=timeout)
+
+
+def kill_everything(pid):
+    """SIGKILL a process and all its descendants at once, like a lost machine would; return their pids."""
+    targets = [pid] + chroot.descendants(pid)
+    for target in targets:
+        try:
+            os.kill(target, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return targets
 
 
 def left_on_host(tmp_path, work):

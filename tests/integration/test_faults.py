@@ -2,9 +2,10 @@
 
 SIGTERM goes to the driver, which cancels the playbook and releases its build's resources. SIGKILL takes the
 driver and every process under it at once (nothing can clean up); `osimage clean` then releases the rest.
-By default: a build SIGTERMed in customize, and `osimage boot-test` of the session's image SIGKILLed while its
-guest boots (the prove stage's play and module, without a build before it). The full matrix (every build stage
-x both signals, a rebuild after each SIGKILL) runs with -m matrix.
+By default: a build SIGTERMed in customize, a retrofit of the session's image SIGTERMed in customize, and
+`osimage boot-test` of the session's image SIGKILLed while its guest boots (the prove stage's play and module,
+without a build before it). The full matrix (every build stage x both signals, a rebuild after each SIGKILL, a
+retrofit SIGKILLed, cleaned and run again) runs with -m matrix.
 """
 
 import json
@@ -18,7 +19,7 @@ import time
 import pytest
 
 from ansible_collections.osimage.builder.plugins.module_utils import chroot
-from osimage_testlib import BIN, left_on_host, run, sha256
+from osimage_testlib import BIN, kill_everything, left_on_host, run, sha256
 
 pytestmark = pytest.mark.integration
 
@@ -30,17 +31,8 @@ CASES = [pytest.param(stage, sig, marks=() if (stage, sig) in DEFAULT else pytes
          for stage in STAGES for sig in ('SIGTERM', 'SIGKILL')]
 
 
-def kill_everything(pid):
-    """SIGKILL a process and all its descendants at once, like a lost machine would."""
-    for target in [pid] + chroot.descendants(pid):
-        try:
-            os.kill(target, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-def start_build(request, out):
-    return subprocess.Popen([os.path.join(BIN, 'osimage'), 'build', str(request), '-o', str(out)],
+def start_build(request, out, command=('build',)):
+    return subprocess.Popen([os.path.join(BIN, 'osimage'), *command, str(request), '-o', str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -56,6 +48,24 @@ def wait_for_stage(proc, stage, seen):
     raise AssertionError('stage %s never came' % stage)
 
 
+def interrupt(proc, stage, sig, work):
+    """Signal ``proc`` (an osimage build or retrofit) ``DELAY[stage]`` seconds into ``stage``; after a SIGKILL,
+    `osimage clean` releases what it left."""
+    seen = []
+    wait_for_stage(proc, stage, seen)
+    time.sleep(DELAY[stage])
+    if sig == 'SIGTERM':
+        proc.send_signal(signal.SIGTERM)
+        seen.append(proc.communicate(timeout=300)[0])
+        assert proc.returncode != 0, ''.join(seen)
+    else:
+        kill_everything(proc.pid)
+        proc.communicate(timeout=60)
+        clean = run([os.path.join(BIN, 'osimage'), 'clean', '--work-dir', str(work)], timeout=300)
+        assert clean.returncode == 0, clean.stdout + clean.stderr
+        assert 'released' in clean.stdout
+
+
 @pytest.mark.parametrize('stage,sig', CASES)
 def test_a_killed_build_leaves_nothing_behind(stage, sig, default_build, tmp_path):
     out, work = tmp_path / 'out', tmp_path / 'work'
@@ -66,22 +76,7 @@ def test_a_killed_build_leaves_nothing_behind(stage, sig, default_build, tmp_pat
     request = tmp_path / 'request.yml'
     request.write_text(json.dumps({'work_dir': str(work)}))
 
-    proc = start_build(request, out)
-    seen = []
-    wait_for_stage(proc, stage, seen)
-    time.sleep(DELAY[stage])
-    if sig == 'SIGTERM':
-        proc.send_signal(signal.SIGTERM)
-        rest = proc.communicate(timeout=300)[0]
-        seen.append(rest)
-        assert proc.returncode != 0, ''.join(seen)
-    else:
-        kill_everything(proc.pid)
-        proc.communicate(timeout=60)
-        clean = run([os.path.join(BIN, 'osimage'), 'clean', '--work-dir', str(work)], timeout=300)
-        assert clean.returncode == 0, clean.stdout + clean.stderr
-        assert 'released' in clean.stdout
-
+    interrupt(start_build(request, out), stage, sig, work)
     assert left_on_host(tmp_path, work) == []
     # The image path holds a complete good image: the previous one, or a new one that replaced it whole
     # (renamed into place after conversion and checksumming) before the signal landed.
@@ -138,3 +133,26 @@ def test_a_killed_boot_test_leaves_nothing_behind(default_build, tmp_path):
     assert not os.path.exists('/var/tmp/osimage/boot-' + domain)
     assert not os.path.exists('/var/tmp/osimage/owners/' + boot_id)
     assert sha256(image) == before
+
+
+@pytest.mark.parametrize('sig', ['SIGTERM', pytest.param('SIGKILL', marks=pytest.mark.matrix)])
+def test_a_killed_retrofit_leaves_nothing_behind_and_its_input_unchanged(sig, default_build, tmp_path):
+    """A retrofit of the session's image signalled in customize (its copy open, the tree mounted, a package being
+    installed): no loop device, mount, process in the tree or guest, no image or manifest in the output directory,
+    the input's checksum unchanged. After a SIGKILL and `osimage clean`, the same retrofit runs to the end."""
+    image, out, work = default_build.image(), tmp_path / 'out', tmp_path / 'work'
+    before = sha256(image)
+    request = tmp_path / 'request.yml'
+    request.write_text(json.dumps({'work_dir': str(work), 'packages': {'install': ['tree']},
+                                   'files': [{'path': '/etc/motd', 'content': 'retrofitted\n'}]}))
+    interrupt(start_build(request, out, ('retrofit', image)), 'customize', sig, work)
+    assert left_on_host(tmp_path, work) == []
+    assert sha256(image) == before
+    assert sorted(os.listdir(out)) == ['build.log']
+    leftovers = [e for e in os.listdir(work) if e != 'owners'] if work.exists() else []
+    assert leftovers == [] and (not (work / 'owners').exists() or os.listdir(work / 'owners') == [])
+    if sig == 'SIGKILL':
+        rerun = run([os.path.join(BIN, 'osimage'), 'retrofit', image, str(request), '-o', str(out), '--no-boot-test'],
+                    timeout=900)
+        assert rerun.returncode == 0, rerun.stdout[-3000:]
+        assert sha256(image) == before and left_on_host(tmp_path, work) == []

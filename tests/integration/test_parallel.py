@@ -1,54 +1,179 @@
-"""Builds started at once (different requests, one shared cache) all succeed without colliding."""
+"""Builds of different requests started at once, sharing one work directory and one cache, one of them SIGKILLed
+(with every process under it) at a random moment: `osimage clean`, run while the others still build, releases
+only the killed build's resources; the others finish with correct images; nothing of the killed build is left
+(mounts, loop devices, processes, temporary directories, cache entries) and the cache stays consistent: a
+following build of the killed request reuses it.
 
+By default three raw builds without boot test from the session's cache (the default build's tree); with
+-m matrix four, from an empty cache, two of them with a package more, so the cache is filled while they race.
+The seed of the random choice is printed (OSIMAGE_TEST_SEED replays it)."""
+
+import glob
 import json
 import os
+import pathlib
+import random
 import subprocess
+import tempfile
+import time
 
 import pytest
 
-from osimage_testlib import BIN, run
+from ansible_collections.osimage.builder.plugins.module_utils import leftovers
+from ansible_collections.osimage.builder.plugins.module_utils.cachelock import try_lock
+from osimage_testlib import BIN, kill_everything, left_on_host, run
 
 pytestmark = pytest.mark.integration
 
-
-def build_at_once(tmp_path, count, boot_test):
-    procs = []
-    for i in range(count):
-        request = tmp_path / ('r%d.yml' % i)
-        request.write_text(json.dumps({'name': 'parallel-%d' % i, 'hostname': 'parallel-%d' % i,
-                                       'boot_test': {'enabled': boot_test}}))
-        procs.append(subprocess.Popen([os.path.join(BIN, 'osimage'), 'build', str(request),
-                                       '-o', str(tmp_path / ('out%d' % i))],
-                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    results = [(p, p.communicate(timeout=2400)[0]) for p in procs]
-    for proc, output in results:
-        assert proc.returncode == 0, output[-4000:]
-    manifests = [json.loads((tmp_path / ('out%d' % i) / 'manifest.json').read_text()) for i in range(count)]
-    assert len({m['build_id'] for m in manifests}) == count
-    assert len({m['disk']['partitions'][-1]['uuid'] for m in manifests}) == count
-    for i, manifest in enumerate(manifests):
-        assert manifest['request']['hostname'] == 'parallel-%d' % i
-    with open('/proc/self/mountinfo', encoding='utf-8') as f:
-        assert ' osimage-' not in f.read()
-    assert not [d for d in run(['virsh', '-c', 'qemu:///system', 'list', '--name']).stdout.split()
-                if d.startswith('osimage-')]
-    return manifests
+OSIMAGE = os.path.join(BIN, 'osimage')
+DEFAULT_CACHE = '/var/cache/osimage'
 
 
-def test_two_builds_at_once(default_build, tmp_path):
-    """By default without their boot tests: guests booting at once are test_formats' (three) and the matrix's."""
-    assert len(build_at_once(tmp_path, 2, boot_test=False)) == 2
+def start(tmp_path, i, request, boot_test=False):
+    path = tmp_path / ('r%d.json' % i)
+    path.write_text(json.dumps(request))
+    with open(tmp_path / ('log%d' % i), 'w', encoding='utf-8') as log:
+        return subprocess.Popen([OSIMAGE, 'build', str(path), '-o', str(tmp_path / ('out%d' % i))]
+                                + ([] if boot_test else ['--no-boot-test']), stdout=log, stderr=subprocess.STDOUT)
+
+
+def log_of(tmp_path, i):
+    return (tmp_path / ('log%d' % i)).read_text(encoding='utf-8', errors='replace')
+
+
+def cache_problems(cache):
+    """What makes the tree cache inconsistent: an entry without its stamp, a partial or temporary file, a held
+    or orphaned lock; [] when none."""
+    trees = os.path.join(cache, 'trees')
+    names = os.listdir(trees) if os.path.isdir(trees) else []
+    problems = ['%s left' % n for n in names if n.endswith('.partial') or '.tmp-' in n]
+    for name in names:
+        path = os.path.join(trees, name)
+        if os.path.isdir(path) and not name.endswith('.partial') and name + '.json' not in names:
+            problems.append('entry %s without its stamp' % name)
+        if name.endswith('.lock'):
+            fd = try_lock(path)
+            if fd is None:
+                problems.append('lock %s held' % name)
+            else:
+                os.close(fd)
+            if name[:-len('.lock')] not in names:
+                problems.append('lock %s without its entry' % name)
+    debs = glob.glob(os.path.join(glob.escape(cache), 'debs', '*', '*.tmp-*'))
+    return problems + ['%s left' % d for d in debs]
+
+
+def stamps(cache):
+    """{path: content} of the cache's tree stamps: a tree made again has a new one."""
+    return {str(p): p.read_text(encoding='utf-8') for p in pathlib.Path(cache, 'trees').glob('*.json')}
+
+
+def owned_by(work, pids):
+    """The build ids whose owner record names one of ``pids``."""
+    owners, found = os.path.join(work, 'owners'), []
+    for name in os.listdir(owners) if os.path.isdir(owners) else []:
+        try:
+            with open(os.path.join(owners, name), encoding='utf-8') as f:
+                if json.load(f)['pid'] in pids:
+                    found.append(name)
+        except (OSError, ValueError, KeyError):
+            pass
+    return found
+
+
+def packages(manifest):
+    return {p['name'] for p in manifest['packages']}
+
+
+def builds_at_once_one_killed(tmp_path, requests, cache, expected):
+    """Start ``requests`` at once, SIGKILL one at random, clean, check the others and the cache, rebuild the killed
+    one; ``expected`` gives the packages each image must hold. Returns the seconds the whole took."""
+    seed = int(os.environ.get('OSIMAGE_TEST_SEED', random.randrange(10 ** 6)))
+    rng = random.Random(seed)
+    victim, delay = rng.randrange(len(requests)), rng.uniform(5, 90)
+    what = 'seed %d: build %d SIGKILLed after %.0f s' % (seed, victim, delay)
+    print(what)
+    work = tmp_path / 'work'
+    began = time.monotonic()
+    procs = [start(tmp_path, i, r) for i, r in enumerate(requests)]
+    time.sleep(delay)
+    assert procs[victim].poll() is None, '%s: it had already ended\n%s' % (what, log_of(tmp_path, victim)[-3000:])
+    killed = kill_everything(procs[victim].pid)
+    procs[victim].wait(60)
+    stages = [line for line in log_of(tmp_path, victim).splitlines() if 'stage' in line]
+    what += ' (%s)' % (stages[-1].strip() if stages else 'before its first stage')
+    victim_ids = owned_by(str(work), killed)
+    temp_dirs = [d for pid in killed for d in glob.glob(os.path.join(tempfile.gettempdir(), 'osimage-*-%d-*' % pid))]
+
+    clean = run([OSIMAGE, 'clean', '--json', '--work-dir', str(work), '--cache-dir', cache], timeout=300)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    released = json.loads(clean.stdout)
+    # Only the victim's builds (a build killed right after claiming its id had nothing else to release).
+    ids = {i for i, gone in released['released'].items() if not all(g.startswith('unfinished owner') for g in gone)}
+    assert ids <= set(victim_ids) and not [i for i in victim_ids if (work / 'owners' / i).exists()], (what, released)
+    assert {'temporary directory ' + d for d in temp_dirs} <= set(released['temp_dirs']), (what, released)
+    assert not [d for pid in killed for d in glob.glob(os.path.join(tempfile.gettempdir(), 'osimage-*-%d-*' % pid))]
+    assert all(leftovers.gone(pid) for pid in killed)
+
+    others = [i for i in range(len(requests)) if i != victim]
+    for i in others:
+        assert procs[i].wait(2400) == 0, '%s; build %d:\n%s' % (what, i, log_of(tmp_path, i)[-4000:])
+    seconds = time.monotonic() - began
+    manifests = {i: json.loads((tmp_path / ('out%d' % i) / 'manifest.json').read_text()) for i in others}
+    for i, manifest in manifests.items():
+        assert manifest['request']['hostname'] == requests[i]['hostname'], what
+        assert expected[i] <= packages(manifest), (what, i, expected[i] - packages(manifest))
+        assert os.path.getsize(tmp_path / ('out%d' % i) / (requests[i]['name'] + '.raw')) > 0
+    assert len({m['build_id'] for m in manifests.values()}) == len(others)
+    assert left_on_host(tmp_path, work) == [], what
+    assert [e for e in os.listdir(work) if e != 'owners'] == [] and os.listdir(work / 'owners') == [], what
+    victim_out = tmp_path / ('out%d' % victim)
+    assert not [n for n in os.listdir(victim_out) if '.tmp-' in n] if victim_out.exists() else True
+    assert cache_problems(cache) == [], what
+
+    before = stamps(cache)
+    assert before, 'the builds left no tree in the cache'
+    rerun = run([OSIMAGE, 'build', str(tmp_path / ('r%d.json' % victim)), '-o', str(tmp_path / 'again'),
+                 '--no-boot-test'], timeout=1800)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    again = json.loads((tmp_path / 'again' / 'manifest.json').read_text())
+    assert expected[victim] <= packages(again) and again['request']['hostname'] == requests[victim]['hostname']
+    assert stamps(cache) == before, 'the rebuild made its tree again instead of copying the cached one'
+    assert cache_problems(cache) == [] and left_on_host(tmp_path, work) == []
+    return seconds
+
+
+def request(tmp_path, i, **more):
+    return dict(name='parallel-%d' % i, hostname='parallel-%d' % i, formats=['raw'], work_dir=str(tmp_path / 'work'),
+                **more)
+
+
+def test_three_builds_at_once_one_killed(default_build, tmp_path):
+    """From the default build's cache entry (same package set); different names, host names and time zones."""
+    zones = ['UTC', 'Europe/Paris', 'America/New_York']
+    requests = [request(tmp_path, i, timezone=zone) for i, zone in enumerate(zones)]
+    expected = packages(default_build.manifest)
+    seconds = builds_at_once_one_killed(tmp_path, requests, DEFAULT_CACHE, [expected] * 3)
+    print('3 builds at once, one killed: %.0f s' % seconds)
 
 
 @pytest.mark.matrix
 def test_two_builds_with_boot_tests_at_once(default_build, tmp_path):
-    manifests = build_at_once(tmp_path, 2, boot_test=True)
+    """Two guests booting at once (the default case's builds skip their boot tests)."""
+    procs = [start(tmp_path, i, request(tmp_path, i, formats=['qcow2']), boot_test=True) for i in range(2)]
+    for i, proc in enumerate(procs):
+        assert proc.wait(2400) == 0, log_of(tmp_path, i)[-4000:]
     for i in range(2):
         report = json.loads((tmp_path / ('out%d' % i) / 'boot-report.json').read_text())
         assert report['outcome'] == 'passed', report
-    assert manifests
+    assert left_on_host(tmp_path, tmp_path / 'work') == []
 
 
 @pytest.mark.matrix
-def test_four_builds_at_once(default_build, tmp_path):
-    assert len(build_at_once(tmp_path, 4, boot_test=False)) == 4
+def test_four_builds_at_once_one_killed_filling_an_empty_cache(default_build, tmp_path):
+    cache = str(tmp_path / 'cache')
+    extra = {'packages': {'install': ['tree']}}
+    requests = [request(tmp_path, i, cache_dir=cache, **(extra if i >= 2 else {})) for i in range(4)]
+    expected = [packages(default_build.manifest) | ({'tree'} if i >= 2 else set()) for i in range(4)]
+    seconds = builds_at_once_one_killed(tmp_path, requests, cache, expected)
+    print('4 builds at once, one killed: %.0f s' % seconds)

@@ -1,6 +1,7 @@
 """osimage retrofit on an image osimage did not build (foreign_image.py): the request's user, package, file and
-service are applied, the input file is unchanged, and the new image boots and passes its verify checks. One
-retrofit and one boot in the default run; the separate-/boot image is behind the matrix marker."""
+service are applied, the input file is unchanged, and the new image boots and passes its verify checks. The
+hand-made image runs by default (making it and retrofitting and booting it took 220 s unloaded); the
+separate-/boot image runs with -m matrix."""
 
 import json
 import os
@@ -56,7 +57,6 @@ def fixture_golden(tmp_path_factory):
     return foreign_image.make(str(tmp_path_factory.mktemp('golden')))
 
 
-@pytest.mark.matrix
 def test_retrofit_a_hand_made_image_boots_and_verifies(golden, tmp_path):
     report = retrofit(tmp_path, golden)
     names = {c['name'] for c in report['checks']}

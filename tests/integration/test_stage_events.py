@@ -9,7 +9,7 @@ STAGES = ['validate', 'bootstrap', 'customize', 'assemble', 'bootloader', 'conve
 
 def test_every_stage_starts_and_ends_ok_in_order_then_the_summary(default_build):
     lines = [json.loads(line) for line in default_build.proc.stdout.splitlines()]
-    events, summary = lines[:-1], lines[-1]
+    events, summary = [e for e in lines[:-1] if e['event'] != 'progress'], lines[-1]
     assert summary['result'] == 'ok' and summary['exit_code'] == 0
     assert [(e['event'], e['stage']) for e in events] == [
         (kind, stage) for stage in STAGES for kind in ('stage_start', 'stage_end')]
@@ -37,3 +37,24 @@ def test_the_build_log_and_the_user_see_the_stages(default_build):
         assert 'STAGE [%s] ok after' % stage in default_build.log
     for stage in STAGES:
         assert 'stage %s ok in' % stage in default_build.proc.stderr
+
+
+def test_long_stages_report_their_progress_between_their_start_and_end(default_build):
+    """Assembly and conversion always report; the bootstrap only when mmdebstrap ran (not from the tree cache)."""
+    stage, seen = None, {}
+    for event in map(json.loads, default_build.proc.stdout.splitlines()[:-1]):
+        if event['event'] == 'progress':
+            assert event['stage'] == stage and (event['total'] is None or 0 <= event['done'] <= event['total']), event
+            seen.setdefault(stage, []).append(event)
+        else:
+            stage = event['stage'] if event['event'] == 'stage_start' else None
+    assert {'assemble', 'convert'} <= set(seen) <= {'bootstrap', 'assemble', 'convert'}, set(seen)
+    assert {(e['what'], e['unit']) for e in seen['assemble']} == {('written', 'bytes')}
+    assert seen['assemble'][-1]['done'] > 10 ** 8  # the root tree's hundreds of MB
+    converted = seen['convert'][-1]
+    assert (converted['what'], converted['unit']) == ('converted', 'bytes')
+    assert converted['done'] == converted['total'] == default_build.manifest['images'][0]['virtual_size']
+    if 'bootstrap' in seen:
+        assert {(e['what'], e['unit']) for e in seen['bootstrap']} <= {('fetched', 'packages'), ('installed', 'packages')}
+        installed = [e for e in seen['bootstrap'] if e['what'] == 'installed'][-1]
+        assert installed['done'] == installed['total'] > 50

@@ -200,7 +200,8 @@ def main(args):
     units = [a for a in args if not a.startswith('--')]
     reads = dict(v.split('=', 1) for v in values(args, 'read-glob'))
     probes = dict(v.split('=', 1) for v in values(args, 'probe'))
-    root = json.loads(out(['findmnt', '--json', '--output', 'SOURCE,FSTYPE,OPTIONS,UUID', '--mountpoint', '/'])
+    root = json.loads(out(['findmnt', '--json', '--output', 'SOURCE,FSTYPE,OPTIONS,UUID,PARTUUID,LABEL,PARTLABEL',
+                           '--mountpoint', '/'])
                       or '{"filesystems": [{}]}')['filesystems'][0]
     routes = json.loads(out(['ip', '-j', 'route', 'show', 'default']) or '[]')
     state = {

@@ -74,8 +74,9 @@ def test_every_command_that_prints_data_prints_json(tmp_path):
     assert platforms['vmware']['formats'] == ['vmdk', 'ova'] and set(platforms) >= {'kvm', 'aws', 'azure'}
     distros = json.loads(osimage('distros', '--json').stdout)
     assert {'distro': 'debian', 'release': 'bookworm'}.items() <= distros[0].items()
-    cleaned = osimage('clean', '--json', '--work-dir', str(tmp_path / 'work'))
-    assert json.loads(cleaned.stdout) == {'released': {}}, cleaned.stderr
+    cleaned = osimage('clean', '--json', '--work-dir', str(tmp_path / 'work'), '--cache-dir', str(tmp_path / 'cache'),
+                      env=dict(os.environ, TMPDIR=str(tmp_path)))
+    assert json.loads(cleaned.stdout) == {'released': {}, 'cache': [], 'temp_dirs': []}, cleaned.stderr
 
 
 class Progress:  # what playbook.run returns as its progress

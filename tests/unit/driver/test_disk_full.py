@@ -17,17 +17,9 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='mounts a tmpfs')
 
 
 @pytest.fixture
-def tiny_tmpfs(tmp_path):
+def tiny_tmpfs(tmpfs):
     """An 8 MiB tmpfs at tmp_path/full, unmounted whatever the test does."""
-    path = tmp_path / 'full'
-    path.mkdir()
-    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=8m,mode=0755', 'tmpfs-full-test', str(path)], check=True)
-    try:
-        yield path
-    finally:
-        subprocess.run(['umount', str(path)], check=True)
-    with open('/proc/self/mountinfo', encoding='utf-8') as f:
-        assert str(path) not in f.read()
+    return tmpfs('full', '8m')
 
 
 @pytest.mark.parametrize('key,needs', [('output_dir', '2.0 GiB'), ('work_dir', '3.0 GiB'), ('cache_dir', '1.5 GiB')])

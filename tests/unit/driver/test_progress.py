@@ -82,3 +82,49 @@ def test_a_remote_builds_stages_are_read_from_the_lines_the_callback_displayed(c
     assert shown.events[1]['seconds'] == 93.2
     assert [json.loads(line)['event'] for line in capsys.readouterr().out.splitlines()] == ['stage_start', 'stage_end']
     assert out.getvalue().splitlines()[0].startswith('[b1] ') and 'stage bootstrap' in out.getvalue()
+
+
+def test_a_modules_warning_is_shown(tmp_path):
+    shown, out = progress(tmp_path)
+    warning = 'the cache directory /c/trees is full: caching [x] there needs about 700 MiB (0 MiB free)'
+    shown({'event': 'runner_on_ok', 'event_data': {'res': {'warnings': [warning]}}})
+    shown({'event': 'runner_on_ok', 'event_data': {'res': {}}})
+    assert out.getvalue().splitlines() == ['warning: ' + warning]
+
+
+def record(done, total, what='installed', unit='packages', time=1001.0):
+    return {'event': 'progress', 'what': what, 'done': done, 'total': total, 'unit': unit, 'time': time}
+
+
+def test_progress_inside_a_stage_is_printed_as_json_lines_named_by_the_stage_and_kept_apart(tmp_path, capsys):
+    shown, _out = progress(tmp_path, json_lines=True)
+    write(tmp_path, record(1, None, 'fetched'), START, record(120, 253), record(253, 253), END)
+    shown.poll()
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [e['event'] for e in lines] == ['stage_start', 'progress', 'progress', 'stage_end']  # none before a stage
+    assert lines[1] == dict(record(120, 253), stage='bootstrap')
+    assert shown.events == [START, END]  # the stage events alone: a stage's start is still followed by its end
+
+
+def test_not_on_a_terminal_progress_is_a_plain_line_now_and_then(tmp_path, monkeypatch):
+    shown, out = progress(tmp_path)
+    write(tmp_path, START, record(0, 253), record(120, 253), record(121, 253),
+          record(1200 * 10 ** 6, None, 'written', 'bytes'))
+    shown.poll()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and lines[1].endswith(' bootstrap: 120/253 packages installed')  # not 0, then 10 s of nothing
+    monkeypatch.setattr(playbook, 'PLAIN_PROGRESS_EVERY', 0)
+    write(tmp_path, END, dict(START, stage='convert'), record(1200 * 10 ** 6, 2100 * 10 ** 6, 'converted', 'bytes'),
+          record(7, None, 'fetched'))
+    shown.poll()
+    lines = out.getvalue().splitlines()
+    assert lines[-2].endswith(' convert: 1.2 GB/2.1 GB converted') and lines[-1].endswith(' convert: 7 packages fetched')
+
+
+def test_on_a_terminal_progress_fills_the_running_stages_bar(tmp_path):
+    shown, _out = progress(tmp_path, terminal=True)
+    with shown:
+        write(tmp_path, START, record(120, 253))
+        shown.poll()
+        task = shown._spinner.tasks[0]  # pylint: disable=protected-access
+        assert (task.completed, task.total, task.fields['detail']) == (120, 253, '120/253 packages installed')

@@ -19,6 +19,8 @@ def osimage(*args):
     ('release: trixie\n', 'release'),
     ('distro: ubuntu\n', 'distro'),
     ('formats: [qcow2, iso]\n', 'formats'),
+    ('formats: [qcow2, oci]\n', 'formats'),
+    ('location:\n  security_mirror: http://mirror.example/debian-security\n', 'location.security_mirror'),
 ])
 def test_keys_an_image_decides_exit_2_naming_them(tmp_path, text, key):
     image, request = tmp_path / 'in.qcow2', tmp_path / 'r.yml'

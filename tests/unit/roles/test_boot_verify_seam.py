@@ -160,3 +160,22 @@ def test_every_resolver_and_time_service_of_the_location_role_has_a_check():
     tasks = os.listdir(os.path.join(COLLECTION, 'roles', 'location', 'tasks'))
     assert sorted(distros.DNS_CHECKS) == sorted(t[4:-4] for t in tasks if t.startswith('dns_'))
     assert sorted(distros.NTP_CHECKS) == sorted(t[4:-4] for t in tasks if t.startswith('ntp_'))
+
+
+ROOT = {'source': '/dev/vda1', 'fstype': 'ext4', 'options': 'rw,relatime', 'uuid': '5e1f-aa', 'partuuid': '0c0ffee0-01',
+        'label': 'ROOT', 'partlabel': None}
+
+
+@pytest.mark.parametrize('fstab,named', [
+    ('UUID=5E1F-AA / ext4 defaults 0 1\n', True),
+    ('# a comment / here\nPARTUUID=0c0ffee0-01 / ext4 errors=remount-ro 0 1\nLABEL=BOOT /boot ext4 defaults 0 2\n', True),
+    ('LABEL=ROOT\t/\text4 defaults 0 1\n', True),
+    ('/dev/vda1 / ext4 defaults 0 1\n', True),
+    ('PARTUUID=0c0ffee0-02 / ext4 defaults 0 1\n', False),
+    ('UUID=other / ext4 defaults 0 1\n', False),
+    ('tmpfs /tmp tmpfs defaults 0 0\n', False),
+])
+def test_verify_finds_the_root_by_whatever_fstab_names_it_by(fstab, named):
+    state = {'root': ROOT, 'files': {'/etc/fstab': fstab}}
+    templar = Templar(LOADER, variables=dict(role_vars('verify'), verify_gathered={'stdout': json.dumps(state)}))
+    assert value(templar, 'verify_root_named_by_fstab') is named

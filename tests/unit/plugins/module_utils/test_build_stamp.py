@@ -146,3 +146,12 @@ def test_what_makes_a_build_not_current(built, why):
         build_stamp.remove(built['output_dir'])
     status = build_stamp.check(built, fp, force=why == 'force', now=now)
     assert not status['current'] and not status['proven'] and status['reason'] != 'up to date'
+
+
+def test_a_build_has_a_stamp_fact_and_a_retrofit_none(tmp_path):
+    base = {'output_dir': str(tmp_path), 'cache_dir': str(tmp_path / 'cache')}
+    fact = build_stamp.stamp_fact(req.resolve(base, cwd='/tmp', build_id='aaaa1111'))
+    assert fact['current'] is False and len(fact['fingerprint']) == 64
+    image = {'distro': 'debian', 'release': 'bookworm', 'arch': 'amd64', 'table': 'mbr', 'firmware': 'bios'}
+    for retrofit in ({}, image):
+        assert build_stamp.stamp_fact(req.resolve(base, cwd='/tmp', build_id='aaaa1111', retrofit=retrofit)) is None

@@ -79,8 +79,8 @@ def test_repositories_resolve_with_the_release_as_suite_and_main_component():
 @pytest.mark.parametrize('distro,release,keyring_dir', [('rocky', '9', '/etc/pki/rpm-gpg'),
                                                         ('opensuse-leap', '15.6', '/usr/lib/rpm/gnupg/keys')])
 def test_rpm_repositories_resolve_with_signed_metadata_and_their_familys_key_directory(distro, release, keyring_dir):
-    resolved = req.resolve({'distro': distro, 'release': release, 'repositories': [dict(REPO, priority=1),
-                                                                                  dict(REPO, name='b', signed_metadata=False)]})
+    repositories = [dict(REPO, priority=1), dict(REPO, name='b', signed_metadata=False)]
+    resolved = req.resolve({'distro': distro, 'release': release, 'repositories': repositories})
     first, second = resolved['repositories']
     assert first['signed_metadata'] is True and second['signed_metadata'] is False and first['priority'] == 1
     assert first['signed_by'] == keyring_dir + '/extra.asc'

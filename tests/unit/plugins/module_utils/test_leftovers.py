@@ -1,6 +1,11 @@
-"""Which builds a work directory may release: only its own, never another work directory's."""
+"""Which builds a work directory may release: only its own, never another work directory's; in the cache and the
+temporary directory, only what a gone process left, and a cache entry only while its lock is free."""
+
+import os
+import subprocess
 
 from ansible_collections.osimage.builder.plugins.module_utils import leftovers
+from ansible_collections.osimage.builder.plugins.module_utils.cachelock import CacheLock
 
 
 class Domain:
@@ -30,3 +35,57 @@ def test_builds_of_another_work_directory_are_not_ours(tmp_path, monkeypatch):
     monkeypatch.setattr(leftovers.libvirt_boot, 'connect', Conn)
     assert leftovers.build_ids(str(mine)) == ['aaaa1111', 'cccc3333']
     assert leftovers.build_ids(str(theirs)) == ['bbbb2222', 'dddd4444']
+
+
+def dead_pid():
+    proc = subprocess.Popen(['true'])
+    proc.wait()
+    return proc.pid
+
+
+def touch(path, text=''):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_a_killed_builds_cache_leftovers_are_released_and_a_running_builds_are_not(tmp_path):
+    cache, dead, live = tmp_path / 'cache', dead_pid(), os.getpid()
+    trees = cache / 'trees'
+    done = [touch(trees / 'aaaa' / 'etc' / 'x.partial'), touch(trees / 'aaaa.json', '{}'), touch(trees / 'aaaa.lock'),
+            touch(trees / 'aaaa' / ('y.tmp-%d' % dead))]  # a complete entry (its tree's own files are not looked into)
+    killed = [touch(trees / 'bbbb.partial' / 'usr' / 'f'), touch(trees / 'bbbb.lock'),
+              touch(trees / ('bbbb.json.tmp-%d' % dead))]
+    unstamped = [touch(trees / 'dddd' / 'usr' / 'f'), touch(trees / 'dddd.lock')]  # killed between rename and stamp
+    running = [touch(trees / 'cccc.partial' / 'usr' / 'f'), touch(trees / 'cccc.lock'),
+               touch(trees / ('cccc.json.tmp-%d' % live))]
+    debs = [touch(cache / 'debs' / 'bookworm-amd64' / 'a.deb'), touch(cache / 'debs' / 'bookworm-amd64' / ('b.deb.tmp-%d' % live))]
+    half_deb = touch(cache / 'debs' / 'bookworm-amd64' / ('c.deb.tmp-%d' % dead))
+    rpms = [touch(cache / 'rpms' / 'dnf-9-x86_64.partial' / 'p.rpm'), touch(cache / 'rpms' / 'dnf-9-x86_64.lock')]
+    with CacheLock(str(trees / 'cccc.lock')):
+        released = leftovers.release_cache(str(cache))
+        assert leftovers.release_cache(str(cache)) == []
+    assert sorted(released) == sorted([
+        'temporary file %s' % killed[2], 'partial cache entry %s' % (trees / 'bbbb.partial'),
+        'lock file %s' % killed[1], 'cache entry %s without its stamp' % (trees / 'dddd'), 'lock file %s' % unstamped[1],
+        'temporary file %s' % half_deb, 'partial cache entry %s' % (cache / 'rpms' / 'dnf-9-x86_64.partial'),
+        'lock file %s' % rpms[1]])
+    assert all(p.exists() for p in done + running + debs)
+    assert not any(os.path.lexists(p) for p in killed + unstamped + rpms + [half_deb])
+    assert leftovers.release_cache(str(tmp_path / 'none')) == []
+
+
+def test_temporary_directories_and_owner_records_of_gone_processes_are_released(tmp_path):
+    dead, live = dead_pid(), os.getpid()
+    gone = [tmp_path / ('osimage-runner-%d-abc_1' % dead), tmp_path / ('osimage-kvm-probe-%d-xyz' % dead)]
+    kept = [tmp_path / ('osimage-runner-%d-abc_2' % live), tmp_path / 'osimage-runner-abc', tmp_path / 'other-1-x']
+    for path in gone + kept:
+        path.mkdir()
+    assert leftovers.release_temp_dirs(str(tmp_path)) == ['temporary directory %s' % p for p in sorted(map(str, gone))]
+    assert all(p.exists() for p in kept)
+    work = tmp_path / 'work'
+    half = touch(work / 'owners' / ('abcd1234.tmp-%d' % dead), '{"pi')
+    leftovers.claim(str(work), 'efgh5678', pid=dead)  # written whole, without a temporary file left
+    assert sorted(os.listdir(work / 'owners')) == sorted([half.name, 'efgh5678'])
+    assert leftovers.release_stale(str(work)) == {'abcd1234': ['unfinished owner record %s' % half]}
+    assert os.listdir(work / 'owners') == []

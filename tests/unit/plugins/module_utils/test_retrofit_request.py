@@ -25,11 +25,14 @@ def refused(request):
     ({'disk': {'partitions': [{'size': 'rest', 'filesystem': 'ext4', 'mountpoint': '/'}]}}, 'disk.partitions'),
     ({'kernel_cmdline': ['quiet']}, 'kernel_cmdline'),
     ({'formats': ['qcow2', 'iso']}, 'formats'),
+    ({'formats': ['qcow2', 'oci']}, 'formats'),
+    ({'location': {'security_mirror': 'http://mirror.example/debian-security'}}, 'location.security_mirror'),
 ])
 def test_keys_an_image_decides_are_refused_by_name(request_, key):
     errors = refused(request_)
     assert [k for k, _msg in errors] == [key]
     assert 'remove' in errors[0][1]
+    assert set(request_.get('formats', [])) - {'qcow2'} <= set(errors[0][1].split()), 'the format is named'
 
 
 def test_every_refused_key_is_named_at_once_before_other_checks():
