@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 # apt: "E: Failed to fetch URL  REASON"; its progress lines "Err:N ..." and, for each retry, "Ign:N ...".
-APT_FAILED = re.compile(r'^(?:[EW]: )?Failed to fetch (?P<url>\S+)\s+(?P<reason>.*)$', re.M)
+# (python-apt, as in ansible.builtin.apt's cache update, joins them on one line: "W:Failed to fetch URL  REASON, E:...")
+APT_FAILED = re.compile(r'Failed to fetch (?P<url>[a-z+]+://\S+)\s+(?P<reason>.*?)(?:, [EW]:.*)?$', re.M)
 APT_ERR_ID = re.compile(r'^Err:(\d+) ', re.M)
 # debootstrap: its own wording for a download that failed or stayed corrupt.
 DEBOOTSTRAP_FAILED = re.compile(
@@ -58,8 +59,8 @@ def explain(text):
     match = APT_FAILED.search(text) or DEBOOTSTRAP_FAILED.search(text)
     if not match:
         return None
-    url = match['url'] or match['corrupt_url']
-    reason = (match['reason'] or 'was corrupt').strip()
+    url = match['url'] or match.groupdict().get('corrupt_url')
+    reason = (match.groupdict().get('reason') or 'was corrupt').strip()
     reason = re.sub(r'\s*\[IP: [^\]]*\]', '', reason).strip()
     meaning = next((said for key, said in MEANINGS if key in reason), 'failed')
     mirror, path = mirror_of(url)

@@ -3,6 +3,7 @@ what happened and what to do. The samples are real output (apt 2.6.1, mmdebstrap
 
 import pytest
 
+from ansible_collections.osimage.builder.plugins.filter.apt_fetch import apt_fetch as task_filter
 from ansible_collections.osimage.builder.plugins.module_utils import apt_fetch
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
 
@@ -88,3 +89,20 @@ def test_every_module_s_failed_command_explains_a_failed_download():
     first = str(failed.value).splitlines()[0]
     assert first.startswith('mmdebstrap failed (exit 1): the mirror http://127.0.0.1:43677/ broke off the download')
     assert 'after 2 retries' in first
+
+
+def test_python_apt_s_one_line_cache_update_error_is_explained():
+    # ansible.builtin.apt's update_cache failure: python-apt joins apt's messages on one line.
+    line = apt_fetch.explain('Failed to update apt cache: W:Failed to fetch http://127.0.0.1:40001/dists/osimage/'
+                             'InRelease  Could not connect to 127.0.0.1:40001 (127.0.0.1). - connect (111: Connection '
+                             'refused), W:Some index files failed to download. They have been ignored, or old ones '
+                             'used instead.')
+    assert line.startswith('the mirror http://127.0.0.1:40001/ could not be reached (Could not connect to ')
+    assert 'W:' not in line and 'fetching dists/osimage/InRelease;' in line
+
+
+def test_the_filter_tells_a_failed_apt_task_or_keeps_its_message():
+    said = task_filter({'msg': "'/usr/bin/apt-get -y install osimage-hello' failed: " + CORRUPT.splitlines()[3],
+                        'stderr': CORRUPT, 'stdout': ''})
+    assert said.startswith('the mirror http://127.0.0.1:43677/ served a corrupted file (Hash Sum mismatch)')
+    assert task_filter({'msg': 'No package matching nosuch'}) == 'No package matching nosuch'
