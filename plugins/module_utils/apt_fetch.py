@@ -47,11 +47,12 @@ def mirror_of(url):
     return '%s://%s/' % (scheme, host), path
 
 
-def _retries(text):
-    """How many times apt or debootstrap retried the downloads that failed in the end."""
+def _retries(text, url):
+    """How many times apt (the most of any file that failed in the end) or debootstrap retried ``url``."""
     failed = set(APT_ERR_ID.findall(text))
-    ignored = sum(1 for n in re.findall(r'^Ign:(\d+) ', text, re.M) if n in failed)
-    return ignored + len(DEBOOTSTRAP_RETRY.findall(text))
+    ignored = [n for n in re.findall(r'^Ign:(\d+) ', text, re.M) if n in failed]
+    most = max((ignored.count(n) for n in set(ignored)), default=0)
+    return most or DEBOOTSTRAP_RETRY.findall(text).count(url)
 
 
 def explain(text):
@@ -64,7 +65,7 @@ def explain(text):
     reason = re.sub(r'\s*\[IP: [^\]]*\]', '', reason).strip()
     meaning = next((said for key, said in MEANINGS if key in reason), 'failed')
     mirror, path = mirror_of(url)
-    retries = _retries(text)
+    retries = _retries(text, url)
     return ('the mirror %s %s (%s) fetching %s%s; check that the mirror is up and complete (or use another), then '
             'build again' % (mirror, meaning, reason, path or url,
                              ' after %d retr%s' % (retries, 'y' if retries == 1 else 'ies') if retries else ''))

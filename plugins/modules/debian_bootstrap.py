@@ -89,7 +89,8 @@ options:
     description:
       - How many times apt retries a download that failed (mmdebstrap's C(Acquire::Retries), passed with
         C(--aptopt); the file mmdebstrap keeps it in, C(/etc/apt/apt.conf.d/99mmdebstrap), is removed from the
-        tree). Each retry shows in the output as an C(Ign:) line before the next C(Get:) of the same file.
+        tree). mmdebstrap runs C(--verbose), so each retry shows in the output as an C(Ign:) line before the next
+        C(Get:) of the same file.
       - debootstrap has no such setting; it retries a corrupt download up to ten times by itself.
       - When a download fails in the end, the error names the mirror, what happened and the retries.
     type: int
@@ -173,7 +174,8 @@ def bootstrap_argv(params, target, deb_cache):
     """The mmdebstrap or debootstrap command line that builds ``target``."""
     include = ','.join(sorted(set(params['include'])))
     if params['tool'] == 'mmdebstrap':
-        argv = ['mmdebstrap', '--mode=root', '--format=directory', '--variant=%s' % params['variant'],
+        # --verbose: apt's own lines, so that a failed bootstrap's output shows each retry (Ign:) and failure (Err:).
+        argv = ['mmdebstrap', '--mode=root', '--verbose', '--format=directory', '--variant=%s' % params['variant'],
                 '--architectures=%s' % params['architecture'],
                 '--components=%s' % ','.join(params['components']),
                 '--aptopt=Acquire::Retries "%d"' % params['retries']]

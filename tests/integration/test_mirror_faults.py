@@ -52,11 +52,14 @@ def minimal(extra, mirror=None):
 
 
 def build(tmp_path, request, out):
+    """Run the build; return it and its build.log, both with their white space runs made one space (the console
+    and the log's YAML wrap long lines)."""
     path = tmp_path / 'request.yml'
     path.write_text(json.dumps(dict(request, work_dir=str(tmp_path / 'work'))))
     proc = run([os.path.join(BIN, 'osimage'), 'build', str(path), '-o', str(out), '--no-boot-test'], timeout=1500)
+    proc.stdout = ' '.join(proc.stdout.split())
     with open(out / 'build.log', encoding='utf-8') as f:
-        return proc, f.read()
+        return proc, ' '.join(f.read().split())
 
 
 def cache_entries(cache):
@@ -93,8 +96,8 @@ def test_a_mirror_dying_mid_bootstrap_fails_cleanly_and_the_next_build_works(deb
         debian_mirror.fault(None)
     assert_failed_cleanly(proc, log, debian_mirror, 'bootstrap', tmp_path, out)
     retries = re.search(r'broke off the download \([^)]*\) fetching pool/\S+ after (\d+) retries', log)
-    assert retries and int(retries[1]) >= 3, log[-4000:]
-    assert re.search(r'^Ign:\d+ %s' % re.escape(debian_mirror.uri.rstrip('/')), log, re.M), log[-4000:]
+    assert retries and int(retries[1]) == 3, log[-4000:]  # debian_download_retries' default
+    assert re.search(r'Ign:\d+ %s' % re.escape(debian_mirror.uri.rstrip('/')), log), log[-4000:]
     assert cache_entries(cache_dir) == before
     assert_cached_debs_are_whole(cache_dir, debian_mirror)
 
