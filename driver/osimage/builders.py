@@ -236,14 +236,6 @@ def serve(build_id, work_dir, stdin=None, stdout=None):
 
 # The driver's side -------------------------------------------------------------------------------------------------
 
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class RemoteBuild:
     """One request built on one builder: probe, stream the job, fetch (or leave) the artifacts."""
 

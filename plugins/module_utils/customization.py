@@ -15,6 +15,8 @@ import hashlib
 import os
 import re
 
+from ansible_collections.osimage.builder.plugins.module_utils import stamp
+
 try:
     import zoneinfo
     HAS_ZONEINFO = True
@@ -434,14 +436,6 @@ def needed_packages(request, os_facts):
     return {name: key for need, key in needed.items() for name in os_facts['packages'].get(need, [])}
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def resolve(req, cwd):
     """Complete a defaulted request in place: needed packages, absolute controller paths, file checksums."""
     install = req['packages']['install']
@@ -452,7 +446,7 @@ def resolve(req, cwd):
             if key in item:
                 item[key] = controller_path(item[key], cwd)
         if 'src' in item:
-            item['sha256'] = _sha256(item['src'])
+            item['sha256'] = stamp.sha256_file(item['src'])
         elif 'content' in item:
             item['sha256'] = hashlib.sha256(item['content'].encode('utf-8')).hexdigest()
     if req['security']['apparmor'] is False and 'apparmor=0' not in req['kernel_cmdline']:

@@ -64,10 +64,20 @@ def _timer_switch(timer):
     return {'probe': ['systemctl', 'is-enabled', timer], 'on': 'enabled', 'off': 'disabled'}
 
 
-def _rpm_repository_check(directory):
-    """An rpm family's .repo files (no pins) as the verify play looks for them."""
-    return {'dir': directory, 'suffix': '.repo', 'uri': 'baseurl=', 'key': 'gpgkey=file://', 'pin_dir': '',
-            'pin_suffix': '', 'pin': '', 'probe': [], 'errors': ''}
+def _rpm_repository_check(repository_file, probe, errors):
+    """An rpm family's .repo files as the verify play looks for them: a priority is a key of the file itself, and
+    ``probe`` lists the repositories, printing lines matching ``errors`` when it cannot read them."""
+    return {'dir': repository_file['dir'], 'suffix': '.repo', 'uri': 'baseurl=', 'key': 'gpgkey=file://',
+            'pin_dir': repository_file['dir'], 'pin_suffix': '.repo', 'pin': 'priority=', 'probe': probe,
+            'errors': errors}
+
+
+# How an rpm family's package manager reads a request's repository (rpm_repositories writes it): the directory
+# of its .repo files and the keys every section has besides name, baseurl, gpgkey, gpgcheck, repo_gpgcheck and
+# priority, which the request decides.
+DNF_REPOSITORY_FILE = {'dir': '/etc/yum.repos.d', 'options': {'enabled': 1}}
+ZYPPER_REPOSITORY_FILE = {'dir': '/etc/zypp/repos.d',
+                          'options': {'type': 'rpm-md', 'enabled': 1, 'autorefresh': 1, 'pkg_gpgcheck': 1}}
 
 
 # How the verify play reads, in the running guest, the DNS and NTP servers each mechanism of the location role
@@ -97,8 +107,8 @@ RPM_MECHANICS = {
     'package_db': 'rpm',
     'package_name': r'^[A-Za-z0-9][A-Za-z0-9_+.-]*$',
     'package_hint': 'an RPM package name (letters, digits, _, +, . and -)',
-    'repository_keys': [],
-    'keyring_dir': '/etc/pki/rpm-gpg',
+    # signed_metadata: repomd.xml is checked against its detached signature (repo_gpgcheck); priority: 1 wins.
+    'repository_keys': ['priority', 'signed_metadata'],
     'bootloaders': ['grub'],
     'initramfs': 'dracut',
     # The package manager's verbs (rpm_packages adds its root and configuration options before them).
@@ -133,6 +143,9 @@ FAMILIES = {
         'package_name': r'^[a-z0-9][a-z0-9+.-]+$',
         'package_hint': 'a Debian package name (lower-case letters, digits, +, . and -)',
         'repository_keys': ['suites', 'components', 'priority', 'pin_packages'],
+        # The priorities a request's repository may take (apt's pin priorities; rpm families: their tool's).
+        'repository_priority': {'min': -1, 'max': 1000, 'hint': 'a pin priority from -1 to 1000 (990 prefers this '
+                                                                'repository)'},
         'components': ['main'],
         'keyring_dir': '/etc/apt/keyrings',
         'bootloaders': ['grub', 'systemd-boot', 'extlinux'],
@@ -250,7 +263,13 @@ FAMILIES = {
         'package_cache': {'dirs': ['/var/cache/dnf'], 'keep': []},
         'package_leftovers': ['/var/cache/dnf/*/packages/*.rpm', '/var/cache/dnf/*/repodata/*'],
         'automatic_updates': _timer_switch('dnf-automatic-install.timer'),
-        'repository_check': _rpm_repository_check('/etc/yum.repos.d'),
+        'keyring_dir': '/etc/pki/rpm-gpg',
+        'repository_file': DNF_REPOSITORY_FILE,
+        # dnf (and yum's priorities before it) documents 1 to 99, its default: the lower, the more preferred.
+        'repository_priority': {'min': 1, 'max': 99, 'hint': "a dnf priority from 1 to 99 (dnf's default is 99; "
+                                                             "1 prefers this repository)"},
+        'repository_check': _rpm_repository_check(DNF_REPOSITORY_FILE, ['dnf', '-q', 'repolist'],
+                                                  '^(Error|Warning):'),
         'initrd_glob': 'initramfs-*.img',
         'live_needs': ['usr/lib/dracut/modules.d/90dmsquash-live'],
         'system_groups': ('root', 'bin', 'daemon', 'sys', 'adm', 'tty', 'disk', 'lp', 'mem', 'kmem', 'wheel', 'cdrom',
@@ -303,7 +322,14 @@ FAMILIES = {
         'package_cache': {'dirs': ['/var/cache/zypp/packages', '/var/cache/zypp/raw', '/var/cache/zypp/solv'], 'keep': []},
         'package_leftovers': ['/var/cache/zypp/packages/*/*/*.rpm', '/var/cache/zypp/raw/*'],
         'automatic_updates': _timer_switch('osimage-zypper-patch.timer'),
-        'repository_check': _rpm_repository_check('/etc/zypp/repos.d'),
+        # Where SUSE's own and added repository keys live (suse-build-key ships its keys there).
+        'keyring_dir': '/usr/lib/rpm/gnupg/keys',
+        'repository_file': ZYPPER_REPOSITORY_FILE,
+        # zypper takes a positive priority (0 means its default, 99): the lower, the more preferred.
+        'repository_priority': {'min': 1, 'max': 2 ** 31 - 1, 'hint': "a zypper priority of 1 or more (zypper's "
+                                                                      "default is 99; 1 prefers this repository)"},
+        'repository_check': _rpm_repository_check(ZYPPER_REPOSITORY_FILE, ['zypper', '--non-interactive', 'repos'],
+                                                  '^(Error|Warning):'),
         'initrd_glob': 'initrd-*',
         'live_needs': ['usr/lib/dracut/modules.d/90kiwi-live'],
         'system_groups': ('root', 'bin', 'daemon', 'sys', 'tty', 'disk', 'lp', 'www', 'kmem', 'wheel', 'mail', 'news',
@@ -348,6 +374,12 @@ def _el_repositories(release_dir, gpgkey):
     return [{'name': name.lower(), 'baseurl': '{mirror}/%s/%s/{arch}/os/' % (release_dir, name), 'gpgkey': gpgkey}
             for name in ('BaseOS', 'AppStream')]
 
+
+# The repository ids an Enterprise Linux rebuild's own .repo files use besides BaseOS and AppStream: a request's
+# repository may not take them (distros.facts adds each distribution's own 'repositories' to its
+# 'reserved_repositories').
+EL_REPOSITORY_IDS = ['crb', 'extras', 'devel', 'plus', 'highavailability', 'resilientstorage', 'nfv', 'rt', 'sap',
+                     'saphana']
 
 # How each distribution is proven on a machine like the CI's: 'boot' (built, booted and verified by the
 # default test run), 'local-repo' (its family's bootstrap is tested against repositories the tests make;
@@ -394,6 +426,7 @@ DISTROS = {
         'mirror': 'https://dl.rockylinux.org/pub/rocky',
         'repositories': _el_repositories('{version}', '{mirror}/RPM-GPG-KEY-Rocky-{version}'),
         'ovf': _ovf(80, 'rockylinux_64Guest', 'Rocky Linux {version}'),
+        'reserved_repositories': EL_REPOSITORY_IDS,
         'releases': {'9': {'version': '9', 'proof': 'local-repo'}},
     },
     'almalinux': {
@@ -402,6 +435,7 @@ DISTROS = {
         'mirror': 'https://repo.almalinux.org/almalinux',
         'repositories': _el_repositories('{version}', '{mirror}/RPM-GPG-KEY-AlmaLinux-{version}'),
         'ovf': _ovf(80, 'almalinux_64Guest', 'AlmaLinux {version}'),
+        'reserved_repositories': EL_REPOSITORY_IDS,
         'releases': {'9': {'version': '9', 'proof': 'local-repo'}},
     },
     'centos-stream': {
@@ -412,6 +446,7 @@ DISTROS = {
                                          'https://www.centos.org/keys/RPM-GPG-KEY-CentOS-Official-SHA256'),
         'ovf': _ovf(107, 'centos9_64Guest', 'CentOS Stream {version}'),
         # vSphere 8 has no CentOS 10 id: the generic CentOS one.
+        'reserved_repositories': ['crb', 'extras-common', 'highavailability', 'resilientstorage', 'nfv', 'rt'],
         'releases': {'9': {'version': '9', 'proof': 'local-repo'},
                      '10': {'version': '10', 'proof': 'local-repo', 'rpm_dbpath': '/usr/lib/sysimage/rpm',
                             'ovf': {'vmware': 'centos64Guest'}}},
@@ -429,6 +464,7 @@ DISTROS = {
             {'name': 'updates', 'baseurl': '{mirror}/updates/{version}/Everything/{arch}/',
              'gpgkey': '{mirror}/releases/{version}/Everything/{arch}/os/RPM-GPG-KEY-fedora-{version}-primary'},
         ],
+        'reserved_repositories': ['updates-testing', 'fedora-cisco-openh264'],
         'releases': {'44': {'version': '44', 'proof': 'local-repo'}, '45': {'version': '45', 'proof': 'local-repo'}},
     },
     'opensuse-leap': {
@@ -442,6 +478,8 @@ DISTROS = {
             {'name': 'update', 'baseurl': '{mirror}/update/leap/{version}/oss/',
              'gpgkey': '{mirror}/distribution/leap/{version}/repo/oss/repodata/repomd.xml.key'},
         ],
+        'reserved_repositories': ['repo-oss', 'repo-non-oss', 'repo-update', 'repo-update-non-oss',
+                                  'repo-backports-update', 'repo-sle-update', 'repo-openh264'],
         'releases': {'15.6': {'version': '15.6', 'proof': 'local-repo'}},
     },
     'sles': {
@@ -495,6 +533,8 @@ def facts(distro, release, arch='amd64'):
     if arch not in merged.get('arches', list(ARCHES)):
         raise DistroError('arch', "%s %s is not built for '%s'; choose one of: %s"
                           % (distro, release, arch, ', '.join(merged.get('arches', ARCHES))))
+    merged['reserved_repositories'] = merged.get('reserved_repositories', []) + [
+        r['name'] for r in merged.get('repositories', [])]
     merged.update(distro=distro, release=release, arch=arch, arches=merged.get('arches', list(ARCHES)),
                   machine=copy.deepcopy(ARCHES[arch]), dns_check=copy.deepcopy(DNS_CHECKS[merged['resolver']]),
                   ntp_check=copy.deepcopy(NTP_CHECKS[merged['time_sync']]))

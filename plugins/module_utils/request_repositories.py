@@ -42,8 +42,10 @@ REPOSITORY_SCHEMA = {
                 'x-hint': 'an ASCII-armored OpenPGP public key block (%s ...)' % ARMOR_BEGIN},
         'key_file': {'type': 'string', 'minLength': 1,
                      'x-hint': 'the path of an OpenPGP public key file, armored or binary'},
-        'priority': {'type': 'integer', 'minimum': -1, 'maximum': 1000,
-                     'x-hint': 'a pin priority from -1 to 1000 (990 prefers this repository)'},
+        # Its range is the family's (distros.FAMILIES[...]['repository_priority']), checked by family_key_errors.
+        'priority': {'type': 'integer',
+                     'x-hint': "a whole number in the range of the family's package manager"},
+        'signed_metadata': {'type': 'boolean', 'x-hint': 'true or false (false: only the packages are signed)'},
         'pin_packages': {'type': 'array', 'minItems': 1,
                          'x-hint': 'a list of package names (or globs) the priority applies to',
                          'items': {'type': 'string', 'pattern': r'^[a-z0-9*][a-z0-9+.*-]*$',
@@ -52,7 +54,7 @@ REPOSITORY_SCHEMA = {
 }
 
 # Repository keys only some families take (distros.FAMILIES[...]['repository_keys']).
-FAMILY_KEYS = ('suites', 'components', 'priority', 'pin_packages')
+FAMILY_KEYS = ('suites', 'components', 'priority', 'pin_packages', 'signed_metadata')
 
 
 def key_material_error(data):
@@ -113,14 +115,29 @@ def errors(repos):
 
 
 def family_key_errors(repos, facts):
-    """(key, message) for each repository key the family (``facts``, distros.facts) does not take."""
+    """(key, message) for each repository key the family (``facts``, distros.facts) does not take, each priority
+    outside its package manager's range and each name the distribution's own repositories use."""
     found = []
-    for i, repo in enumerate(r for r in repos if isinstance(r, dict)):
+    accepted = ', '.join(['name', 'uri', 'key or key_file'] + facts['repository_keys'][:-1]) \
+        + ' and ' + facts['repository_keys'][-1]
+    name = '%s %s' % (facts['distro'], facts['release'])
+    for i, repo in enumerate(repos):
+        if not isinstance(repo, dict):
+            continue
         for key in sorted(set(repo) & set(FAMILY_KEYS) - set(facts['repository_keys'])):
-            takers = [name for name, family in distros.FAMILIES.items() if key in family['repository_keys']]
-            found.append(('repositories[%d].%s' % (i, key), 'is a key of %s repositories only; %s repositories (%s) '
-                          'take name, uri and key or key_file'
-                          % (' and '.join(takers), facts['family'], facts['package_manager'])))
+            takers = [family for family, data in distros.FAMILIES.items() if key in data['repository_keys']]
+            found.append(('repositories[%d].%s' % (i, key), 'is a key of %s repositories only; remove it (%s '
+                          'repositories (%s) take %s)' % (' and '.join(takers), facts['family'],
+                                                          facts['package_manager'], accepted)))
+        limits = facts['repository_priority']
+        priority = repo.get('priority')
+        if 'priority' in facts['repository_keys'] and isinstance(priority, int) and not isinstance(priority, bool) \
+                and not limits['min'] <= priority <= limits['max']:
+            found.append(('repositories[%d].priority' % i, '%d is out of range: expected %s'
+                          % (priority, limits['hint'])))
+        if repo.get('name') in facts['reserved_repositories']:
+            found.append(('repositories[%d].name' % i, "'%s' is a repository of %s's own; choose another name "
+                          "(%s are taken)" % (repo['name'], name, ', '.join(facts['reserved_repositories']))))
     return found
 
 
@@ -141,13 +158,19 @@ def anchor_key_files(request, base_dir):
 
 
 def resolve(repos, os_facts, release):
-    """Give each (valid) repository its suites where the family takes them, the keyring file its key is
-    installed to (``signed_by``) and its host (``origin``)."""
+    """Give each (valid) repository its suites and signed_metadata (true) where the family takes them (and none of
+    the schema's defaults of keys it does not, such as components), the keyring file its key is installed to
+    (``signed_by``) and, where it pins, its host (``origin``)."""
     for repo in repos:
+        for key in set(FAMILY_KEYS) - set(os_facts['repository_keys']):
+            repo.pop(key, None)
         if 'suites' in os_facts['repository_keys']:
             repo.setdefault('suites', [release])
+        if 'signed_metadata' in os_facts['repository_keys']:
+            repo.setdefault('signed_metadata', True)
         repo['signed_by'] = '%s/%s.%s' % (os_facts['keyring_dir'], repo['name'], 'asc' if _armored(repo) else 'gpg')
-        repo['origin'] = urlparse(repo['uri']).hostname or ''
+        if 'pin_packages' in os_facts['repository_keys']:
+            repo['origin'] = urlparse(repo['uri']).hostname or ''
     return repos
 
 

@@ -15,28 +15,63 @@ CACHE_REL = 'var/cache/osimage-rpm'
 NAME_FORMAT = '%{NAME}\n'
 
 
+def argument_spec(**options):
+    """rpm_bootstrap's and rpm_packages' argument spec: their own ``options`` and the release, architecture and
+    repositories they share (documented by the osimage.builder.rpm_tree doc fragment)."""
+    return dict(
+        releasever=dict(type='str', required=True),
+        architecture=dict(type='str', default='x86_64'),
+        repositories=dict(type='list', elements='dict', default=[], options=dict(
+            name=dict(type='str', required=True),
+            baseurl=dict(type='str', required=True),
+            gpgkey=dict(type='str', required=True, no_log=False),
+            repo_gpgcheck=dict(type='bool', default=False),
+            priority=dict(type='int'),
+        )),
+        **options)
+
+
 def ini(sections):
     """INI text of [(section, {key: value})], the format of dnf.conf, zypp.conf and .repo files."""
     return ''.join('[%s]\n%s\n' % (name, ''.join('%s=%s\n' % kv for kv in values.items()))
                    for name, values in sections)
 
 
+def key_url(gpgkey):
+    """A key's URL (a path on the build host as a file:// URL)."""
+    return gpgkey if '://' in gpgkey else 'file://' + gpgkey
+
+
+def checks(repo):
+    """A repository's metadata check and priority as .repo keys (no priority: the tool's default)."""
+    keys = {'repo_gpgcheck': int(bool(repo.get('repo_gpgcheck')))}
+    if repo.get('priority') is not None:
+        keys['priority'] = repo['priority']
+    return keys
+
+
 def dnf_config(params):
-    """dnf.conf: only the given repositories, signatures checked, keys never imported by dnf (no gpgkey=),
-    metadata from the cache used only after checking it is current."""
+    """dnf.conf: only the given repositories, signatures checked, keys never imported into the rpm database by dnf
+    (gpgkey= only where dnf checks the metadata's signature, which it verifies with that key alone), metadata from
+    the cache used only after checking it is current."""
     main = {'gpgcheck': 1, 'localpkg_gpgcheck': 1, 'repo_gpgcheck': 0, 'reposdir': '/dev/null',
             'install_weak_deps': int(params['install_weak_deps']), 'cachedir': '/' + CACHE_REL, 'keepcache': 1,
             'metadata_expire': 0}
-    repos = [(r['name'], {'name': r['name'], 'baseurl': r['baseurl'], 'enabled': 1, 'gpgcheck': 1, 'repo_gpgcheck': 0})
-             for r in params['repositories']]
+    repos = []
+    for r in params['repositories']:
+        keys = dict({'name': r['name'], 'baseurl': r['baseurl'], 'enabled': 1, 'gpgcheck': 1}, **checks(r))
+        if keys['repo_gpgcheck']:
+            keys['gpgkey'] = key_url(r['gpgkey'])
+        repos.append((r['name'], keys))
     return ini([('main', main)] + repos)
 
 
 def zypper_repo(repo):
-    """A .repo file for zypper: package signatures checked, downloads kept for the package cache."""
-    return ini([(repo['name'], {'name': repo['name'], 'baseurl': repo['baseurl'], 'type': 'rpm-md', 'enabled': 1,
-                                'autorefresh': 1, 'gpgcheck': 1, 'repo_gpgcheck': 0, 'pkg_gpgcheck': 1,
-                                'keeppackages': 1})])
+    """A .repo file for zypper: package signatures checked (and the metadata's where asked, against the keys in
+    the tree's rpm database), downloads kept for the package cache."""
+    return ini([(repo['name'], dict({'name': repo['name'], 'baseurl': repo['baseurl'], 'type': 'rpm-md',
+                                     'enabled': 1, 'autorefresh': 1, 'gpgcheck': 1, 'pkg_gpgcheck': 1,
+                                     'keeppackages': 1}, **checks(repo)))])
 
 
 def write_private_config(params, private):

@@ -5,10 +5,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 
-from ansible_collections.osimage.builder.plugins.module_utils import apt_fetch
+from ansible_collections.osimage.builder.plugins.module_utils import apt_fetch, atomic, stamp
 
 # Which Debian package provides each host tool, so a missing one is named with its fix.
 PROVIDERS = {
@@ -81,6 +82,19 @@ class Runner:
         if check and rc != 0:
             self.fail(argv, rc, out, err, what)
         return rc, out, err
+
+    @contextlib.contextmanager
+    def artifact(self, dest):
+        """Yield the temporary name beside ``dest`` to write an artifact under (stamp.publish renames it into
+        place); whatever is left of it is removed, and a full disk while writing fails naming the directory."""
+        tmp = atomic.temp_name(dest)
+        try:
+            yield tmp
+        except OSError as exc:
+            self.fail_if_no_space(exc, dest)
+            raise
+        finally:
+            stamp.discard(tmp)
 
     def fail_if_no_space(self, exc, path):
         """Fail naming the directory and its free space when ``exc``, raised writing ``path``, is a full disk."""

@@ -144,7 +144,6 @@ import tarfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.osimage.builder.plugins.module_utils import atomic
 from ansible_collections.osimage.builder.plugins.module_utils import ovf
 from ansible_collections.osimage.builder.plugins.module_utils import stamp
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
@@ -243,18 +242,12 @@ def main():
         module.exit_json(changed=True, dest=dest, format=fmt)
     runner = Runner(module)
     started = time.monotonic()
-    tmp = atomic.temp_name(dest)
-    try:
+    with runner.artifact(dest) as tmp:
         try:
             size, members, checks = WRITERS[fmt](runner, params, tmp)
         except (ValueError, tarfile.TarError) as exc:
             module.fail_json(msg='the %s archive failed its check: %s' % (fmt, exc))
         digest = stamp.publish(tmp, dest)
-    except OSError as exc:
-        runner.fail_if_no_space(exc, dest)
-        raise
-    finally:
-        stamp.discard(tmp)
     module.exit_json(changed=True, dest=dest, format=fmt, bytes=os.path.getsize(dest), virtual_size=size,
                      sha256=digest, members=members, checks=checks, seconds=round(time.monotonic() - started, 1))
 

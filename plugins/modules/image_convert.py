@@ -123,7 +123,6 @@ import struct
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.osimage.builder.plugins.module_utils import atomic
 from ansible_collections.osimage.builder.plugins.module_utils import stamp
 from ansible_collections.osimage.builder.plugins.module_utils.formats import CHECKABLE, COMPRESSIBLE, DISK_FORMATS, FORMATS, MIB
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
@@ -228,7 +227,6 @@ def main():
         module.exit_json(**result)
 
     started = time.monotonic()
-    tmp = atomic.temp_name(dest)
     argv = ['qemu-img', 'convert', '-f', params['src_format'], '-O', FORMATS[fmt]['qemu']]
     options = dict(FORMATS[fmt]['options'])
     if params['compress']:
@@ -236,7 +234,7 @@ def main():
         options.update(COMPRESSIBLE[fmt])
     for key, value in sorted(dict(options, **params['options']).items()):
         argv += ['-o', '%s=%s' % (key, value)]
-    try:
+    with runner.artifact(dest) as tmp:
         runner.run(argv + [params['src'], tmp], what='qemu-img convert to %s' % fmt)
         try:
             checks = check(runner, params, tmp)
@@ -244,11 +242,6 @@ def main():
             module.fail_json(msg='the converted %s failed its check: %s' % (fmt, exc))
         virtual_size = info(runner, tmp, FORMATS[fmt]['qemu'])['virtual-size']
         digest = stamp.publish(tmp, dest)
-    except OSError as exc:
-        runner.fail_if_no_space(exc, dest)
-        raise
-    finally:
-        stamp.discard(tmp)
     module.exit_json(changed=True, dest=dest, format=fmt, bytes=os.path.getsize(dest), virtual_size=virtual_size,
                      sha256=digest, cmd=argv, checks=checks, seconds=round(time.monotonic() - started, 1))
 

@@ -139,7 +139,6 @@ import shutil
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.osimage.builder.plugins.module_utils import atomic
 from ansible_collections.osimage.builder.plugins.module_utils import sandbox
 from ansible_collections.osimage.builder.plugins.module_utils import stamp
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
@@ -261,18 +260,17 @@ def main():
     runner = Runner(module)
     started = time.monotonic()
     stage = os.path.join(params['work_dir'], 'tree')
-    tmp = atomic.temp_name(dest)
     shutil.rmtree(params['work_dir'], ignore_errors=True)
     os.makedirs(params['work_dir'], mode=0o700)
     try:
-        try:
-            images, checks = build(runner, params, stage, tmp)
-        except (ValueError, OSError) as exc:
-            module.fail_json(msg='making the ISO failed: %s' % exc)
-        digest = stamp.publish(tmp, dest)
+        with runner.artifact(dest) as tmp:
+            try:
+                images, checks = build(runner, params, stage, tmp)
+            except ValueError as exc:
+                module.fail_json(msg='making the ISO failed: %s' % exc)
+            digest = stamp.publish(tmp, dest)
     finally:
         shutil.rmtree(params['work_dir'], ignore_errors=True)
-        stamp.discard(tmp)
     module.exit_json(changed=True, dest=dest, format='iso', bytes=os.path.getsize(dest), sha256=digest,
                      boot_images=images, checks=checks, seconds=round(time.monotonic() - started, 1))
 

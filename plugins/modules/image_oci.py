@@ -414,27 +414,26 @@ def main():
     started = time.monotonic()
     created = params['created'] or datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
     labels = labels_of(params, created)
-    tmp = atomic.temp_name(dest)
-    work = tmp + '.d'
+    work = atomic.temp_name(dest) + '.d'
     layout = params['layout'] and atomic.temp_name(params['layout'])
     built = layout or os.path.join(work, 'layout')
     try:
-        os.makedirs(work)
-        layer = os.path.join(work, 'layer.tar')
-        runner.run(layer_argv(params['src'], layer, params['kernel']), what='tar of the root tree')
-        build_layout(runner, params, built, layer, created, inputs)
-        os.unlink(layer)
-        runner.run(['skopeo', 'copy', '--quiet', 'oci:%s:%s' % (built, reference(params)),
-                    'oci-archive:%s:%s' % (tmp, reference(params))], what='skopeo copy to the oci-archive')
-        try:
-            facts, checks = check(runner, params, tmp, labels, inputs)
-        except (ValueError, KeyError, OSError, tarfile.TarError) as exc:
-            module.fail_json(msg='the oci archive failed its check: %s' % exc)
-        if layout:
-            publish_layout(layout, params['layout'])
-        digest = stamp.publish(tmp, dest)
+        with runner.artifact(dest) as tmp:
+            os.makedirs(work)
+            layer = os.path.join(work, 'layer.tar')
+            runner.run(layer_argv(params['src'], layer, params['kernel']), what='tar of the root tree')
+            build_layout(runner, params, built, layer, created, inputs)
+            os.unlink(layer)
+            runner.run(['skopeo', 'copy', '--quiet', 'oci:%s:%s' % (built, reference(params)),
+                        'oci-archive:%s:%s' % (tmp, reference(params))], what='skopeo copy to the oci-archive')
+            try:
+                facts, checks = check(runner, params, tmp, labels, inputs)
+            except (ValueError, KeyError, OSError, tarfile.TarError) as exc:
+                module.fail_json(msg='the oci archive failed its check: %s' % exc)
+            if layout:
+                publish_layout(layout, params['layout'])
+            digest = stamp.publish(tmp, dest)
     finally:
-        stamp.discard(tmp)
         for leftover in (work, layout):
             if leftover and os.path.lexists(leftover):
                 shutil.rmtree(leftover)

@@ -36,32 +36,6 @@ options:
     type: str
     choices: [dnf, zypper]
     required: true
-  releasever:
-    description: Release version, the value of C($releasever) in O(repositories), for example V(9) or V(15.6).
-    type: str
-    required: true
-  architecture:
-    description: rpm architecture of the tree.
-    type: str
-    default: x86_64
-  repositories:
-    description: The repositories to install from, at least one.
-    type: list
-    elements: dict
-    required: true
-    suboptions:
-      name:
-        description: Repository id.
-        type: str
-        required: true
-      baseurl:
-        description: URL of the rpm-md repository; may contain C($releasever) and C($basearch).
-        type: str
-        required: true
-      gpgkey:
-        description: The repository's signing key, a file on the build host or a URL.
-        type: str
-        required: true
   packages:
     description: Packages to install; their dependencies come with them.
     type: list
@@ -104,6 +78,7 @@ attributes:
     platforms: linux
 extends_documentation_fragment:
   - osimage.builder.attributes
+  - osimage.builder.rpm_tree
 '''
 
 EXAMPLES = r'''
@@ -214,16 +189,9 @@ def install(runner, params, root, pkg_cache):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
+        argument_spec=rpm_tree.argument_spec(
             path=dict(type='path', required=True),
             backend=dict(type='str', required=True, choices=['dnf', 'zypper']),
-            releasever=dict(type='str', required=True),
-            architecture=dict(type='str', default='x86_64'),
-            repositories=dict(type='list', elements='dict', required=True, options=dict(
-                name=dict(type='str', required=True),
-                baseurl=dict(type='str', required=True),
-                gpgkey=dict(type='str', required=True, no_log=False),
-            )),
             packages=dict(type='list', elements='str', required=True),
             dbpath=dict(type='str', default='/usr/lib/sysimage/rpm'),
             install_weak_deps=dict(type='bool', default=False),

@@ -51,32 +51,6 @@ options:
         type: list
         elements: str
         required: true
-  releasever:
-    description: Release version, the value of C($releasever) in O(repositories).
-    type: str
-    required: true
-  architecture:
-    description: rpm architecture of the tree.
-    type: str
-    default: x86_64
-  repositories:
-    description: The repositories to install from, at least one when O(install) is not empty.
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      name:
-        description: Repository id.
-        type: str
-        required: true
-      baseurl:
-        description: URL of the rpm-md repository; may contain C($releasever) and C($basearch).
-        type: str
-        required: true
-      gpgkey:
-        description: The repository's signing key, a file on the build host or a URL.
-        type: str
-        required: true
   dbpath:
     description: Directory of the rpm database inside the tree (the distro table's C(rpm_dbpath)).
     type: str
@@ -112,6 +86,7 @@ requirements:
   - rpm, and dnf or zypper, on the build host
 extends_documentation_fragment:
   - osimage.builder.attributes
+  - osimage.builder.rpm_tree
 '''
 
 EXAMPLES = r'''
@@ -199,19 +174,12 @@ def apply(runner, params, root, to_install, to_remove):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
+        argument_spec=rpm_tree.argument_spec(
             root=dict(type='path', required=True),
             backend=dict(type='str', required=True, choices=['dnf', 'zypper']),
             verbs=dict(type='dict', required=True, options=dict(
                 install=dict(type='list', elements='str', required=True),
                 remove=dict(type='list', elements='str', required=True),
-            )),
-            releasever=dict(type='str', required=True),
-            architecture=dict(type='str', default='x86_64'),
-            repositories=dict(type='list', elements='dict', default=[], options=dict(
-                name=dict(type='str', required=True),
-                baseurl=dict(type='str', required=True),
-                gpgkey=dict(type='str', required=True, no_log=False),
             )),
             dbpath=dict(type='str', default='/usr/lib/sysimage/rpm'),
             install=dict(type='list', elements='str', default=[]),

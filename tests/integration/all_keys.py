@@ -1,6 +1,6 @@
 """The all-keys request: one request using most keys (preset, repositories, location, the system keys, every
-default-tested output format, passwords from Ansible Vault), built once per run and shared by test_all_keys,
-test_formats and test_secrets."""
+default-tested output format, passwords from Ansible Vault), built once per run through the test's recording
+proxy and shared by test_all_keys, test_formats, test_secrets and test_repositories."""
 
 import glob
 import os
@@ -14,6 +14,9 @@ from osimage_testlib import BIN, Built, run
 # Every output format the default run checks: the boot test and verify play run on the qcow2.
 FORMATS = ['qcow2', 'vmdk', 'ova', 'vhd', 'vhdx', 'vdi', 'tar', 'oci']
 VAULT_PASSWORD = 'osimage-test-vault\n'
+# slirp's resolver first, so that the guest resolves with the configured servers
+DNS = ['10.0.2.3', '2001:db8::53']
+NTP = ['ntp.example.org', '192.0.2.123']
 
 USER_TASKS = '''---
 - name: Leave a mark from the request's own tasks
@@ -45,9 +48,9 @@ LOGIN_CHECK = '''---
 '''
 
 
-def all_keys_request(src, repo, secrets):
+def all_keys_request(src, repo, proxy, secrets):
     """Write the request and the controller files it names into ``src``; return the request, its passwords
-    ``secrets`` (root's, ada's) as Vaulted values."""
+    ``secrets`` (root's, ada's) as Vaulted values, built through ``proxy``."""
     run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'ada', '-f', str(src / 'ada_key')], check=True)
     (src / 'motd').write_text('Welcome to the all-keys image\n')
     (src / 'app.conf.j2').write_text('# for {{ hostname }}\ntimezone={{ timezone }}\nlocale={{ locale }}\n')
@@ -58,11 +61,11 @@ def all_keys_request(src, repo, secrets):
         'formats': FORMATS,
         'hostname': 'allkeys',
         'preset': 'web',
-        'packages': {'install': ['zsh', 'osimage-hello']},
+        # hello: Debian's is newer; only the repository's priority 990 makes apt choose the repository's
+        'packages': {'install': ['zsh', 'osimage-hello', 'hello']},
         'repositories': [{'name': 'osimage-test', 'uri': repo.uri, 'suites': [repo.suite],
                           'components': [repo.component], 'key_file': repo.key_file, 'priority': 990}],
-        # slirp's resolver, so that the guest resolves with the configured server
-        'location': {'dns': ['10.0.2.3'], 'ntp': ['ntp.example.org']},
+        'location': {'dns': DNS, 'ntp': NTP, 'proxy': proxy.url},
         'user_groups': [{'name': 'web-admins', 'gid': 2000}],
         'root_password': secrets[0],
         'users': [{'name': 'ada', 'uid': 1500, 'password': secrets[1], 'shell': '/usr/bin/zsh', 'sudo': True, 'groups': ['adm', 'web-admins'],
@@ -105,15 +108,15 @@ def encrypt(value, password_file):
     return Vaulted('\n'.join(line.strip() for line in proc.stdout.split('!vault |', 1)[1].strip().splitlines()) + '\n')
 
 
-def build(src, out, repo):
-    """`osimage build` of the all-keys request with its extra repository ``repo``, run from elsewhere (controller
-    paths are relative to it), with the vault password file; the Built has .seconds, .src, .secrets (plain text) and .runner_dirs (the runner's
-    temporary directories in /tmp before and after)."""
+def build(src, out, repo, proxy):
+    """`osimage build` of the all-keys request with its extra repository ``repo`` through ``proxy``, run from
+    elsewhere (controller paths are relative to it), with the vault password file; the Built has .seconds, .src,
+    .secrets (plain text) and .runner_dirs (the runner's temporary directories in /tmp before and after)."""
     password_file = src / 'vault-pass'
     password_file.write_text(VAULT_PASSWORD)
     secrets = ('Root-%s' % uuid.uuid4().hex, 'Ada-%s' % uuid.uuid4().hex)
     vaulted = [encrypt(secret, str(password_file)) for secret in secrets]
-    (src / 'request.yml').write_text(yaml.dump(all_keys_request(src, repo, vaulted), Dumper=RequestDumper))
+    (src / 'request.yml').write_text(yaml.dump(all_keys_request(src, repo, proxy, vaulted), Dumper=RequestDumper))
     runner_dirs = set(glob.glob('/tmp/osimage-runner-*'))
     started = time.monotonic()
     proc = run([os.path.join(BIN, 'osimage'), 'build', str(src / 'request.yml'), '-o', str(out),

@@ -30,10 +30,19 @@ def default_raw(default_build, tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
-def all_keys_build(tmp_path_factory, local_apt_repo):
+def all_keys_build(tmp_path_factory, local_apt_repo, recording_proxy):
     """`osimage build` of the all-keys request (all_keys.py): every key, every default-tested format, vaulted
-    passwords; booted and verified on its qcow2."""
-    return all_keys.build(tmp_path_factory.mktemp('all-keys-src'), tmp_path_factory.mktemp('all-keys'), local_apt_repo)
+    passwords, through the recording proxy; booted and verified on its qcow2."""
+    return all_keys.build(tmp_path_factory.mktemp('all-keys-src'), tmp_path_factory.mktemp('all-keys'), local_apt_repo,
+                          recording_proxy)
+
+
+@pytest.fixture(scope='session')
+def all_keys_raw(all_keys_build, tmp_path_factory):
+    """The all-keys qcow2 converted to raw, to read its files offline."""
+    raw = str(tmp_path_factory.mktemp('all-keys-raw') / 'disk.raw')
+    run(['qemu-img', 'convert', '-O', 'raw', all_keys_build.image(), raw], check=True)
+    return raw
 
 
 @pytest.fixture(scope='session')

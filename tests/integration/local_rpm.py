@@ -1,7 +1,9 @@
 """A signed rpm-md repository, made and served by the test process on 127.0.0.1.
 
 Tiny noarch packages are built with rpmbuild from spec files written here, signed with rpmsign and a throwaway
-gpg key (all but one), indexed with createrepo_c and served over HTTP by a thread.
+gpg key (all but one), indexed with createrepo_c, each directory's repomd.xml signed (repomd.xml.asc, its key
+beside it as repomd.xml.key, as zypper looks for it) unless ``metadata`` says otherwise, and served over HTTP by a
+thread.
 """
 
 import functools
@@ -51,9 +53,11 @@ class LocalRpmRepository:
 
     ``packages`` ({name: (version, spec body)}, default PACKAGES) go into the repositories ``layout`` names
     ({directory under baseurl: [names]}; default: all at baseurl itself); the key is served as ``key_name``.
+    ``metadata`` ({directory: 'unsigned' or 'stranger'}) leaves a directory's repomd.xml unsigned or signs it
+    with the second key.
     """
 
-    def __init__(self, packages=None, layout=None, key_name=KEY_NAME):
+    def __init__(self, packages=None, layout=None, key_name=KEY_NAME, metadata=None):
         self.dir = tempfile.mkdtemp(prefix='osimage-rpm-repo-')
         self.gnupg = os.path.join(self.dir, 'gnupg')
         os.mkdir(self.gnupg, 0o700)
@@ -62,7 +66,7 @@ class LocalRpmRepository:
         specs = PACKAGES if packages is None else packages
         self.packages = {name: spec[0] for name, spec in specs.items()}
         self.unsigned, self.stranger = UNSIGNED, STRANGER
-        self._build(specs, layout or {'': list(specs)}, key_name)
+        self._build(specs, layout or {'': list(specs)}, key_name, metadata or {})
         self.server = _serve(functools.partial(_Quiet, directory=self.repo))
         self.baseurl = 'http://127.0.0.1:%d/' % self.server.server_address[1]
         self.key_url = self.baseurl + key_name
@@ -73,7 +77,7 @@ class LocalRpmRepository:
         """rpmbuild or rpmsign with a private HOME, so no ~/.rpmmacros or ~/.rpmdb of the host's is used."""
         return _run(list(argv), env=dict(os.environ, HOME=self.home, GNUPGHOME=self.gnupg))
 
-    def _build(self, specs, layout, key_name):
+    def _build(self, specs, layout, key_name, metadata):
         os.makedirs(self.home)
         os.makedirs(self.repo)
         for uid in (REPO_UID, STRANGER_UID):
@@ -102,6 +106,12 @@ class LocalRpmRepository:
             _run(['createrepo_c', '--no-database', target])
         self.key_file = os.path.join(self.repo, key_name)
         self._gpg('--export', '--armor', '--output', self.key_file, REPO_UID)
+        for directory in layout:
+            repomd = os.path.join(self.repo, directory, 'repodata', 'repomd.xml')
+            signer = {'unsigned': None, 'stranger': STRANGER_UID}.get(metadata.get(directory), REPO_UID)
+            if signer:
+                self._gpg('--local-user', signer, '--detach-sign', '--armor', '--output', repomd + '.asc', repomd)
+                self._gpg('--export', '--armor', '--output', repomd + '.key', signer)
 
     def requests(self):
         """Paths the repository served."""

@@ -1,5 +1,6 @@
 """Helpers for the integration tests: run commands and playbooks, read a finished build."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -38,6 +39,25 @@ def left_on_host(tmp_path, work):
         except OSError:
             pass
     return found + ['loop ' + line for line in run(['losetup', '-a']).stdout.splitlines()]
+
+
+def sha256(path):
+    """The sha256 of a file, read in chunks (images are gigabytes)."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class HostRunner:
+    """module_utils.runner.Runner's interface over subprocess, to call module_utils helpers from a test."""
+
+    def run(self, argv, check=True, what=None, environ_update=None):
+        proc = subprocess.run([str(a) for a in argv], capture_output=True, text=True, check=False,
+                              env=dict(os.environ, **(environ_update or {})))
+        assert not check or proc.returncode == 0, '%s: %s' % (what, proc.stderr)
+        return proc.returncode, proc.stdout, proc.stderr
 
 
 class Built:

@@ -8,7 +8,6 @@ Default run: one real remote build (raw, no boot test) copied back and verified,
 an unreachable builder; two builds over two builder entries at once run with -m matrix.
 """
 
-import hashlib
 import json
 import os
 import signal
@@ -18,7 +17,7 @@ import time
 
 import pytest
 
-from osimage_testlib import BIN, ROOT, left_on_host, run
+from osimage_testlib import BIN, ROOT, left_on_host, run, sha256
 
 pytestmark = pytest.mark.integration
 
@@ -92,14 +91,6 @@ def builder(tmp_path_factory):
 
 def osimage(*argv):
     return [os.path.join(BIN, 'osimage'), *argv]
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def workers_of(build_ids=None):

@@ -1,19 +1,13 @@
 """A build that fails mid-way says why, leaves nothing on the host and keeps the previous good image."""
 
 import glob
-import hashlib
 import os
 
 import pytest
 
-from osimage_testlib import BIN, run
+from osimage_testlib import BIN, run, sha256
 
 pytestmark = pytest.mark.integration
-
-
-def sha256(path):
-    with open(path, 'rb') as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def test_impossible_package_fails_cleanly_and_keeps_the_previous_image(default_build, tmp_path):

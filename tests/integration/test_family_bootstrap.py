@@ -87,7 +87,9 @@ def test_a_mirror_signed_with_another_key_is_refused(ubuntu_archive, tmp_path):
 
 
 # rpm families: every package the table names for the release, made by the test, in the repositories of the
-# distro's mirror layout; the key where the table looks for it (rocky) or given as the mirror's key (leap).
+# distro's mirror layout; the key where the table looks for it (rocky) or given as the mirror's key (leap). A
+# request repository (extra/, its metadata signed too) holds the request's own package.
+EXTRA = 'osimage-extra'
 RPM_DISTROS = {
     'rocky': {'release': '9', 'repositories': ['9/BaseOS/x86_64/os', '9/AppStream/x86_64/os'],
               'key_name': 'RPM-GPG-KEY-Rocky-9', 'mirror_key': False},
@@ -110,8 +112,9 @@ def rpm_archive(request, tmp_path_factory):
     names = table_packages(probe)
     specs = {name: ('1.0', 'Requires: osimage-sh\n\n%%description\n%s stand-in\n\n%%files\n' % name) for name in names}
     specs['osimage-sh'] = RPM_PACKAGES['osimage-sh']
+    specs[EXTRA] = ('1.0', 'Requires: osimage-sh\n\n%description\nfrom the request repository\n\n%files\n')
     first, second = shape['repositories']
-    layout = {first: ['osimage-sh'] + names[::2], second: names[1::2]}
+    layout = {first: ['osimage-sh'] + names[::2], second: names[1::2], 'extra': [EXTRA]}
     archive = LocalRpmRepository(packages=specs, layout=layout, key_name=shape['key_name'])
     yield distro, shape, names, archive
     archive.close()
@@ -119,9 +122,11 @@ def rpm_archive(request, tmp_path_factory):
 
 def test_an_rpm_distro_bootstraps_what_its_table_names_from_its_mirror_layout(rpm_archive, tmp_path):
     distro, shape, names, archive = rpm_archive
-    # The family role's in-tree step removes one of them (sudo: in every family's base) after the bootstrap.
+    # The family role's in-tree step removes one of them (sudo: in every family's base) after the bootstrap, and
+    # installs the request's package from the request's repository, which it writes into the tree.
     request = {'distro': distro, 'release': shape['release'], 'cache_dir': str(tmp_path / 'cache'),
-               'packages': {'remove': ['sudo']},
+               'packages': {'remove': ['sudo'], 'install': [EXTRA]},
+               'repositories': [{'name': 'extra', 'uri': archive.baseurl + 'extra/', 'key_file': archive.key_file}],
                'location': dict({'mirror': archive.baseurl.rstrip('/')},
                                 **({'mirror_key_file': archive.key_file} if shape['mirror_key'] else {}))}
     build = resolved(request, tmp_path)
@@ -133,8 +138,12 @@ def test_an_rpm_distro_bootstraps_what_its_table_names_from_its_mirror_layout(rp
                  check=True).stdout.split()
     assert 'sudo' in names
     assert re.search(r"packages in the tree\] \**\nchanged: ", proc.stdout), proc.stdout[-3000:]
-    assert sorted(set(listed) - {'gpg-pubkey'}) == sorted([n for n in names if n != 'sudo'] + ['osimage-sh'])
+    assert sorted(set(listed) - {'gpg-pubkey'}) == sorted([n for n in names if n != 'sudo'] + ['osimage-sh', EXTRA])
+    repo_file = root / build['os']['repository_file']['dir'].lstrip('/') / 'extra.repo'
+    assert 'repo_gpgcheck=1' in repo_file.read_text()
+    assert (root / build['repositories'][0]['signed_by'].lstrip('/')).is_file()
     assert 'gpg-pubkey' in listed  # the mirror's key, imported: signatures were checked
     served = archive.requests()
     for repo in shape['repositories']:
         assert any(path.startswith('/%s/repodata/repomd.xml' % repo) for path in served), served
+    assert '/extra/repodata/repomd.xml.asc' in served

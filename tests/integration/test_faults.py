@@ -7,7 +7,6 @@ guest boots (the prove stage's play and module, without a build before it). The 
 x both signals, a rebuild after each SIGKILL) runs with -m matrix.
 """
 
-import hashlib
 import json
 import os
 import re
@@ -19,7 +18,7 @@ import time
 import pytest
 
 from ansible_collections.osimage.builder.plugins.module_utils import chroot
-from osimage_testlib import BIN, left_on_host, run
+from osimage_testlib import BIN, left_on_host, run, sha256
 
 pytestmark = pytest.mark.integration
 
@@ -29,11 +28,6 @@ DELAY = {'bootstrap': 2, 'customize': 4, 'assemble': 1, 'bootloader': 0.1, 'conv
 DEFAULT = {('customize', 'SIGTERM')}
 CASES = [pytest.param(stage, sig, marks=() if (stage, sig) in DEFAULT else pytest.mark.matrix, id='%s-%s' % (stage, sig))
          for stage in STAGES for sig in ('SIGTERM', 'SIGKILL')]
-
-
-def sha256(path):
-    with open(path, 'rb') as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def kill_everything(pid):

@@ -7,19 +7,10 @@ import subprocess
 import pytest
 
 from ansible_collections.osimage.builder.plugins.module_utils import filesystems as fs
+from osimage_testlib import HostRunner
 
 pytestmark = pytest.mark.integration
 MIB = 1 << 20
-
-
-class Runner:
-    """The module runner's interface over subprocess."""
-
-    def run(self, argv, check=True, what=None, environ_update=None):
-        proc = subprocess.run([str(a) for a in argv], capture_output=True, text=True, check=False,
-                              env=dict(os.environ, **(environ_update or {})))
-        assert not check or proc.returncode == 0, '%s: %s' % (what, proc.stderr)
-        return proc.returncode, proc.stdout, proc.stderr
 
 
 def blkid(image, offset):
@@ -56,7 +47,7 @@ def test_each_mount_point_gets_its_own_file_system(tmp_path):
         for item in items:
             target = dict(item, source=sources.get(item.get('mountpoint')),
                           subvolumes=[dict(s, source=sources[s['mountpoint']]) for s in item.get('subvolumes', [])])
-            fs.make(Runner(), str(image), target, str(work))
+            fs.make(HostRunner(), str(image), target, str(work))
     assert sorted(str(p.relative_to(tree)) for p in tree.rglob('*')) == before
     for item in items:
         found = blkid(str(image), item['offset'])

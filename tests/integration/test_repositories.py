@@ -1,45 +1,25 @@
-"""Extra apt repositories, pinning, the build's proxy, DNS and NTP: one build from a signed repository served by
-the test, through a proxy run by the test, inspected offline in the raw image (no boot: the boot-time checks of
-these keys run in the all-keys build)."""
+"""Extra apt repositories, pinning, the build's proxy, DNS and NTP, read offline in the all-keys image (all_keys.py:
+built from a signed repository served by the test, through a proxy run by the test; its boot test checks the same
+keys in the running guest)."""
 
 import os
 
 import pytest
 import yaml
 
+import all_keys
 from osimage_testlib import BIN, Built, ImageFile, offline_hygiene_problems, run
 
 pytestmark = pytest.mark.integration
 
-DNS = ['192.0.2.53', '2001:db8::53']
-NTP = ['ntp1.example.org', '192.0.2.123']
+
+@pytest.fixture(scope='session', name='repo_image')
+def fixture_repo_image(all_keys_raw):
+    return ImageFile(all_keys_raw)
 
 
-@pytest.fixture(scope='session')
-def repo_build(local_apt_repo, recording_proxy, tmp_path_factory):
-    out = tmp_path_factory.mktemp('repositories')
-    request = {
-        'name': 'repositories', 'formats': ['raw'], 'boot_test': {'enabled': False}, 'preset': 'minimal',
-        'repositories': [{'name': 'osimage-test', 'uri': local_apt_repo.uri, 'suites': [local_apt_repo.suite],
-                          'components': [local_apt_repo.component], 'key_file': local_apt_repo.key_file,
-                          'priority': 990}],
-        'packages': {'install': ['osimage-hello', 'hello']},
-        'location': {'proxy': recording_proxy.url, 'dns': DNS, 'ntp': NTP},
-    }
-    path = out / 'request.yml'
-    path.write_text(yaml.safe_dump(request))
-    proc = run([os.path.join(BIN, 'osimage'), 'build', str(path), '-o', str(out)], timeout=1800)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return Built(str(out), proc)
-
-
-@pytest.fixture(scope='session')
-def repo_image(repo_build):
-    return ImageFile(repo_build.image('raw'))
-
-
-def test_packages_come_from_the_repository_and_its_pin_wins(repo_build, repo_image, local_apt_repo):
-    packages = {p['name']: p['version'] for p in repo_build.manifest['packages']}
+def test_packages_come_from_the_repository_and_its_pin_wins(all_keys_build, repo_image, local_apt_repo):
+    packages = {p['name']: p['version'] for p in all_keys_build.manifest['packages']}
     assert packages['osimage-hello'] == local_apt_repo.packages['osimage-hello']
     # Debian's hello is newer; only the repository's priority 990 makes apt choose this one.
     assert packages['hello'] == local_apt_repo.packages['hello']
@@ -57,18 +37,19 @@ def test_the_repository_is_a_deb822_source_signed_by_its_key(repo_image, local_a
     assert 'Package: *\nPin: origin "127.0.0.1"\nPin-Priority: 990\n' in pref
 
 
-def test_dns_and_ntp_servers_are_configured_and_timesyncd_installed(repo_build, repo_image):
-    assert repo_image.cat('/etc/systemd/resolved.conf.d/50-osimage-dns.conf') == '[Resolve]\nDNS=%s\n' % ' '.join(DNS)
-    assert repo_image.cat('/etc/systemd/timesyncd.conf.d/50-osimage-ntp.conf') == '[Time]\nNTP=%s\n' % ' '.join(NTP)
-    assert 'systemd-timesyncd' in {p['name'] for p in repo_build.manifest['packages']}
+def test_dns_and_ntp_servers_are_configured_and_timesyncd_installed(all_keys_build, repo_image):
+    dns, ntp = ' '.join(all_keys.DNS), ' '.join(all_keys.NTP)
+    assert repo_image.cat('/etc/systemd/resolved.conf.d/50-osimage-dns.conf') == '[Resolve]\nDNS=%s\n' % dns
+    assert repo_image.cat('/etc/systemd/timesyncd.conf.d/50-osimage-ntp.conf') == '[Time]\nNTP=%s\n' % ntp
+    assert 'systemd-timesyncd' in {p['name'] for p in all_keys_build.manifest['packages']}
     assert repo_image.stat('/etc/systemd/system/sysinit.target.wants/systemd-timesyncd.service') is not None
 
 
-def test_the_build_went_through_the_proxy_and_left_nothing_of_it(repo_build, recording_proxy, local_apt_repo):
+def test_the_build_went_through_the_proxy_and_left_nothing_of_it(all_keys_raw, recording_proxy, local_apt_repo):
     seen = recording_proxy.requests()
     assert any(url.startswith(local_apt_repo.uri) for url in seen), seen
     assert any(url.startswith('http://deb.debian.org/') for url in seen), seen
-    assert offline_hygiene_problems(repo_build.image('raw')) == []
+    assert offline_hygiene_problems(all_keys_raw) == []
 
 
 @pytest.mark.matrix

@@ -2,14 +2,13 @@
 service are applied, the input file is unchanged, and the new image boots and passes its verify checks. One
 retrofit and one boot in the default run; the separate-/boot image is behind the matrix marker."""
 
-import hashlib
 import json
 import os
 
 import pytest
 
 import foreign_image
-from osimage_testlib import BIN, run
+from osimage_testlib import BIN, run, sha256
 
 pytestmark = pytest.mark.integration
 KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHh0ZXN0a2V5Zm9ycmV0cm9maXR0ZXN0aW5nb3NpbWFnZQ ops@example'
@@ -25,14 +24,6 @@ files:
 services:
   enabled: [systemd-networkd.service]
 ''' % KEY
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def retrofit(tmp_path, image):

@@ -8,20 +8,11 @@ import pytest
 
 from ansible_collections.osimage.builder.plugins.module_utils import distros
 from ansible_collections.osimage.builder.plugins.module_utils import filesystems as fs
+from osimage_testlib import HostRunner
 
 pytestmark = pytest.mark.integration
 MIB = 1 << 20
 LABEL = b'system_u:object_r:etc_t:s0\x00'
-
-
-class Runner:
-    """The module runner's interface over subprocess."""
-
-    def run(self, argv, check=True, what=None, environ_update=None):
-        proc = subprocess.run([str(a) for a in argv], capture_output=True, text=True, check=False,
-                              env=dict(os.environ, **(environ_update or {})))
-        assert not check or proc.returncode == 0, '%s: %s' % (what, proc.stderr)
-        return proc.returncode, proc.stdout, proc.stderr
 
 
 def test_a_labelled_tree_keeps_its_labels_in_the_root_file_system(tmp_path):
@@ -35,7 +26,7 @@ def test_a_labelled_tree_keeps_its_labels_in_the_root_file_system(tmp_path):
         f.truncate(64 * MIB)
     target = {'name': 'root', 'offset': MIB, 'bytes': 32 * MIB, 'filesystem': 'ext4', 'mountpoint': '/',
               'uuid': fs.new_uuid('ext4'), 'source': str(tree)}
-    fs.make(Runner(), str(image), target, str(tmp_path))
+    fs.make(HostRunner(), str(image), target, str(tmp_path))
     part = tmp_path / 'root.img'
     subprocess.run(['dd', 'if=%s' % image, 'of=%s' % part, 'bs=1M', 'skip=1', 'count=32', 'status=none'], check=True)
     listed = subprocess.run(['debugfs', '-R', 'ea_list /etc/hostname', str(part)], capture_output=True, text=True,

@@ -5,6 +5,8 @@ import shutil
 import subprocess
 import sys
 
+from tracked_files import copy_tracked_files
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
 GET_PIP = os.path.expanduser('~/.ansible/test/cache/get_pip_24_2.py')
@@ -17,13 +19,7 @@ def sh(argv, cwd):
 
 def collection_copy(tmp_path):
     """The repository's files in a real ansible_collections/osimage/builder directory (no symlinks)."""
-    dest = tmp_path / 'ansible_collections' / 'osimage' / 'builder'
-    files = sh(['git', 'ls-files', '-co', '--exclude-standard', '-z'], ROOT).stdout.split('\0')
-    for rel in filter(None, files):
-        src = os.path.join(ROOT, rel)
-        if os.path.isfile(src) and not os.path.islink(src):
-            os.makedirs(dest / os.path.dirname(rel), exist_ok=True)
-            shutil.copy2(src, dest / rel)
+    dest = copy_tracked_files(ROOT, tmp_path / 'ansible_collections' / 'osimage' / 'builder')
     sh(['git', 'init', '-q'], dest)
     sh(['git', 'add', '-A'], dest)
     return dest

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from tracked_files import copy_tracked_files
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BIN = os.path.dirname(sys.executable)
 # The job playbooks: the paths a job template names.
@@ -49,13 +51,7 @@ def run(argv, cwd, **env):
 @pytest.fixture(scope='module')
 def fresh_clone(tmp_path_factory):
     """The files a `git clone` of this tree has (tracked and new, not ignored): no playbooks/collections link."""
-    dest = tmp_path_factory.mktemp('clone') / 'project'
-    files = run(['git', 'ls-files', '-co', '--exclude-standard', '-z'], ROOT).stdout.split('\0')
-    for rel in filter(None, files):
-        src = os.path.join(ROOT, rel)
-        if os.path.isfile(src) and not os.path.islink(src):
-            os.makedirs(dest / os.path.dirname(rel), exist_ok=True)
-            shutil.copy2(src, dest / rel)
+    dest = copy_tracked_files(ROOT, tmp_path_factory.mktemp('clone') / 'project')
     assert not (dest / 'playbooks' / 'collections').exists()
     return dest
 

@@ -76,6 +76,17 @@ def test_repositories_resolve_with_the_release_as_suite_and_main_component():
     assert repo['suites'] == ['trixie'] and repo['components'] == ['main'] and repo['priority'] == 990
 
 
+@pytest.mark.parametrize('distro,release,keyring_dir', [('rocky', '9', '/etc/pki/rpm-gpg'),
+                                                        ('opensuse-leap', '15.6', '/usr/lib/rpm/gnupg/keys')])
+def test_rpm_repositories_resolve_with_signed_metadata_and_their_familys_key_directory(distro, release, keyring_dir):
+    resolved = req.resolve({'distro': distro, 'release': release, 'repositories': [dict(REPO, priority=1),
+                                                                                  dict(REPO, name='b', signed_metadata=False)]})
+    first, second = resolved['repositories']
+    assert first['signed_metadata'] is True and second['signed_metadata'] is False and first['priority'] == 1
+    assert first['signed_by'] == keyring_dir + '/extra.asc'
+    assert not {'suites', 'components', 'origin'} & set(first)
+
+
 def test_key_file_is_relative_to_the_working_directory_of_extra_vars():
     resolved = req.resolve({'repositories': [{'name': 'x', 'uri': 'http://x/', 'key_file': 'repo-key.asc'}]},
                            cwd=DATA)
@@ -120,7 +131,20 @@ def test_proxy_credentials_are_redacted():
     ({'repositories': [{'name': 'x', 'uri': 'http://x/', 'key_file': os.path.abspath(__file__)}]},
      'repositories[0].key_file', 'not an OpenPGP public key'),
     ({'repositories': [dict(REPO, priority=1001)]}, 'repositories[0].priority', 'from -1 to 1000'),
-    ({'repositories': [dict(REPO, priority='high')]}, 'repositories[0].priority', 'pin priority'),
+    ({'repositories': [dict(REPO, priority='high')]}, 'repositories[0].priority', 'whole number'),
+    ({'repositories': [dict(REPO, signed_metadata=True)]}, 'repositories[0].signed_metadata', 'el and suse'),
+    ({'distro': 'rocky', 'release': '9', 'repositories': [dict(REPO, priority=0)]}, 'repositories[0].priority',
+     'dnf priority from 1 to 99'),
+    ({'distro': 'sles', 'release': '15-SP6', 'mirror': 'http://rmt/', 'repositories': [dict(REPO, priority=-1)]},
+     'repositories[0].priority', 'zypper priority of 1 or more'),
+    ({'distro': 'fedora', 'release': '44', 'repositories': [dict(REPO, signed_metadata='yes')]},
+     'repositories[0].signed_metadata', 'true or false'),
+    ({'distro': 'fedora', 'release': '44', 'repositories': [dict(REPO, name='updates-testing')]},
+     'repositories[0].name', "fedora 44's own"),
+    ({'distro': 'almalinux', 'release': '9', 'repositories': [dict(REPO, name='appstream')]},
+     'repositories[0].name', 'choose another name'),
+    ({'distro': 'centos-stream', 'release': '9', 'repositories': [dict(REPO, suites=['stable'])]},
+     'repositories[0].suites', 'debian repositories only; remove it'),
     ({'repositories': [dict(REPO, pin_packages=['hello'])]}, 'repositories[0].pin_packages', 'need a priority'),
     ({'repositories': [dict(REPO, pin_packages=['Hello World'], priority=990)]},
      'repositories[0].pin_packages[0]', 'package names'),

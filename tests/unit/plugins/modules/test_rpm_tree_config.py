@@ -79,3 +79,11 @@ def test_rpm_packages_runs_the_familys_verbs_after_the_tools_root_and_private_co
     assert remove[-3:] == ['remove', '--clean-deps', 'nano'] and install[-3:] == ['install', '--no-recommends', 'tmux']
     # Removing alone needs no key.
     assert [c[-1] for c in rpm_packages.commands_for(params, '/t/root', '/p', [], ['nano'])] == ['nano']
+
+
+def test_a_repository_with_signed_metadata_names_its_key_for_dnf_and_both_tools_take_its_priority():
+    repos = [dict(PARAMS['repositories'][0], repo_gpgcheck=True, priority=10)]
+    conf = parse(rpm_tree.dnf_config(dict(PARAMS, repositories=repos)))['b']
+    assert (conf['repo_gpgcheck'], conf['gpgkey'], conf['priority']) == ('1', 'file:///k/b', '10')
+    zypper = parse(rpm_tree.zypper_repo(repos[0]))['b']
+    assert (zypper['repo_gpgcheck'], zypper['priority']) == ('1', '10') and 'gpgkey' not in zypper
