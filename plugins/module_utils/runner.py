@@ -13,7 +13,7 @@ import selectors
 import subprocess
 import threading
 
-from ansible_collections.osimage.builder.plugins.module_utils import atomic, stamp
+from ansible_collections.osimage.builder.plugins.module_utils import apt_fetch, atomic, stamp
 
 # Which Debian package provides each host tool, so a missing one is named with its fix.
 PROVIDERS = {
@@ -150,8 +150,11 @@ class Runner:
         tail = (err or out or '').strip().splitlines()[-20:]
         msg = '%s failed (exit %s)' % (what or argv[0].rsplit('/', 1)[-1], rc)
         full = NO_SPACE in (err or '') + (out or '') and fullest_directory(argv[1:])
+        fetch = apt_fetch.explain('%s\n%s' % (err or '', out or ''))
         if full:
             msg += ': out of space: %s; free space there or give the build another directory' % full
+        elif fetch:
+            msg += ': ' + fetch
         if tail:
             msg += ': ' + '\n'.join(tail)
         self.module.fail_json(msg=msg, cmd=argv, rc=rc, stdout=out, stderr=err)

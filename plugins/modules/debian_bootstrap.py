@@ -85,6 +85,17 @@ options:
     description: Seconds a cached tree is reused before it is built afresh. V(0) turns the tree cache off.
     type: int
     default: 86400
+  retries:
+    description:
+      - How many times apt retries a download that failed (mmdebstrap's C(Acquire::Retries), passed with
+        C(--aptopt); the file mmdebstrap keeps it in, C(/etc/apt/apt.conf.d/99mmdebstrap), is removed from the
+        tree). mmdebstrap runs C(--verbose), so each retry shows in the output as an C(Ign:) line before the next
+        C(Get:) of the same file.
+      - debootstrap has no such setting; it retries a corrupt download up to ten times by itself.
+      - When a download fails in the end, the error names the mirror, what happened and the retries.
+    type: int
+    default: 3
+    version_added: 0.2.0
 notes:
   - Runs as root on the build host.
 requirements:
@@ -152,6 +163,8 @@ HOOK_OUT = ('for f in "$1"/var/cache/apt/archives/*.deb; do [ -e "$f" ] || conti
             't="$OSIMAGE_DEB_CACHE/$b.tmp-$$"; [ -e "$OSIMAGE_DEB_CACHE/$b" ] || '
             '{ cp "$f" "$t" && mv "$t" "$OSIMAGE_DEB_CACHE/$b" || rm -f "$t"; }; done')
 HOST_COPIES = ('etc/resolv.conf', 'etc/hostname')
+# Where mmdebstrap writes the --aptopt settings in the tree (the build's own, not the image's).
+APTOPT_FILE = 'etc/apt/apt.conf.d/99mmdebstrap'
 
 
 def inputs_of(params):
@@ -165,9 +178,11 @@ def bootstrap_argv(params, target, deb_cache):
     """The mmdebstrap or debootstrap command line that builds ``target``."""
     include = ','.join(sorted(set(params['include'])))
     if params['tool'] == 'mmdebstrap':
-        argv = ['mmdebstrap', '--mode=root', '--format=directory', '--variant=%s' % params['variant'],
+        # --verbose: apt's own lines, so that a failed bootstrap's output shows each retry (Ign:) and failure (Err:).
+        argv = ['mmdebstrap', '--mode=root', '--verbose', '--format=directory', '--variant=%s' % params['variant'],
                 '--architectures=%s' % params['architecture'],
-                '--components=%s' % ','.join(params['components'])]
+                '--components=%s' % ','.join(params['components']),
+                '--aptopt=Acquire::Retries "%d"' % params['retries']]
         if include:
             argv.append('--include=%s' % include)
         if params['keyring']:
@@ -203,6 +218,7 @@ def main():
             cache_dir=dict(type='path'),
             proxy=dict(type='str', no_log=True),
             tree_cache_max_age=dict(type='int', default=bootstrap.TREE_CACHE_MAX_AGE),
+            retries=dict(type='int', default=3),
         ),
         supports_check_mode=True,
     )
@@ -236,6 +252,8 @@ def main():
             counter.finish()
         result['cmd'] = argv
         bootstrap.remove_host_copies(partial, HOST_COPIES)
+        if os.path.lexists(os.path.join(partial, APTOPT_FILE)):
+            os.unlink(os.path.join(partial, APTOPT_FILE))
 
     bootstrap.build(runner, path, inputs, result, cache, params['tree_cache_max_age'], make)
     module.exit_json(**result)

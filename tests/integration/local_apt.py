@@ -3,7 +3,8 @@
 The repository holds tiny packages made with dpkg-deb (and, for an archive shaped like a distribution's,
 real packages downloaded from Debian's mirror), a Packages index per suite and component and a Release file
 per suite written here, signed (InRelease) with a throwaway gpg key. The proxy forwards plain HTTP requests and records them, to
-prove a build went through it.
+prove a build went through it. ``LocalRepository.fault`` makes the mirror misbehave: die halfway through serving
+packages, or serve a corrupted package.
 """
 
 import email.utils
@@ -116,6 +117,39 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         self.server.seen.append(self.path)
 
 
+class _Mirror(_Quiet):
+    """Serves the repository, or misbehaves as ``server.fault`` says (see ``LocalRepository.fault``)."""
+
+    def do_GET(self):
+        fault, name = self.server.fault, os.path.basename(self.path)
+        if fault and (fault.get('dead') or name.endswith('.deb')):
+            with self.server.lock:
+                fault['debs'] += name.endswith('.deb')
+                if fault['kind'] == 'die' and fault['debs'] > fault['after']:
+                    fault['dead'] = True
+                dead = fault.get('dead')
+            if dead:
+                return self._send_broken(lambda data: data[:len(data) // 2])
+            if fault['kind'] == 'corrupt' and name.startswith(fault['name'] + '_'):
+                return self._send_broken(lambda data: data[:len(data) // 2] + bytes(len(data) - len(data) // 2))
+        return super().do_GET()
+
+    def _send_broken(self, damage):
+        """Announce the file's full length, send ``damage(data)`` and hang up (nothing at all but a hang-up
+        for what the repository does not hold)."""
+        self.close_connection = True
+        try:
+            with open(self.translate_path(self.path), 'rb') as f:
+                data = f.read()
+        except OSError:
+            return
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/octet-stream')
+        self.send_header('Content-Length', str(len(data)))
+        self.end_headers()
+        self.wfile.write(damage(data))
+
+
 class _Proxy(http.server.BaseHTTPRequestHandler):
     """Forwards GET and HEAD of absolute http:// URLs, as apt sends them to a proxy."""
 
@@ -157,6 +191,8 @@ def _serve(handler):
     server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
     server.daemon_threads = True
     server.seen = []
+    server.fault = None
+    server.lock = threading.Lock()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -171,6 +207,7 @@ class LocalRepository:
 
     def __init__(self, packages=None, layout=None, debs=()):
         self.dir = tempfile.mkdtemp(prefix='osimage-repo-')
+        os.chmod(self.dir, 0o755)  # apt's sandbox user (_apt) reads file:// repositories and keys under it
         self.gnupg = os.path.join(self.dir, 'gnupg')
         os.mkdir(self.gnupg, 0o700)
         self.repo = os.path.join(self.dir, 'repo')
@@ -178,7 +215,7 @@ class LocalRepository:
         specs = PACKAGES if packages is None else packages
         self.packages = {name: spec[0] for name, spec in specs.items()}
         self._build(specs, layout or {SUITE: {COMPONENT: list(specs)}}, debs)
-        self.server = _serve(functools.partial(_Quiet, directory=self.repo))
+        self.server = _serve(functools.partial(_Mirror, directory=self.repo))
         self.uri = 'http://127.0.0.1:%d/' % self.server.server_address[1]
 
     def _gpg(self, *args):
@@ -208,6 +245,14 @@ class LocalRepository:
     def requests(self):
         """Paths the repository served."""
         return list(self.server.seen)
+
+    def fault(self, kind, arg=None):
+        """Make the mirror misbehave from now on: ``fault('die', n)`` serves ``n`` packages, then every response
+        (any file) stops halfway and the connection is dropped, as a mirror that dies mid-download;
+        ``fault('corrupt', name)`` serves package ``name``'s .deb at its full size with its second half zeroed;
+        ``fault(None)`` heals it."""
+        assert kind in (None, 'die', 'corrupt'), kind
+        self.server.fault = kind and {'kind': kind, 'debs': 0, 'after': arg or 0, 'name': arg}
 
     def close(self):
         self.server.shutdown()
