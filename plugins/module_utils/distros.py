@@ -148,6 +148,9 @@ FAMILIES = {
                                                                 'repository)'},
         'components': ['main'],
         'keyring_dir': '/etc/apt/keyrings',
+        # Keys trusted for every source: where the key of location.mirror_key_file goes, since the sources the
+        # bootstrap wrote into the image name that mirror.
+        'trusted_keys_dir': '/etc/apt/trusted.gpg.d',
         'bootloaders': ['grub', 'systemd-boot', 'extlinux'],
         'initramfs': 'initramfs-tools',
         'initramfs_update': ['update-initramfs', '-u', '-k', 'all'],

@@ -174,6 +174,15 @@ def resolve(repos, os_facts, release):
     return repos
 
 
+def mirror_key(key_file, os_facts):
+    """The image's copy of the key that signs the request's mirror (``src`` on the controller, ``dest`` in the
+    tree), for families whose image keeps the bootstrap's sources (``trusted_keys_dir``); None otherwise."""
+    if not key_file or not os_facts.get('trusted_keys_dir'):
+        return None
+    suffix = 'asc' if _armored({'key_file': key_file}) else 'gpg'
+    return {'src': key_file, 'dest': '%s/osimage-mirror.%s' % (os_facts['trusted_keys_dir'], suffix)}
+
+
 def _armored(repo):
     if 'key' in repo:
         return True

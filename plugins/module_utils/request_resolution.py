@@ -133,6 +133,9 @@ def resolve_valid(request, cwd, build_id=None):
     req['os'] = distros.resolve(req['distro'], req['release'], req['arch'], req['mirror'],
                                 security_mirror=req['location'].get('security_mirror'),
                                 mirror_key=req['location'].get('mirror_key_file'))
+    trusted = repositories.mirror_key(req['location'].get('mirror_key_file'), req['os'])
+    if trusted:
+        req['os']['mirror_key'] = trusted
     req['family'] = req['os']['family']
     req['version'] = req['os']['version']
     req['bootstrap'].setdefault('tool', req['os']['bootstrap']['tools'][0])

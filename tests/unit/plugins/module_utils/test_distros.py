@@ -112,9 +112,12 @@ def test_a_mirror_of_its_own_brings_its_key_and_security_mirror(tmp_path):
     ubuntu = req.resolve({'distro': 'ubuntu', 'release': 'noble', 'location': location}, cwd=str(tmp_path / 'req'))
     assert ubuntu['os']['keyring'] == key
     assert ubuntu['os']['sources'][1] == 'deb http://127.0.0.1:8080/ubuntu noble-security main universe'
+    # the image keeps sources naming that mirror, so its apt trusts the key too
+    assert ubuntu['os']['mirror_key'] == {'src': key, 'dest': '/etc/apt/trusted.gpg.d/osimage-mirror.asc'}
+    assert 'mirror_key' not in resolve('debian', 'bookworm')['os']
     rocky = req.resolve({'distro': 'rocky', 'release': '9', 'location': dict(location, mirror='http://m/rocky')},
                         cwd=str(tmp_path / 'req'))
-    assert {r['gpgkey'] for r in rocky['os']['repositories']} == {key}
+    assert {r['gpgkey'] for r in rocky['os']['repositories']} == {key} and 'mirror_key' not in rocky['os']
     with pytest.raises(req.RequestError) as err:
         req.resolve({'location': {'mirror_key_file': 'missing.asc'}}, cwd=str(tmp_path))
     assert 'location.mirror_key_file' in str(err.value) and 'does not exist' in str(err.value)
