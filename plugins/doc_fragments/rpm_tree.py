@@ -46,10 +46,10 @@ options:
             O(repositories[].gpgkey) too (C(repomd.xml.asc)); without it only the packages' signatures are checked.
         type: bool
         default: false
-        version_added: 0.2.0
+        version_added: 0.3.0
       priority:
         description: The repository's priority for the tool (the lower, the more preferred); the tool's default
           when unset.
         type: int
-        version_added: 0.2.0
+        version_added: 0.3.0
 '''

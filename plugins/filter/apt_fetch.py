@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 name: apt_fetch
 short_description: Say which mirror a failed apt task could not download from
-version_added: 0.2.0
+version_added: 0.3.0
 description:
   - Reads a failed task's result (its C(msg), C(stdout) and C(stderr)); when apt failed to download a file,
     returns one line naming the mirror, what happened, apt's retries and what to do

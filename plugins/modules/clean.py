@@ -30,7 +30,7 @@ options:
   cache_dir:
     description: The builds' cache directory. Its leftovers, and temporary directories, are left alone when omitted.
     type: path
-    version_added: 0.2.0
+    version_added: 0.3.0
 attributes:
   check_mode:
     support: full

@@ -95,7 +95,7 @@ options:
       - When a download fails in the end, the error names the mirror, what happened and the retries.
     type: int
     default: 3
-    version_added: 0.2.0
+    version_added: 0.3.0
 notes:
   - Runs as root on the build host.
 requirements:

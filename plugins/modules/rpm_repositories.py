@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: rpm_repositories
 short_description: Write package repositories into an Enterprise Linux or SUSE root tree as .repo files
-version_added: 0.2.0
+version_added: 0.3.0
 description:
   - Writes each of O(repositories) into the root tree at O(root) as C(NAME.repo) in the directory the family's
     package manager reads (O(repository_file.dir), such as C(/etc/yum.repos.d) or C(/etc/zypp/repos.d)), with the
