@@ -42,8 +42,8 @@ def mirror_of(url):
     match = MIRROR_ROOT.match(url)
     if match:
         return match['mirror'], match['rest']
-    scheme, _, rest = url.partition('://')
-    host, _, path = rest.partition('/')
+    scheme, rest = url.split('://', 1) if '://' in url else (url, '')
+    host, path = rest.split('/', 1) if '/' in rest else (rest, '')
     return '%s://%s/' % (scheme, host), path
 
 

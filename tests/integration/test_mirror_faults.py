@@ -128,4 +128,3 @@ def test_a_corrupted_package_fails_the_bootstrap_naming_the_mirror(debian_mirror
     assert [e for e in cache_entries(cache) if not e.startswith('debs/')] == []
     assert not glob.glob(str(cache / 'debs' / '*' / 'apt_*'))
     assert_cached_debs_are_whole(cache, debian_mirror)
-

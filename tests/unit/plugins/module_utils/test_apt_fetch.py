@@ -80,8 +80,9 @@ def test_an_ignored_index_is_not_counted_as_a_retry():
 
 def test_the_retries_are_those_of_one_file_not_the_sum():
     second = DIED.replace(':1 ', ':2 ').replace('osimage-hello', 'osimage-bye')
-    assert apt_fetch.explain(DIED + second).endswith('osimage-hello_1.0_all.deb after 2 retries; check that the '
-                                                      'mirror is up and complete (or use another), then build again')
+    assert apt_fetch.explain(DIED + second).endswith(
+        'osimage-hello_1.0_all.deb after 2 retries; check that the mirror is up and complete (or use another), then '
+        'build again')
 
 
 class FailedModule:

@@ -152,7 +152,7 @@ def test_the_sampler_reports_a_silent_tools_bytes_while_it_runs_and_once_at_the_
     meter = progress.Reporter('written', 'bytes', str(tmp_path / 'progress.jsonl'), progress.Throttle(0))
     meter.total = progress.tree_bytes(str(tree))
     with progress.Sampler(meter, lambda: progress.allocated(str(image)), interval=0.05):
-        for _ in range(4):
+        for _chunk in range(4):
             with open(image, 'ab') as f:
                 f.write(b'y' * 2 ** 20)
             time.sleep(0.15)
