@@ -227,16 +227,24 @@ class Cancel:
 SETTINGS = {'pexpect_timeout': 1}
 
 
+def callbacks_enabled(users):
+    """The callbacks a build enables: the user's (a comma-separated list, as ANSIBLE_CALLBACKS_ENABLED takes them)
+    and the stages callback."""
+    callbacks = [c.strip() for c in users.split(',') if c.strip()]
+    return ','.join(dict.fromkeys(callbacks + [STAGES_CALLBACK]))
+
+
 def runner_env():
     """The environment a playbook of the collection runs with on this host: the collection found first, then
-    the user's own collections paths (a request's tasks may use those), and this Python's tools on PATH."""
+    the user's own collections paths (a request's tasks may use those), this Python's tools on PATH, and the
+    stages callback beside the callbacks the user enabled."""
     found = collection.locate()
     env = {
         'ANSIBLE_COLLECTIONS_PATH': os.pathsep.join(found.search_paths),
         'PATH': os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''),
         'ANSIBLE_FORCE_COLOR': '0',
         'ANSIBLE_NOCOLOR': '1',
-        'ANSIBLE_CALLBACKS_ENABLED': STAGES_CALLBACK,
+        'ANSIBLE_CALLBACKS_ENABLED': callbacks_enabled(os.environ.get('ANSIBLE_CALLBACKS_ENABLED', '')),
     }
     if found.config:
         env['ANSIBLE_CONFIG'] = found.config

@@ -128,3 +128,10 @@ def test_on_a_terminal_progress_fills_the_running_stages_bar(tmp_path):
         shown.poll()
         task = shown._spinner.tasks[0]  # pylint: disable=protected-access
         assert (task.completed, task.total, task.fields['detail']) == (120, 253, '120/253 packages installed')
+
+
+def test_the_stages_callback_runs_beside_the_users_callbacks():
+    assert playbook.callbacks_enabled('ansible.posix.profile_tasks, task_seconds') == \
+        'ansible.posix.profile_tasks,task_seconds,' + playbook.STAGES_CALLBACK
+    assert playbook.callbacks_enabled('') == playbook.STAGES_CALLBACK
+    assert playbook.callbacks_enabled(playbook.STAGES_CALLBACK) == playbook.STAGES_CALLBACK
