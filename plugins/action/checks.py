@@ -48,7 +48,8 @@ class ActionModule(ActionBase):
         that = check['that'] if isinstance(check['that'], list) else [check['that']]
         for condition in that:
             try:
-                ok = self._templar.evaluate_conditional(conditional=condition)
+                ok = condition if isinstance(condition, bool) else self._templar.evaluate_conditional(
+                    conditional=condition)
             except AnsibleError as exc:
                 return {'name': name, 'outcome': 'failed', 'message': '%s: %s' % (condition, exc)}
             if not ok:
@@ -56,9 +57,11 @@ class ActionModule(ActionBase):
         return {'name': name, 'outcome': 'passed', 'message': ''}
 
     def message(self, check, condition):
-        """The failure message: ``msg``, then what ``details`` (an expression) evaluates to."""
+        """The failure message: ``msg``, then ``found`` or what ``details`` (an expression) evaluates to."""
         message = check.get('msg') or 'not true: %s' % condition
-        if check.get('details'):
+        if 'found' in check:
+            message += ': %s' % (check['found'],)
+        elif check.get('details'):
             try:
                 message += ': %s' % (self._templar.evaluate_expression(check['details']),)
             except AnsibleError as exc:

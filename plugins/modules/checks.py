@@ -29,9 +29,11 @@ options:
         type: str
         required: true
       that:
-        description: Conditional expressions, as for M(ansible.builtin.assert). All must be true.
+        description:
+          - Conditional expressions, as for M(ansible.builtin.assert), or booleans already evaluated (as the
+            osimage.builder.verify_checks filter returns them). All must be true.
         type: list
-        elements: str
+        elements: raw
         required: true
       msg:
         description: Message when the check fails.
@@ -41,9 +43,15 @@ options:
           - A Jinja expression (without braces) evaluated only when the check fails, and appended to O(checks[].msg),
             for example the list of missing packages. Evaluated lazily, so it may name data that exists only then.
         type: str
+      found:
+        description:
+          - What the check found, already evaluated (data, not an expression), appended to O(checks[].msg) when
+            the check fails; instead of O(checks[].details).
+        type: raw
+        version_added: 0.4.0
       when:
-        description: Conditional expression; the check is skipped when it is false.
-        type: str
+        description: Conditional expression, or a boolean already evaluated; the check is skipped when it is false.
+        type: raw
   junit:
     description: JUnit XML file to write on the controller.
     type: path
