@@ -93,6 +93,7 @@ ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError, re.error)
 # (name, function) of every check, in the order they are reported: the function returns None when the check does
 # not apply to the request, else whether it passed, its message and what it found (appended when it failed).
 CHECKS = []
+NOTHING = object()  # a check whose message says all
 
 
 def verifies(name):
@@ -102,7 +103,7 @@ def verifies(name):
     return register
 
 
-def result(ok, msg, found=None):
+def result(ok, msg, found=NOTHING):
     return bool(ok), msg, found
 
 
@@ -592,7 +593,7 @@ def evaluate(name, function, seen):
     if outcome is None:
         return {'name': name, 'when': False, 'that': True, 'msg': 'not applicable'}
     ok, msg, found = outcome
-    return dict({'name': name, 'when': True, 'that': ok, 'msg': msg}, **({} if found is None else {'found': found}))
+    return dict({'name': name, 'when': True, 'that': ok, 'msg': msg}, **({} if found is NOTHING else {'found': found}))
 
 
 def verify_checks(state, request=None, facts=None, keys=None, sudo=None, nameservers=None, rendered=None,
