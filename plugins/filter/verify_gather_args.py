@@ -36,7 +36,9 @@ options:
 EXAMPLES = r'''
 - name: Gather the system's state in one run inside the guest
   ansible.builtin.script:
-    cmd: "gather_state.py {{ osimage_public | osimage.builder.verify_gather_args(['nginx.service']) | map('quote') | join(' ') }}"
+    cmd: >-
+      gather_state.py
+      {{ osimage_public | osimage.builder.verify_gather_args(['nginx.service']) | map('quote') | join(' ') }}
     executable: /usr/bin/python3
   register: gathered
 '''
@@ -62,7 +64,8 @@ def family_args(request):
     location = request.get('location') or {}
     repositories = request.get('repositories') or []
     check = family.get('repository_check') or {}
-    args = option('proxy-glob', family.get('proxy_files', [])) + option('leftover-glob', family.get('package_leftovers', []))
+    args = (option('proxy-glob', family.get('proxy_files', []))
+            + option('leftover-glob', family.get('package_leftovers', [])))
     if request.get('keyboard'):
         args.append('--keyboard-file=' + family['keyboard']['file'])
     if repositories:

@@ -36,7 +36,8 @@ def every_key(tmp_path):
         repositories=[{'name': 'extra', 'uri': 'http://repo.example/debian', 'suites': ['stable'],
                        'components': ['main'], 'key_file': 'repo.asc', 'priority': 990}],
         location={'dns': ['192.0.2.53'], 'ntp': ['ntp.example.org']},
-        services={'enabled': ['nginx.service'], 'disabled': ['dpkg-db-backup.timer'], 'masked': ['debug-shell.service']},
+        services={'enabled': ['nginx.service'], 'disabled': ['dpkg-db-backup.timer'],
+                  'masked': ['debug-shell.service']},
         files=[{'path': '/etc/motd', 'content': 'hi\n', 'mode': '0644'},
                {'path': '/srv/www', 'state': 'directory', 'owner': 'ada', 'group': 'adm', 'mode': '2775'},
                {'path': '/etc/app.conf', 'template': 'app.conf.j2'},
@@ -71,7 +72,8 @@ def guest(request):
                                   '%shttp://repo.example/debian\n%s%s\n' % (repo_check['uri'], repo_check['key'],
                                                                              request['repositories'][0]['signed_by'])},
                  'keyrings': {request['repositories'][0]['signed_by']: 'key'},
-                 'pins': {'%s/extra%s' % (repo_check['pin_dir'], repo_check['pin_suffix']): repo_check['pin'] + '990\n'}},
+                 'pins': {'%s/extra%s' % (repo_check['pin_dir'], repo_check['pin_suffix']):
+                          repo_check['pin'] + '990\n'}},
         'probes': {'repositories': {'rc': 0, 'stdout': '', 'stderr': ''},
                    'automatic_updates': {'rc': 0, 'stdout': os_['automatic_updates']['on'], 'stderr': ''},
                    'dns': {'rc': 0, 'stdout': 'Global: 192.0.2.53', 'stderr': ''},
@@ -155,7 +157,8 @@ def test_the_running_state_and_failed_units(image):
 
 @pytest.mark.parametrize('fstab,named', [
     ('UUID=5E1F-AA / ext4 defaults 0 1\n', True),
-    ('# a comment / here\nPARTUUID=0c0ffee0-01 / ext4 errors=remount-ro 0 1\nLABEL=BOOT /boot ext4 defaults 0 2\n', True),
+    ('# a comment / here\nPARTUUID=0c0ffee0-01 / ext4 errors=remount-ro 0 1\n'
+     'LABEL=BOOT /boot ext4 defaults 0 2\n', True),
     ('LABEL=ROOT\t/\text4 defaults 0 1\n', True),
     ('/dev/vda1 / ext4 defaults 0 1\n', True),
     ('PARTUUID=0c0ffee0-02 / ext4 defaults 0 1\n', False),
@@ -190,7 +193,8 @@ def test_image_hygiene(image):
         'machine id was made on this boot': '/etc/machine-id holds: uninitialized',
         'SSH host keys were generated on this boot':
             "host keys older than this boot (shipped in the image): ['/etc/ssh/ssh_host_ed25519_key']",
-        'no build-host name server in the image': "/etc/resolv.conf names the build host's name servers: ['192.168.1.1']",
+        'no build-host name server in the image':
+            "/etc/resolv.conf names the build host's name servers: ['192.168.1.1']",
         'no proxy configuration left by the build': "proxy settings in: ['/etc/apt/apt.conf.d/99proxy']",
         'package caches and lists were cleaned':
             "downloaded packages or package lists left: ['/var/cache/apt/archives/a.deb']",
@@ -228,7 +232,8 @@ def test_dns_and_ntp_servers(image):
     state['probes']['dns']['stdout'] = 'Global: 10.0.2.3\nLink 2 (enp1s0): 192.0.2.53'
     state['probes']['ntp']['stdout'] = ''
     assert failed(request, state, found) == {
-        'DNS servers are the requested ones': "the family's resolver says: systemd-resolved's global DNS servers are 10.0.2.3",
+        'DNS servers are the requested ones':
+            "the family's resolver says: systemd-resolved's global DNS servers are 10.0.2.3",
         'NTP servers are the requested ones': "the family's time service says: systemd-timesyncd's NTP servers are "}
 
 
@@ -284,7 +289,8 @@ def test_files_directories_links_and_templates(image):
     assert failed(request, state, found) == {
         'files, directories and links have their owner, mode and content': 'file problems: %s' % [
             '/etc/motd has mode 0600', '/etc/motd has other content', '/srv/www is a file',
-            '/srv/www is owned by root:adm', '/etc/app.conf is not its rendered template', '/srv/current points to /srv/old']}
+            '/srv/www is owned by root:adm', '/etc/app.conf is not its rendered template',
+            '/srv/current points to /srv/old']}
     paths['/srv/current'] = None
     assert "'/srv/current is missing'" in failed(request, state, found)[
         'files, directories and links have their owner, mode and content']
@@ -297,7 +303,8 @@ def test_ssh_server_firewall_and_port_probes(image):
     found['probed'] = json.dumps({'80': 'silent', '9': 'answered'})
     assert failed(request, state, found) == {
         'SSH server runs with the requested policy':
-            "sshd -T differs in: {'passwordauthentication': 'no, not yes', 'permitrootlogin': 'unset, not without-password'}",
+            "sshd -T differs in: {'passwordauthentication': 'no, not yes', "
+            "'permitrootlogin': 'unset, not without-password'}",
         'firewall drops what is not allowed and accepts only the listed ports':
             "nft ruleset (input policy, accepted ports) is: {'input_policy': 'drop', "
             "'accepted': {'tcp': [80], 'udp': [5353]}}",
@@ -363,12 +370,14 @@ def test_lvm_volumes_swap_and_subvolumes(tmp_path):
                'options': 'rw,subvol=/' + m['subvolume'] if 'subvolume' in m else 'rw'}
               for m in request['disk']['mounts'] if m['mountpoint'] != 'none']
     state = {'layout': {'mounts': mounts, 'swaps': ['/dev/dm-0'], 'efi': True, 'secure_boot': False,
-                        'lvs': [{'lv_name': 'swap', 'lv_active': 'active'}, {'lv_name': 'root', 'lv_active': 'active'}]}}
+                        'lvs': [{'lv_name': 'swap', 'lv_active': 'active'},
+                                {'lv_name': 'root', 'lv_active': 'active'}]}}
     checks = {c['name']: c for c in verify_checks(state, request, firmware='uefi')}
     for name in ('file systems are mounted as the request lays them out', 'swap is active',
                  'LVM volumes exist and are active', 'booted with the firmware of the boot test'):
         assert checks[name]['when'] and checks[name]['that'], checks[name]
-    state['layout'].update(swaps=[], lvs=[{'lv_name': 'swap', 'lv_active': 'active'}, {'lv_name': 'root', 'lv_active': ''}])
+    state['layout'].update(swaps=[], lvs=[{'lv_name': 'swap', 'lv_active': 'active'},
+                                          {'lv_name': 'root', 'lv_active': ''}])
     state['layout']['mounts'] = [dict(m, options='rw') for m in mounts]
     problems = failed(request, state, {})
     assert problems['swap is active'] == 'active swap areas: []'
@@ -384,7 +393,8 @@ def test_kernel_arguments_and_the_platforms_guest_agent(image):
         "requested kernel arguments are on the running kernel's command line":
             "missing from /proc/cmdline: %s" % request['kernel_cmdline'],
         "the platform's guest agent is installed":
-            "systemctl is-enabled says ('' is no such unit): {'cloud-init.service': {'enabled': 'not-found', 'active': ''}}"}
+            "systemctl is-enabled says ('' is no such unit): "
+            "{'cloud-init.service': {'enabled': 'not-found', 'active': ''}}"}
 
 
 def test_a_check_whose_data_is_missing_fails_with_the_reason_and_the_others_still_run(image):
@@ -392,21 +402,22 @@ def test_a_check_whose_data_is_missing_fails_with_the_reason_and_the_others_stil
     del state['sshd']
     broken = copy.deepcopy(state)
     del broken['layout']['swaps']
-    assert failed(request, state, found) == {'SSH server runs with the requested policy': "could not be evaluated: KeyError: 'sshd'"}
+    assert failed(request, state, found) == {
+        'SSH server runs with the requested policy': "could not be evaluated: KeyError: 'sshd'"}
     assert outcomes(request, broken, found)['swap is active'] == 'skipped'  # not applicable: its data is not read
 
 
-@pytest.mark.parametrize('distro,release,dns,ntp', [('debian', 'bookworm', 'Global: 192.0.2.53 192.0.2.54\nLink 2 (enp1s0): 10.0.2.3',
-                                                     'ntp.example.org ntp2.example.org'),
-                                                    ('rocky', '9', '# Generated by NetworkManager\nnameserver 192.0.2.53\n'
-                                                     'nameserver 192.0.2.54\n',
-                                                     '^,?,ntp.example.org,0,6,0,-,+0.0,+0.0,0.0\n'
-                                                     '^,*,ntp2.example.org,2,6,377,35,-0.000013,-0.000020,0.010375')])
+@pytest.mark.parametrize('distro,release,dns,ntp', [
+    ('debian', 'bookworm', 'Global: 192.0.2.53 192.0.2.54\nLink 2 (enp1s0): 10.0.2.3',
+     'ntp.example.org ntp2.example.org'),
+    ('rocky', '9', '# Generated by NetworkManager\nnameserver 192.0.2.53\nnameserver 192.0.2.54\n',
+     '^,?,ntp.example.org,0,6,0,-,+0.0,+0.0,0.0\n^,*,ntp2.example.org,2,6,377,35,-0.000013,-0.000020,0.010375')])
 def test_each_family_is_asked_by_its_own_resolver_and_time_service(distro, release, dns, ntp):
     """What each mechanism's probe prints in a guest (resolvectl 255, timedatectl 255; resolv.conf, chronyc 4.5)."""
     facts = json.loads(json.dumps(distros.resolve(distro, release, 'amd64', distros.DISTROS[distro]['mirror']
                                                   or 'http://rmt.example/repo')))
-    request = {'os': facts, 'location': {'dns': ['192.0.2.53', '192.0.2.54'], 'ntp': ['ntp.example.org', 'ntp2.example.org']}}
+    request = {'os': facts, 'location': {'dns': ['192.0.2.53', '192.0.2.54'],
+                                         'ntp': ['ntp.example.org', 'ntp2.example.org']}}
     state = {'probes': {'dns': {'rc': 0, 'stdout': dns.strip(), 'stderr': ''},
                         'ntp': {'rc': 0, 'stdout': ntp.strip(), 'stderr': ''}}}
     checks = {c['name']: c for c in verify_checks(state, request)}
@@ -414,7 +425,8 @@ def test_each_family_is_asked_by_its_own_resolver_and_time_service(distro, relea
     args = verify_gather_args(request)
     assert '--probe=dns=' + json.dumps(facts['dns_check']['probe']) in args
     assert '--probe=ntp=' + json.dumps(facts['ntp_check']['probe']) in args
-    assert not [a for a in verify_gather_args(dict(request, location={})) if a.startswith(('--probe=dns=', '--probe=ntp='))]
+    unasked = verify_gather_args(dict(request, location={}))
+    assert not [a for a in unasked if a.startswith(('--probe=dns=', '--probe=ntp='))]
 
 
 def test_the_gatherer_is_told_the_units_places_and_probes_of_the_requests_family(image):
@@ -422,9 +434,12 @@ def test_the_gatherer_is_told_the_units_places_and_probes_of_the_requests_family
     check = request['os']['repository_check']
     args = verify_gather_args(request, ['extra.service'])
     assert args[:4] == ['extra.service', 'ssh.service', 'systemd-networkd.service', 'systemd-resolved.service']
-    for arg in ('--keyboard-file=/etc/default/keyboard', '--read-glob=repositories=%s/*%s' % (check['dir'], check['suffix']),
-                '--read-glob=keyrings=/etc/apt/keyrings/*', '--read-glob=pins=%s/*%s' % (check['pin_dir'], check['pin_suffix']),
-                '--probe=repositories=' + json.dumps(check['probe']), '--unit=nginx.service', '--unit=debug-shell.service',
+    for arg in ('--keyboard-file=/etc/default/keyboard',
+                '--read-glob=repositories=%s/*%s' % (check['dir'], check['suffix']),
+                '--read-glob=keyrings=/etc/apt/keyrings/*',
+                '--read-glob=pins=%s/*%s' % (check['pin_dir'], check['pin_suffix']),
+                '--probe=repositories=' + json.dumps(check['probe']), '--unit=nginx.service',
+                '--unit=debug-shell.service',
                 '--path=/etc/motd', '--path=/srv/current', '--agent=cloud-init.service',
                 '--probe=automatic_updates=' + json.dumps(request['os']['automatic_updates']['probe'])):
         assert arg in args, arg
