@@ -181,6 +181,20 @@ def test_an_unreachable_builder_fails_its_build_with_a_clear_message(builder, tm
     assert '0 of 2 builds succeeded' in proc.stderr and 'gone' in proc.stderr
 
 
+def test_a_builder_without_osimage_names_the_playbook_that_prepares_it(builder, tmp_path):
+    inventory = builder.inventory(tmp_path / 'builders.json', {'bare': {'osimage_command': '/nonexistent/osimage'}})
+    request = tmp_path / 'one.yml'
+    request.write_text('name: one\nformats: [raw]\noutput_dir: %s\n' % (tmp_path / 'one'))
+    proc = run(osimage('build', str(request), '--no-boot-test', '--json', '--builders', inventory,
+                       *builder.ssh_options()), timeout=300)
+    assert proc.returncode == 2, proc.stdout + proc.stderr  # EXIT_BAD_INPUT: nothing was built
+    outcome = json.loads(proc.stdout)
+    assert outcome['result'] == 'refused' and outcome['builder'] == 'bare'
+    assert 'builder bare has no `/nonexistent/osimage` command' in outcome['failure']['message'], outcome
+    assert 'playbooks/builder_setup.yml' in outcome['failure']['message']
+    assert 'refused: builder bare has no' in proc.stderr
+
+
 @pytest.mark.matrix
 def test_two_builds_over_two_builders_run_at_once_and_a_vanished_one_fails_only_its_build(builder, tmp_path):
     inventory = builder.inventory(tmp_path / 'builders.json', {
