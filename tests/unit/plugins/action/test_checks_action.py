@@ -8,8 +8,8 @@ def evaluate(check):
 
 
 def test_evaluated_checks_pass_fail_with_what_they_found_and_skip():
-    assert evaluate({'name': 'a', 'when': True, 'that': True, 'msg': 'm'}) == {'name': 'a', 'outcome': 'passed',
-                                                                              'message': ''}
+    passed = {'name': 'a', 'outcome': 'passed', 'message': ''}
+    assert evaluate({'name': 'a', 'when': True, 'that': True, 'msg': 'm'}) == passed
     assert evaluate({'name': 'b', 'when': True, 'that': False, 'msg': 'failed units', 'found': ['x.service']}) == {
         'name': 'b', 'outcome': 'failed', 'message': "failed units: ['x.service']"}
     assert evaluate({'name': 'c', 'when': True, 'that': False, 'msg': 'firewall is', 'found': None})['message'] == (

@@ -56,6 +56,8 @@ def guest(request):
     repo_check = os_['repository_check']
     files = {f['path']: {'state': f['state'], 'owner': f['owner'], 'group': f['group'], 'mode': f.get('mode', '0644'),
                          'sha256': f.get('sha256', RENDERED), 'target': f.get('target')} for f in request['files']}
+    sources = '%shttp://repo.example/debian\n%s%s\n' % (repo_check['uri'], repo_check['key'],
+                                                        request['repositories'][0]['signed_by'])
     ports = {int(p['port']) for p in request['security']['firewall']['allowed_ports'] if p['proto'] == 'tcp'}
     state = {
         'state': 'running', 'failed_units': [], 'btime': 100, 'host_keys': {'/etc/ssh/ssh_host_ed25519_key': 150},
@@ -70,9 +72,7 @@ def guest(request):
                               for m in request['disk']['mounts']],
                    'swaps': [], 'lvs': [], 'root_bytes': request['disk']['grow_target']['unsized_root_bytes'] + 2 ** 30,
                    'disk_bytes': 4 * 2 ** 30, 'efi': True, 'secure_boot': False},
-        'read': {'repositories': {'%s/extra%s' % (repo_check['dir'], repo_check['suffix']):
-                                  '%shttp://repo.example/debian\n%s%s\n' % (repo_check['uri'], repo_check['key'],
-                                                                             request['repositories'][0]['signed_by'])},
+        'read': {'repositories': {'%s/extra%s' % (repo_check['dir'], repo_check['suffix']): sources},
                  'keyrings': {request['repositories'][0]['signed_by']: 'key'},
                  'pins': {'%s/extra%s' % (repo_check['pin_dir'], repo_check['pin_suffix']):
                           repo_check['pin'] + '990\n'}},
@@ -331,9 +331,9 @@ def test_automatic_updates_apparmor_and_cloud_init(image):
     request, state, found = image
     state['probes']['automatic_updates']['stdout'] = request['os']['automatic_updates']['off']
     state.update(apparmor={'enabled': 'Y', 'profiles': 0}, cloud_init={'status': 'error', 'datasource': None})
-    assert sorted(failed(request, state, found)) == ['AppArmor is on with profiles loaded',
-                                                    'automatic security updates are switched as requested',
-                                                    'cloud-init finished']
+    assert sorted(failed(request, state, found)) == [
+        'AppArmor is on with profiles loaded', 'automatic security updates are switched as requested',
+        'cloud-init finished']
     request['security'].update(apparmor=False)
     request['cloud_init']['enabled'] = False
     assert outcomes(request, state, found)['AppArmor is on with profiles loaded'] == 'skipped'
