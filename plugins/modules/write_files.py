@@ -18,8 +18,8 @@ description:
   - What it saves over a M(ansible.builtin.copy) per file is time - the copy action stats the file, makes a
     temporary directory, transfers the content and removes the directory, each a process start on the host that
     runs it (through the chroot connection, one inside the image tree each); this module is one.
-  - The parent directory must exist. A new file belongs to the user that runs the module; an existing file keeps
-    its owner and group.
+  - Missing parent directories are made with mode C(0755) (as C(mkdir -p) would). A new file belongs to the user
+    that runs the module; an existing file keeps its owner and group.
 author: osimage developers (@osimage)
 options:
   files:
@@ -94,6 +94,15 @@ def current(path):
         return info, f.read()
 
 
+def make_parents(path):
+    """Make the missing directories above ``path``, mode 0755 whatever the umask."""
+    parent = os.path.dirname(path)
+    if parent and not os.path.isdir(parent):
+        make_parents(parent)
+        os.mkdir(parent)
+        os.chmod(parent, 0o755)
+
+
 def write(path, data, mode, old):
     """Write ``data`` to ``path`` with ``mode``, and the owner of the ``old`` file's lstat if there is one, through a
     temporary file beside it renamed over it."""
@@ -140,6 +149,7 @@ def main():
             if old == data:
                 os.chmod(path, mode)
             else:
+                make_parents(path)
                 write(path, data, mode, info)
         except OSError as exc:
             module.fail_json(msg='writing %s: %s' % (path, exc), paths=changed[:-1])

@@ -1,4 +1,4 @@
-"""write_files: a file is replaced whole (a symlink at its path too), keeps its owner, and is left alone when right."""
+"""write_files: a file is replaced whole (a symlink at its path too), keeps its owner; missing parents are made."""
 
 import os
 
@@ -27,3 +27,12 @@ def test_a_rewritten_file_keeps_its_owner_and_a_new_one_is_the_writers(tmp_path)
     assert (path.stat().st_uid, path.stat().st_gid, path.read_bytes()) == (1234, 4321, b'new\n')
     write_files.write(str(tmp_path / 'g'), b'', 0o444, None)
     assert (tmp_path / 'g').stat().st_uid == os.geteuid() and sorted(os.listdir(tmp_path)) == ['f', 'g']
+
+
+def test_missing_parents_are_made_0755_whatever_the_umask(tmp_path):
+    old = os.umask(0o077)
+    try:
+        write_files.make_parents(str(tmp_path / 'a' / 'b' / 'f'))
+    finally:
+        os.umask(old)
+    assert oct((tmp_path / 'a').stat().st_mode & 0o777) == oct((tmp_path / 'a' / 'b').stat().st_mode & 0o777) == '0o755'
