@@ -80,6 +80,7 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes
+from ansible_collections.osimage.builder.plugins.module_utils import atomic
 
 
 def current(path):
@@ -106,18 +107,13 @@ def make_parents(path):
 def write(path, data, mode, old):
     """Write ``data`` to ``path`` with ``mode``, and the owner of the ``old`` file's lstat if there is one, through a
     temporary file beside it renamed over it."""
-    tmp = '%s.tmp-%d' % (path, os.getpid())
-    try:
+    with atomic.replacing(path) as tmp:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
         if old is not None:
             os.chown(tmp, old.st_uid, old.st_gid)
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
 
 
 def mode_of(module, spec):
