@@ -109,6 +109,8 @@ RPM_MECHANICS = {
     'package_hint': 'an RPM package name (letters, digits, _, +, . and -)',
     # signed_metadata: repomd.xml is checked against its detached signature (repo_gpgcheck); priority: 1 wins.
     'repository_keys': ['priority', 'signed_metadata'],
+    # What preflight fetches of a request's repository, relative to its uri: any one of the paths will do.
+    'repository_index': ['repodata/repomd.xml'],
     'bootloaders': ['grub'],
     'initramfs': 'dracut',
     # The package manager's verbs (rpm_packages adds its root and configuration options before them).
@@ -143,6 +145,9 @@ FAMILIES = {
         'package_name': r'^[a-z0-9][a-z0-9+.-]+$',
         'package_hint': 'a Debian package name (lower-case letters, digits, +, . and -)',
         'repository_keys': ['suites', 'components', 'priority', 'pin_packages'],
+        # What preflight fetches of a request's repository, relative to its uri, for each of its suites: any one of
+        # the paths will do (apt reads InRelease, else Release).
+        'repository_index': ['dists/%(suite)s/InRelease', 'dists/%(suite)s/Release'],
         # The priorities a request's repository may take (apt's pin priorities; rpm families: their tool's).
         'repository_priority': {'min': -1, 'max': 1000, 'hint': 'a pin priority from -1 to 1000 (990 prefers this '
                                                                 'repository)'},
@@ -583,6 +588,14 @@ def resolve(distro, release, arch, mirror, security_mirror=None, mirror_key=None
     if 'repositories' in out:
         out['probes'] = [r['baseurl'].rstrip('/') + '/repodata/repomd.xml' for r in out['repositories']]
     return out
+
+
+def repository_index_urls(os_entry, repo):
+    """The index URLs of a request's repository ``repo`` on the resolved ``os_entry``: one list of alternatives per
+    suite (one list for a family whose repositories have none), the family's ``repository_index`` paths."""
+    base = repo['uri'].rstrip('/')
+    return [[base + '/' + path % {'suite': suite} for path in os_entry['repository_index']]
+            for suite in repo.get('suites') or [None]]
 
 
 def _source(suite, fields, merged):
