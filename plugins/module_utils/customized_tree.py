@@ -1,0 +1,115 @@
+# -*- coding: utf-8 -*-
+# Copyright: osimage developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The cache of customized root trees, CACHE_DIR/customized/KEY (with KEY.json and KEY.lock beside it).
+
+A build whose request differs from a cached build's only in build_stamp.LATE_KEYS and in what each build draws
+anew (its disk UUIDs) restores that build's tree instead of bootstrapping and customizing; the customize play then
+replays only the roles that read those (playbooks/tasks/customize.yml). KEY is the fingerprint of the request's
+tree key (build_stamp.tree_request, with the collection's code, its controller files and repository indexes) and
+of the bootstrap cache entry the tree grew from (its fingerprint and creation time): a bootstrap from the mirror
+anew makes new entries. An entry is copied beside its place and renamed into it under its lock, and never changed
+afterwards; storing one removes those whose bootstrap entry is gone or expired and the least recently used
+beyond KEEP (an entry in use is locked only while it is copied out, so removing it never harms a build).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ansible_collections.osimage.builder.plugins.module_utils import bootstrap
+from ansible_collections.osimage.builder.plugins.module_utils import cachelock
+from ansible_collections.osimage.builder.plugins.module_utils import stamp
+
+KIND = 'customized'
+# Entries kept: each is a whole root tree (the default image's is about 800 MiB).
+KEEP = 3
+# Beside a restored tree: which entry it is (the module's idempotence).
+RESTORED_SUFFIX = '.osimage-customized.json'
+
+
+def entry_path(cache_dir, key):
+    return os.path.join(cache_dir, KIND, key)
+
+
+def bootstrap_entry(cache_dir, fingerprint, created=None, now=None):
+    """{fingerprint, created} of the bootstrap cache entry ``fingerprint`` while it is current (and was created at
+    ``created`` when given); None when it is gone, replaced or expired: a build bootstraps anew then."""
+    cached = stamp.read(bootstrap.cached_tree_stamp(cache_dir, fingerprint))
+    if not cached or (created is not None and cached.get('created') != created):
+        return None
+    if (now or time.time()) - cached['created'] >= bootstrap.TREE_CACHE_MAX_AGE:
+        return None
+    return {'fingerprint': fingerprint, 'created': cached['created']}
+
+
+def entry_key(tree_key, boot_entry):
+    """The entry of a request's tree key customized from the bootstrap cache entry ``boot_entry``."""
+    return stamp.fingerprint({'tree': tree_key, 'bootstrap': boot_entry})
+
+
+def current(cache_dir, key, now=None):
+    """The stamp of entry ``key`` if it is whole and its bootstrap entry is still current, else None."""
+    data = stamp.read(entry_path(cache_dir, key) + '.json')
+    if not data or not os.path.isdir(entry_path(cache_dir, key)):
+        return None
+    boot = data.get('bootstrap') or {}
+    if bootstrap_entry(cache_dir, boot.get('fingerprint', ''), boot.get('created'), now) is None:
+        return None
+    return data
+
+
+def restore(runner, cache_dir, key, path):
+    """Copy entry ``key`` to ``path`` (beside it, then renamed) under the entry's lock; False on a miss."""
+    entry = entry_path(cache_dir, key)
+    if not os.path.isdir(os.path.dirname(entry)):
+        return False
+    with cachelock.CacheLock(entry + '.lock'):
+        if current(cache_dir, key) is None:
+            return False
+        bootstrap.remove_tree(runner, path + '.partial')
+        try:
+            bootstrap.copy_tree(runner, entry, path + '.partial')
+            os.rename(path + '.partial', path)
+        finally:
+            bootstrap.remove_tree(runner, path + '.partial')
+        os.utime(entry + '.json')  # recently used
+    stamp.write(path + RESTORED_SUFFIX, {'entry': key})
+    return True
+
+
+def store(runner, cache_dir, key, path, boot_entry):
+    """Make entry ``key`` a copy of the customized tree ``path``, unless a current one exists (another build stored
+    it); then prune. True when stored."""
+    entry = entry_path(cache_dir, key)
+    os.makedirs(os.path.dirname(entry), exist_ok=True)
+    with cachelock.CacheLock(entry + '.lock'):
+        if current(cache_dir, key) is not None:
+            return False
+        stored = bootstrap.store_tree(runner, path, entry, {'bootstrap': boot_entry, 'created': time.time()})
+    prune(runner, cache_dir, keep_key=key)
+    return stored
+
+
+def prune(runner, cache_dir, keep_key=None, keep=KEEP):
+    """Remove the entries that are no longer current and the least recently used beyond ``keep``, each while its
+    lock is free (a build copying it out holds it); return the keys removed."""
+    kind = os.path.join(cache_dir, KIND)
+    keys = [n[:-len('.json')] for n in os.listdir(kind) if n.endswith('.json')]
+    live = sorted((k for k in keys if current(cache_dir, k) is not None),
+                  key=lambda k: (k == keep_key, os.stat(entry_path(cache_dir, k) + '.json').st_mtime), reverse=True)
+    removed = []
+    for key in [k for k in keys if k not in live[:keep]]:
+        entry = entry_path(cache_dir, key)
+        fd = cachelock.try_lock(entry + '.lock')
+        if fd is None:
+            continue
+        try:
+            os.unlink(entry + '.json')  # no longer an entry from here on
+            bootstrap.remove_tree(runner, entry)
+            os.unlink(entry + '.lock')
+        finally:
+            os.close(fd)
+        removed.append(key)
+    return removed
