@@ -126,10 +126,14 @@ def replace_tree(runner, src, dest):
     return True
 
 
-def store_tree(runner, src, dest, data):
+def store_tree(runner, src, dest, data, move=False):
     """Make ``dest`` (a cache entry) a copy of ``src`` with its stamp ``data`` at DEST.json, under the entry's lock
-    (the caller's); True when stored. A full cache file system leaves no entry, warns and returns False."""
-    if not replace_tree(runner, src, dest):
+    (the caller's); True when stored. With ``move``, ``src`` is renamed into place instead when it is on the same
+    file system. A full cache file system leaves no entry, warns and returns False."""
+    if move and os.stat(src).st_dev == os.stat(os.path.dirname(dest)).st_dev:
+        remove_tree(runner, dest)
+        os.rename(src, dest)
+    elif not replace_tree(runner, src, dest):
         return False
     try:
         stamp.write(dest + '.json', data)

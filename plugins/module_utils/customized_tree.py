@@ -8,9 +8,10 @@ anew (its disk UUIDs) restores that build's tree instead of bootstrapping and cu
 replays only the roles that read those (playbooks/tasks/customize.yml). KEY is the fingerprint of the request's
 tree key (build_stamp.tree_request, with the collection's code, its controller files and repository indexes) and
 of the bootstrap cache entry the tree grew from (its fingerprint and creation time): a bootstrap from the mirror
-anew makes new entries. An entry is copied beside its place and renamed into it under its lock, and never changed
-afterwards; storing one removes those whose bootstrap entry is gone or expired and the least recently used
-beyond KEEP (an entry in use is locked only while it is copied out, so removing it never harms a build).
+anew makes new entries. An entry is copied beside its place and renamed into it (or a finished build's tree,
+which the build would remove, is renamed into it) under its lock, and never changed afterwards. Storing one
+removes the entries whose bootstrap entry is gone or expired and the least recently used beyond KEEP (a build
+locks an entry only while it copies it out, so removing one never harms a build).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from ansible_collections.osimage.builder.plugins.module_utils import cachelock
 from ansible_collections.osimage.builder.plugins.module_utils import stamp
 
 KIND = 'customized'
-# Entries kept: each is a whole root tree (the default image's is about 800 MiB).
-KEEP = 3
+# Entries kept: each is a whole root tree (the default image's is about 800 MiB); they also go with their
+# bootstrap entry (bootstrap.TREE_CACHE_MAX_AGE).
+KEEP = 8
 # Beside a restored tree: which entry it is (the module's idempotence).
 RESTORED_SUFFIX = '.osimage-customized.json'
 
@@ -79,15 +81,15 @@ def restore(runner, cache_dir, key, path):
     return True
 
 
-def store(runner, cache_dir, key, path, boot_entry):
-    """Make entry ``key`` a copy of the customized tree ``path``, unless a current one exists (another build stored
-    it); then prune. True when stored."""
+def store(runner, cache_dir, key, path, boot_entry, move=False):
+    """Make entry ``key`` a copy of the customized tree ``path`` (with ``move``, ``path`` itself when it is on the
+    cache's file system), unless a current one exists (another build stored it); then prune. True when stored."""
     entry = entry_path(cache_dir, key)
     os.makedirs(os.path.dirname(entry), exist_ok=True)
     with cachelock.CacheLock(entry + '.lock'):
         if current(cache_dir, key) is not None:
             return False
-        stored = bootstrap.store_tree(runner, path, entry, {'bootstrap': boot_entry, 'created': time.time()})
+        stored = bootstrap.store_tree(runner, path, entry, {'bootstrap': boot_entry, 'created': time.time()}, move)
     prune(runner, cache_dir, keep_key=key)
     return stored
 

@@ -20,15 +20,16 @@ description:
     time, so that a bootstrap from the mirror anew makes new entries.
   - O(state=restored) copies a current entry to O(path), which must not exist yet (beside it, then renamed). It
     misses when there is no such entry, or the bootstrap cache entry O(bootstrap_fingerprint) is gone or expired.
-  - O(state=stored) copies the customized tree at O(path), bootstrapped by M(osimage.builder.debian_bootstrap) or
-    M(osimage.builder.rpm_bootstrap) from their tree cache in O(cache_dir), into a new entry (beside it, then
+  - O(state=stored) copies the customized tree at O(path) into a new entry (beside it, then
     renamed, under the entry's lock, so an interrupted build leaves no entry). It then removes the entries whose
-    bootstrap entry is gone and the least recently used beyond three. A full cache file system gives a warning,
+    bootstrap entry is gone and the least recently used beyond eight. A full cache file system gives a warning,
     no entry and no failure.
 author: osimage developers (@osimage)
 options:
   path:
-    description: The build's root tree (its chroot mounts undone).
+    description: The build's root tree (its chroot mounts undone; with O(state=stored), bootstrapped by
+      M(osimage.builder.debian_bootstrap) or M(osimage.builder.rpm_bootstrap), whose stamp beside it names
+      their tree cache entry).
     type: path
     required: true
   cache_dir:
@@ -48,6 +49,11 @@ options:
     description: The bootstrap cache entry the build would use (the bootstrap module's C(fingerprint) in check
       mode). Required when O(state=restored).
     type: str
+  move:
+    description: With O(state=stored), rename the tree at O(path) into the cache when both are on one file system
+      (O(path) is gone afterwards: for a build's last step, before its directory is removed), instead of copying it.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -75,6 +81,7 @@ EXAMPLES = r'''
     cache_dir: /var/cache/osimage
     key: "{{ osimage_stamp.tree }}"
     state: stored
+    move: true
   when: not tree.hit
 '''
 
@@ -136,7 +143,7 @@ def stored(module, runner, p):
         module.exit_json(changed=False, stored=False, entry=entry)
     if module.check_mode:
         module.exit_json(changed=True, stored=True, entry=entry)
-    done = customized_tree.store(runner, p['cache_dir'], key, p['path'], boot)
+    done = customized_tree.store(runner, p['cache_dir'], key, p['path'], boot, p['move'])
     module.exit_json(changed=done, stored=done, entry=entry if done else None)
 
 
@@ -148,6 +155,7 @@ def main():
             key=dict(type='str', required=True, no_log=False),
             state=dict(type='str', default='restored', choices=['restored', 'stored']),
             bootstrap_fingerprint=dict(type='str', no_log=False),
+            move=dict(type='bool', default=False),
         ),
         required_if=[('state', 'restored', ['bootstrap_fingerprint'])],
         supports_check_mode=True,
