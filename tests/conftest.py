@@ -1,9 +1,25 @@
-"""Test setup: import the collection as ansible_collections.osimage.builder from this checkout."""
+"""Test setup: import the collection as ansible_collections.osimage.builder from this checkout, and keep each
+shared build on one pytest-xdist worker."""
 
 import os
 import sys
+
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLLECTIONS = os.path.join(ROOT, 'playbooks', 'collections')
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
+
+# The session fixtures that build an image (tests/integration/conftest.py): every test that needs one runs on
+# the same worker, so each image is built once per run. First match wins for a test that needs both.
+SHARED_BUILDS = ('all_keys_build', 'default_build')
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Group the tests for `--dist loadgroup` (scripts/run-tests): by the shared build they need, else by
+    module, so a module's own fixtures are made once too."""
+    for item in items:
+        group = next((b for b in SHARED_BUILDS if b in item.fixturenames), item.module.__name__)
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -263,9 +263,9 @@ class RemoteBuild:
             raise BuilderError('builder %s is unreachable over SSH: %s'
                                % (self.builder.name, proc.stderr.decode(errors='replace').strip() or 'ssh failed'))
         if proc.returncode == 127:
-            raise BuilderError('builder %s has no `%s` command: install osimage and the osimage.builder collection '
-                               'there (`osimage builder-setup %s`, or the README\'s set-up), or set osimage_command'
-                               % (self.builder.name, self.builder.command, self.builder.name), EXIT_BAD_INPUT)
+            raise BuilderError('builder %s has no `%s` command: prepare it with `ansible-playbook -i INVENTORY '
+                               'playbooks/builder_setup.yml` (the README\'s set-up there), or set osimage_command'
+                               % (self.builder.name, self.builder.command), EXIT_BAD_INPUT)
         if proc.returncode:
             raise BuilderError('builder %s: `%s %s` failed: %s' % (
                 self.builder.name, self.builder.command, ' '.join(argv),

@@ -309,7 +309,8 @@ def cmd_build_remote(args, console):
     if code:
         what = {EXIT_BOOT_TEST_FAILED: 'boot test failed', EXIT_BAD_INPUT: 'refused',
                 EXIT_INTERRUPTED: 'interrupted'}.get(code, 'build failed')
-        console.print('[bold red]%s[/] in stage %s: %s' % (what, progress.stage, progress.failure))
+        where = ' in stage %s' % progress.stage if progress.stage else ''  # refused before the build started
+        console.print('[bold red]%s[/]%s: %s' % (what, where, progress.failure))
     else:
         summarize(console, remote.output_dir, progress.elapsed())
         if args.keep_on_builder:
@@ -592,7 +593,7 @@ def parser():
                        help='build again even when the output directory is up to date (holds this very build)')
     remote = build.add_argument_group('build hosts (see "Scaling out" in the README)')
     remote.add_argument('--builder', metavar='[USER@]HOST[:PORT]',
-                        help='build on this host over SSH (it needs osimage and the collection: builder-setup)')
+                        help='build on this host over SSH (prepared by playbooks/builder_setup.yml)')
     remote.add_argument('--builders', metavar='INVENTORY', help='build the requests over the hosts of an Ansible '
                                                                 'inventory group, osimage_builder_limit builds each')
     remote.add_argument('--builder-group', default=builders.DEFAULT_GROUP,

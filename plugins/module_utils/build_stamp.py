@@ -21,7 +21,7 @@ import os
 import time
 from urllib.error import URLError
 
-from ansible_collections.osimage.builder.plugins.module_utils import stamp
+from ansible_collections.osimage.builder.plugins.module_utils import distros, stamp
 from ansible_collections.osimage.builder.plugins.module_utils.bootstrap import TREE_CACHE_MAX_AGE, cached_tree_stamp
 
 try:
@@ -88,13 +88,6 @@ def controller_files(resolved):
     return {p: _content_digest(p) for p in paths}
 
 
-def _index_urls(repo):
-    base = repo['uri'].rstrip('/')
-    if repo.get('suites'):
-        return [['%s/dists/%s/InRelease' % (base, s), '%s/dists/%s/Release' % (base, s)] for s in repo['suites']]
-    return [['%s/repodata/repomd.xml' % base]]
-
-
 def _fetch_digest(urls, proxy, timeout):
     """sha256 of the first of ``urls`` that answers; 'unreachable' when none does."""
     for url in urls:
@@ -116,7 +109,7 @@ def repository_indexes(resolved, timeout=15):
     """{repository name: [digest of its Release (or repomd.xml) per suite]}: a repository's new packages, which
     the build installs inside the tree, make a new image."""
     proxy = resolved.get('location', {}).get('proxy')
-    return {r['name']: [_fetch_digest(urls, proxy, timeout) for urls in _index_urls(r)]
+    return {r['name']: [_fetch_digest(urls, proxy, timeout) for urls in distros.repository_index_urls(resolved['os'], r)]
             for r in resolved.get('repositories', [])}
 
 

@@ -101,6 +101,16 @@ NTP_CHECKS = {
 }
 
 # What the rpm families (el, suse) share.
+# slim (the request's key): what an image leaves out, as the minimal cloud images do: documentation but its copyright
+# files, manual and info pages, and every translation but the request's language (%(language)s: de for de_DE.UTF-8).
+# Globs over whole paths, as dpkg's path-exclude reads them ('*' spans '/'); all under SLIM_ROOT. Each family keeps
+# them out of later package installs with its package manager's own setting (slim_config).
+SLIM_ROOT = '/usr/share'
+SLIM_EXCLUDE = ['/usr/share/doc/*', '/usr/share/man/*', '/usr/share/info/*', '/usr/share/groff/*',
+                '/usr/share/lintian/*', '/usr/share/locale/*/LC_MESSAGES/*']
+SLIM_INCLUDE = ['/usr/share/doc/*/copyright', '/usr/share/locale/%(language)s/*', '/usr/share/locale/%(language)s_*']
+
+
 RPM_MECHANICS = {
     # Not one rpm image has been booted here (no mirror is reachable): preflight refuses whole builds.
     'builds_images': False,
@@ -109,6 +119,11 @@ RPM_MECHANICS = {
     'package_hint': 'an RPM package name (letters, digits, _, +, . and -)',
     # signed_metadata: repomd.xml is checked against its detached signature (repo_gpgcheck); priority: 1 wins.
     'repository_keys': ['priority', 'signed_metadata'],
+    # What preflight fetches of a request's repository, relative to its uri: any one of the paths will do.
+    'repository_index': ['repodata/repomd.xml'],
+    # slim: rpm leaves out the files packages mark as documentation (their docs, manual and info pages) and
+    # installs only the named languages' translations.
+    'slim_config': {'path': '/etc/rpm/macros.osimage-slim', 'text': '%%_excludedocs 1\n%%_install_langs %(language)s\n'},
     'bootloaders': ['grub'],
     'initramfs': 'dracut',
     # The package manager's verbs (rpm_packages adds its root and configuration options before them).
@@ -143,6 +158,13 @@ FAMILIES = {
         'package_name': r'^[a-z0-9][a-z0-9+.-]+$',
         'package_hint': 'a Debian package name (lower-case letters, digits, +, . and -)',
         'repository_keys': ['suites', 'components', 'priority', 'pin_packages'],
+        # What preflight fetches of a request's repository, relative to its uri, for each of its suites: any one of
+        # the paths will do (apt reads InRelease, else Release).
+        'repository_index': ['dists/%(suite)s/InRelease', 'dists/%(suite)s/Release'],
+        # slim: dpkg skips those paths of every package it unpacks from now on (the last matching rule wins).
+        'slim_config': {'path': '/etc/dpkg/dpkg.cfg.d/osimage-slim',
+                        'text': ''.join(['path-exclude=%s\n' % g for g in SLIM_EXCLUDE]
+                                        + ['path-include=%s\n' % g for g in SLIM_INCLUDE])},
         # The priorities a request's repository may take (apt's pin priorities; rpm families: their tool's).
         'repository_priority': {'min': -1, 'max': 1000, 'hint': 'a pin priority from -1 to 1000 (990 prefers this '
                                                                 'repository)'},
@@ -583,6 +605,27 @@ def resolve(distro, release, arch, mirror, security_mirror=None, mirror_key=None
     if 'repositories' in out:
         out['probes'] = [r['baseurl'].rstrip('/') + '/repodata/repomd.xml' for r in out['repositories']]
     return out
+
+
+def slim(os_entry, locale):
+    """What a slim image's customization does for ``locale``: its package manager's setting ({path, text}) and the
+    argv that removes what the bootstrap already installed of the same paths, printing a dot per file."""
+    language = {'language': locale.split('_')[0].split('.')[0]}
+    include = [g % language for g in SLIM_INCLUDE]
+
+    def any_of(globs):
+        return ['('] + [w for i, g in enumerate(globs) for w in ['-o'] * bool(i) + ['-path', g]] + [')']
+    return {'config': {'path': os_entry['slim_config']['path'], 'text': os_entry['slim_config']['text'] % language},
+            'prune': ['find', SLIM_ROOT, *any_of(SLIM_EXCLUDE), '!', *any_of(include), '!', '-type', 'd',
+                      '-printf', '.', '-delete']}
+
+
+def repository_index_urls(os_entry, repo):
+    """The index URLs of a request's repository ``repo`` on the resolved ``os_entry``: one list of alternatives per
+    suite (one list for a family whose repositories have none), the family's ``repository_index`` paths."""
+    base = repo['uri'].rstrip('/')
+    return [[base + '/' + path % {'suite': suite} for path in os_entry['repository_index']]
+            for suite in repo.get('suites') or [None]]
 
 
 def _source(suite, fields, merged):

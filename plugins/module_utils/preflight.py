@@ -9,6 +9,7 @@ import os
 import urllib.request
 
 from ansible.module_utils.urls import open_url
+from ansible_collections.osimage.builder.plugins.module_utils import distros
 from ansible_collections.osimage.builder.plugins.module_utils.disk import parse_size
 from ansible_collections.osimage.builder.plugins.module_utils.request_schema import RequestError
 
@@ -111,16 +112,15 @@ def family_errors(resolved):
 
 
 def repository_errors(resolved, timeout=15):
-    """[(key, message)] for extra repositories that do not serve their suites."""
+    """[(key, message)] for extra repositories that do not serve their index (per suite where they have suites)."""
     errors = []
     proxy = resolved.get('location', {}).get('proxy')
     for i, repo in enumerate(resolved.get('repositories', [])):
-        for suite in repo.get('suites', []):
-            base = '%s/dists/%s/' % (repo['uri'].rstrip('/'), suite)
-            problem = _fetch_error(base + 'InRelease', proxy, timeout)
-            if problem and _fetch_error(base + 'Release', proxy, timeout):
-                errors.append(('repositories[%d].uri' % i, 'cannot fetch %sInRelease (%s): check the URI, the '
-                               'suite and the network' % (base, problem)))
+        for urls in distros.repository_index_urls(resolved['os'], repo):
+            problem = _fetch_error(urls[0], proxy, timeout)
+            if problem and all(_fetch_error(url, proxy, timeout) for url in urls[1:]):
+                errors.append(('repositories[%d].uri' % i, 'cannot fetch %s (%s): check the URI%s and the network'
+                               % (urls[0], problem, ', the suite' if repo.get('suites') else '')))
     return errors
 
 

@@ -142,6 +142,8 @@ def resolve_valid(request, cwd, build_id=None):
     if req['os']['bootstrap'].get('variants'):
         req['bootstrap'].setdefault('variant', req['os']['bootstrap']['variants'][0])
     req = resolve_customization(req)
+    if req['slim']:
+        req['slim_tree'] = distros.slim(req['os'], req['locale'])
     req.setdefault('output_dir', os.path.join('output', req['name']))
     for key in ('output_dir', 'work_dir', 'cache_dir'):
         req[key] = os.path.normpath(os.path.join(cwd, req[key]))

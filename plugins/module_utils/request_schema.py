@@ -183,6 +183,7 @@ SCHEMA = {
                          'a list of formats: ' + ', '.join(fmts.FORMATS),
                          minItems=1, uniqueItems=True, default=['qcow2']),
         'compress': {'type': 'boolean', 'default': True},
+        'slim': {'type': 'boolean', 'default': False},
         'oci': fmts.OCI_SCHEMA,
         'platform': {'enum': platforms.names()},
         'output_dir': {'type': 'string', 'minLength': 1},

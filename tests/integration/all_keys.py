@@ -71,6 +71,7 @@ def all_keys_request(src, repo, proxy, secrets):
         'users': [{'name': 'ada', 'uid': 1500, 'password': secrets[1], 'shell': '/usr/bin/zsh', 'sudo': True, 'groups': ['adm', 'web-admins'],
                    'ssh_authorized_keys': [(src / 'ada_key.pub').read_text().strip()]}],
         'locale': 'de_DE.UTF-8',
+        'slim': True,
         'timezone': 'Europe/Berlin',
         'keyboard': {'layout': 'de', 'variant': 'nodeadkeys'},
         'services': {'enabled': ['nginx.service'], 'disabled': ['dpkg-db-backup.timer'],

@@ -8,6 +8,7 @@ packages, or serve a corrupted package.
 """
 
 import email.utils
+import fcntl
 import functools
 import hashlib
 import http.server
@@ -92,24 +93,26 @@ def _publish(repo, layout):
 def debian_closure(cache, names, suite='bookworm', mirror='http://deb.debian.org/debian'):
     """Paths of the .debs of Debian's essential set, apt and ``names`` with all they depend on, downloaded
     from the mirror into ``cache`` with the host's apt and keys (kept between runs: only what is missing is
-    fetched)."""
+    fetched; tests on other pytest-xdist workers share it, one at a time)."""
     root = os.path.join(cache, 'apt')
     archives = os.path.join(cache, 'archives')
     for sub in ('etc/apt/apt.conf.d', 'etc/apt/preferences.d', 'etc/apt/sources.list.d', 'var/lib/apt/lists/partial',
                 'var/lib/dpkg'):
         os.makedirs(os.path.join(root, sub), exist_ok=True)
     os.makedirs(os.path.join(archives, 'partial'), exist_ok=True)
-    with open(os.path.join(root, 'var/lib/dpkg/status'), 'w', encoding='utf-8'):
-        pass
-    with open(os.path.join(root, 'etc/apt/sources.list'), 'w', encoding='utf-8') as f:
-        f.write('deb %s %s main\n' % (mirror, suite))
-    apt = ['apt-get', '-q', '-o', 'Dir=%s' % root, '-o', 'Dir::State::status=%s/var/lib/dpkg/status' % root,
-           '-o', 'Dir::Cache::archives=%s' % archives, '-o', 'Dir::Etc::Trusted=/etc/apt/trusted.gpg',
-           '-o', 'Dir::Etc::TrustedParts=/etc/apt/trusted.gpg.d', '-o', 'APT::Architecture=amd64',
-           '-o', 'Debug::NoLocking=1']
-    _run(apt + ['update'])
-    _run(apt + ['install', '-y', '--download-only', '--no-install-recommends', '?essential', 'apt'] + list(names))
-    return sorted(os.path.join(archives, n) for n in os.listdir(archives) if n.endswith('.deb'))
+    with open(os.path.join(cache, 'lock'), 'w', encoding='utf-8') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with open(os.path.join(root, 'var/lib/dpkg/status'), 'w', encoding='utf-8'):
+            pass
+        with open(os.path.join(root, 'etc/apt/sources.list'), 'w', encoding='utf-8') as f:
+            f.write('deb %s %s main\n' % (mirror, suite))
+        apt = ['apt-get', '-q', '-o', 'Dir=%s' % root, '-o', 'Dir::State::status=%s/var/lib/dpkg/status' % root,
+               '-o', 'Dir::Cache::archives=%s' % archives, '-o', 'Dir::Etc::Trusted=/etc/apt/trusted.gpg',
+               '-o', 'Dir::Etc::TrustedParts=/etc/apt/trusted.gpg.d', '-o', 'APT::Architecture=amd64',
+               '-o', 'Debug::NoLocking=1']
+        _run(apt + ['update'])
+        _run(apt + ['install', '-y', '--download-only', '--no-install-recommends', '?essential', 'apt'] + list(names))
+        return sorted(os.path.join(archives, n) for n in os.listdir(archives) if n.endswith('.deb'))
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

@@ -38,21 +38,36 @@ def kill_everything(pid):
     return targets
 
 
+def domains_of(*paths):
+    """The osimage libvirt domains whose definition names one of ``paths`` (their overlay disk, console, run
+    directory): under pytest-xdist, guests of another worker's tests run beside this test's."""
+    found = []
+    for name in run(['virsh', '-c', 'qemu:///system', 'list', '--all', '--name']).stdout.split():
+        xml = run(['virsh', '-c', 'qemu:///system', 'dumpxml', name]).stdout if name.startswith('osimage-') else ''
+        if any(str(p) in xml for p in paths):
+            found.append(name)
+    return found
+
+
+def loops_of(*paths):
+    """`losetup -a` lines of loop devices backed by a file under one of ``paths``."""
+    return [line for line in run(['losetup', '-a']).stdout.splitlines() if any(str(p) in line for p in paths)]
+
+
 def left_on_host(tmp_path, work):
-    """What a killed build left: mounts under ``tmp_path``, osimage domains, processes rooted in ``work``, loop
+    """What a killed build left: mounts under ``tmp_path``, its domains, processes rooted in ``work``, its loop
     devices; [] when nothing."""
     found = []
     with open('/proc/self/mountinfo', encoding='utf-8') as f:
         found += ['mount ' + line.split()[4] for line in f if str(tmp_path) in line]
-    found += ['domain ' + d for d in run(['virsh', '-c', 'qemu:///system', 'list', '--name']).stdout.split()
-              if d.startswith('osimage-')]
+    found += ['domain ' + d for d in domains_of(tmp_path, work)]
     for entry in [e for e in os.listdir('/proc') if e.isdigit()]:
         try:
             if os.readlink('/proc/%s/root' % entry).startswith(str(work)):
                 found.append('process %s' % entry)
         except OSError:
             pass
-    return found + ['loop ' + line for line in run(['losetup', '-a']).stdout.splitlines()]
+    return found + ['loop ' + line for line in loops_of(tmp_path, work)]
 
 
 def sha256(path):

@@ -11,6 +11,8 @@ import os
 
 import pytest
 
+from osimage_testlib import ImageFile
+
 pytestmark = pytest.mark.integration
 
 
@@ -33,6 +35,19 @@ def test_every_key_is_proven_in_the_booted_guest(all_keys_build):
                  'system reached the running state', 'no failed units'):
         assert outcomes.get(name) == 'passed', (name, report['checks'])
     assert 'failed' not in outcomes.values(), report['checks']
+
+
+def test_a_slim_image_keeps_copyrights_and_its_language_and_drops_the_rest(all_keys_raw):
+    """slim: documentation (but copyright files), manual pages and other languages' translations are gone, both
+    the bootstrap's (pruned) and the customization's (zsh, nginx: kept out by dpkg); the image still boots and
+    passes every check (above)."""
+    image = ImageFile(all_keys_raw)
+    assert 'path-exclude=/usr/share/doc/*' in image.cat('/etc/dpkg/dpkg.cfg.d/osimage-slim')
+    for package in ('bash', 'coreutils', 'zsh', 'nginx'):
+        assert image.ls('/usr/share/doc/' + package) == ['copyright'], package
+    for empty in ('/usr/share/man/man1', '/usr/share/man/man8', '/usr/share/info', '/usr/share/locale/fr/LC_MESSAGES'):
+        assert not image.ls(empty), (empty, image.ls(empty))
+    assert 'coreutils.mo' in image.ls('/usr/share/locale/de/LC_MESSAGES')  # the request's language (de_DE.UTF-8)
 
 
 def test_the_request_resolved_with_what_its_keys_need(all_keys_build):

@@ -101,12 +101,12 @@ def test_a_build_killed_in_the_foreign_bootstrap_leaves_nothing_behind(tmp_path)
     deadline = time.monotonic() + 600
     while not emulated_in(work) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert set(osimage_entries()) - set(before) and emulated_in(work), 'no arm64 program ran through qemu-user'
+    mine = set(osimage_entries()) - set(before)  # other workers' foreign builds may add and remove theirs meanwhile
+    assert mine and emulated_in(work), 'no arm64 program ran through qemu-user'
     kill_everything(proc.pid)
     proc.communicate(timeout=60)
     clean = run([os.path.join(BIN, 'osimage'), 'clean', '--work-dir', str(work)], timeout=300)
     assert clean.returncode == 0 and 'binfmt entry osimage-' in clean.stdout, clean.stdout + clean.stderr
-    assert osimage_entries() == before
-    # Killed before its boot test, the build had no domain (others' boot tests may run on a shared host).
-    assert [x for x in left_on_host(tmp_path, work) if not x.startswith('domain ')] == []
+    assert not mine & set(osimage_entries())
+    assert left_on_host(tmp_path, work) == []
     assert [e for e in os.listdir(work) if e != 'owners'] == [] and os.listdir(work / 'owners') == []

@@ -1,6 +1,5 @@
 """osimage boot-test on images that break a check or never boot: named failures, nothing left behind."""
 
-import glob
 import json
 import os
 from xml.etree import ElementTree
@@ -13,10 +12,11 @@ pytestmark = pytest.mark.integration
 SECTOR = 512
 
 
-def nothing_left(name_prefix='osimage-boot-'):
+def nothing_left(report):
+    """The boot test of ``report`` (its boot-report.json) left neither its domain nor its run directory."""
     domains = run(['virsh', '-c', 'qemu:///system', 'list', '--all', '--name']).stdout.split()
-    assert not [d for d in domains if d.startswith(name_prefix)]
-    assert not glob.glob('/var/tmp/osimage/boot-osimage-boot-*')
+    assert report['domain'].startswith('osimage-boot-') and report['domain'] not in domains
+    assert not os.path.exists(report['run_dir'])
 
 
 def test_a_shipped_host_key_and_a_failing_user_check_are_named(default_build, default_raw, tmp_path):
@@ -55,7 +55,7 @@ def test_a_shipped_host_key_and_a_failing_user_check_are_named(default_build, de
     outcomes = {c['name']: c['outcome'] for c in report['checks']}
     assert outcomes['file systems are mounted as the request lays them out'] == 'passed', report['checks']
     assert outcomes['hostname is the requested one'] == 'passed'
-    nothing_left()
+    nothing_left(report)
 
 
 def test_an_image_that_never_boots_times_out_cleanly(tmp_path):
@@ -68,4 +68,4 @@ def test_an_image_that_never_boots_times_out_cleanly(tmp_path):
     assert 'No bootable device' in proc.stdout
     report = json.loads((tmp_path / 'boot-report.json').read_text())
     assert report['outcome'] == 'timeout'
-    nothing_left()
+    nothing_left(report)

@@ -156,9 +156,8 @@ def test_a_cancelled_remote_build_leaves_nothing_on_the_builder(builder, tmp_pat
     assert proc.returncode == 130, ''.join(seen)
     assert 'interrupted' in seen[-1]
     build_id = ''.join(seen).split('/remote/')[1].split()[0]
-    # Boot tests of other builds on this machine are not this build's (it has none): only its own domain counts.
-    assert [x for x in left_on_host(tmp_path, work) if not x.startswith('domain ') or build_id in x] == []
-    assert workers_of() == []
+    assert left_on_host(tmp_path, work) == []
+    assert workers_of([build_id]) == []
     leftovers = [e for e in os.listdir(work) if e != 'owners'] if work.exists() else []
     assert leftovers == [] and (not (work / 'owners').exists() or os.listdir(work / 'owners') == [])
     assert not (tmp_path / 'remote').exists() or os.listdir(tmp_path / 'remote') == []
@@ -180,6 +179,20 @@ def test_an_unreachable_builder_fails_its_build_with_a_clear_message(builder, tm
     assert [o['result'] for o in outcomes] == ['build-failed', 'build-failed']
     assert 'builder gone is unreachable over SSH' in outcomes[0]['failure'] + outcomes[1]['failure']
     assert '0 of 2 builds succeeded' in proc.stderr and 'gone' in proc.stderr
+
+
+def test_a_builder_without_osimage_names_the_playbook_that_prepares_it(builder, tmp_path):
+    inventory = builder.inventory(tmp_path / 'builders.json', {'bare': {'osimage_command': '/nonexistent/osimage'}})
+    request = tmp_path / 'one.yml'
+    request.write_text('name: one\nformats: [raw]\noutput_dir: %s\n' % (tmp_path / 'one'))
+    proc = run(osimage('build', str(request), '--no-boot-test', '--json', '--builders', inventory,
+                       *builder.ssh_options()), timeout=300)
+    assert proc.returncode == 2, proc.stdout + proc.stderr  # EXIT_BAD_INPUT: nothing was built
+    outcome = json.loads(proc.stdout)
+    assert outcome['result'] == 'refused' and outcome['builder'] == 'bare'
+    assert 'builder bare has no `/nonexistent/osimage` command' in outcome['failure']['message'], outcome
+    assert 'playbooks/builder_setup.yml' in outcome['failure']['message']
+    assert 'refused: builder bare has no' in proc.stderr
 
 
 @pytest.mark.matrix

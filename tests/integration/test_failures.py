@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from osimage_testlib import BIN, run, sha256
+from osimage_testlib import BIN, loops_of, run, sha256
 
 pytestmark = pytest.mark.integration
 
@@ -26,5 +26,5 @@ def test_impossible_package_fails_cleanly_and_keeps_the_previous_image(default_b
     assert os.listdir(tmp_path / 'work' / 'owners') == []
     with open('/proc/self/mountinfo', encoding='utf-8') as f:
         assert str(tmp_path) not in f.read()
-    assert run(['losetup', '-a']).stdout == ''
+    assert loops_of(tmp_path, default_build.dir) == []
     assert not glob.glob(os.path.join(default_build.dir, '*.tmp*'))

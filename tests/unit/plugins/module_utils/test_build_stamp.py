@@ -74,10 +74,22 @@ def test_an_extra_repositorys_release_file_is_part_of_the_fingerprint(tmp_path):
     dists = tmp_path / 'repo' / 'dists' / 'bookworm'
     dists.mkdir(parents=True)
     (dists / 'InRelease').write_text('Date: Mon, 01 Jan 2024\n')
-    resolved = {'repositories': [{'name': 'local', 'uri': 'file://%s/repo' % tmp_path, 'suites': ['bookworm']}]}
+    resolved = dict(req.resolve(dict(BASE)), repositories=[{'name': 'local', 'uri': 'file://%s/repo' % tmp_path,
+                                                            'suites': ['bookworm']}])
     first = build_stamp.repository_indexes(resolved)
     (dists / 'InRelease').write_text('Date: Tue, 02 Jan 2024\n')
     assert build_stamp.repository_indexes(resolved) != first
+    assert first['local'] != ['unreachable']
+
+
+def test_an_rpm_repositorys_repomd_is_part_of_the_fingerprint(tmp_path):
+    (tmp_path / 'repo' / 'repodata').mkdir(parents=True)
+    (tmp_path / 'repo' / 'repodata' / 'repomd.xml').write_text('<repomd><revision>1</revision></repomd>')
+    resolved = dict(req.resolve(dict(BASE, distro='rocky', release='9')),
+                    repositories=[{'name': 'local', 'uri': 'file://%s/repo/' % tmp_path}])
+    first = build_stamp.repository_indexes(resolved)
+    (tmp_path / 'repo' / 'repodata' / 'repomd.xml').write_text('<repomd><revision>2</revision></repomd>')
+    assert build_stamp.repository_indexes(resolved) != first and len(first['local']) == 1
     assert first['local'] != ['unreachable']
 
 

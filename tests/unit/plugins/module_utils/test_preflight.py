@@ -72,3 +72,13 @@ def test_the_mirror_is_checked_through_the_proxy(tmp_path):
     request = dict(resolved(tmp_path), location={'proxy': 'http://127.0.0.1:9'})
     [(key, message)] = preflight.mirror_errors(request, timeout=5)
     assert key == 'mirror' and 'cannot fetch' in message
+
+
+def test_an_rpm_repository_without_its_repomd_is_named(tmp_path):
+    (tmp_path / 'good' / 'repodata').mkdir(parents=True)
+    (tmp_path / 'good' / 'repodata' / 'repomd.xml').write_text('<repomd/>')
+    repos = [{'name': 'good', 'uri': 'file://%s/good/' % tmp_path}, {'name': 'bad', 'uri': 'file://%s/bad' % tmp_path}]
+    request = dict(resolved(tmp_path, distro='rocky', release='9'), repositories=repos)
+    [(key, message)] = preflight.repository_errors(request)
+    assert key == 'repositories[1].uri' and 'file://%s/bad/repodata/repomd.xml' % tmp_path in message
+    assert 'the suite' not in message
