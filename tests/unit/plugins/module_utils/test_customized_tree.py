@@ -41,6 +41,7 @@ def test_a_late_key_or_one_outside_the_tree_keeps_the_tree_key(change):
     {'kernel_cmdline': ['quiet']},
     {'root_password_hash': '$6$abc$' + 'x' * 86},
     {'services': {'enabled': ['ssh.service']}},
+    {'slim': True},
 ])
 def test_a_customization_key_changes_the_tree_key(change):
     assert tree_key(change) != tree_key({})
