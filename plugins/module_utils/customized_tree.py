@@ -35,13 +35,13 @@ def entry_path(cache_dir, key):
     return os.path.join(cache_dir, KIND, key)
 
 
-def bootstrap_entry(cache_dir, fingerprint, created=None, now=None):
+def bootstrap_entry(cache_dir, fingerprint, created=None):
     """{fingerprint, created} of the bootstrap cache entry ``fingerprint`` while it is current (and was created at
     ``created`` when given); None when it is gone, replaced or expired: a build bootstraps anew then."""
     cached = stamp.read(bootstrap.cached_tree_stamp(cache_dir, fingerprint))
     if not cached or (created is not None and cached.get('created') != created):
         return None
-    if (now or time.time()) - cached['created'] >= bootstrap.TREE_CACHE_MAX_AGE:
+    if time.time() - cached['created'] >= bootstrap.TREE_CACHE_MAX_AGE:
         return None
     return {'fingerprint': fingerprint, 'created': cached['created']}
 
@@ -51,13 +51,13 @@ def entry_key(tree_key, boot_entry):
     return stamp.fingerprint({'tree': tree_key, 'bootstrap': boot_entry})
 
 
-def current(cache_dir, key, now=None):
+def current(cache_dir, key):
     """The stamp of entry ``key`` if it is whole and its bootstrap entry is still current, else None."""
     data = stamp.read(entry_path(cache_dir, key) + '.json')
     if not data or not os.path.isdir(entry_path(cache_dir, key)):
         return None
     boot = data.get('bootstrap') or {}
-    if bootstrap_entry(cache_dir, boot.get('fingerprint', ''), boot.get('created'), now) is None:
+    if bootstrap_entry(cache_dir, boot.get('fingerprint', ''), boot.get('created')) is None:
         return None
     return data
 
