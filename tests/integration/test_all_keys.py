@@ -38,9 +38,9 @@ def test_every_key_is_proven_in_the_booted_guest(all_keys_build):
 
 
 def test_a_slim_image_keeps_copyrights_and_its_language_and_drops_the_rest(all_keys_raw):
-    """slim: documentation (but copyright files), manual pages and other languages' translations are gone, both
-    the bootstrap's (pruned) and the customization's (zsh, nginx: kept out by dpkg); the image still boots and
-    passes every check (above)."""
+    """slim: documentation (but copyright files), manual pages and other languages' translations are gone, of the
+    bootstrap's packages and of the customization's (zsh, nginx); dpkg keeps them out of later installs; the image
+    still boots and passes every check (above)."""
     image = ImageFile(all_keys_raw)
     assert 'path-exclude=/usr/share/doc/*' in image.cat('/etc/dpkg/dpkg.cfg.d/osimage-slim')
     for package in ('bash', 'coreutils', 'zsh', 'nginx'):

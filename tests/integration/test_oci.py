@@ -124,11 +124,15 @@ def test_podman_loads_the_archive_and_runs_its_command_offline(written):
     storage = written['tmp'] / 'podman'
     podman = ['podman', '--root', str(storage / 'root'), '--runroot', str(storage / 'run'), '--storage-driver', 'vfs',
               '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file']
+    # Its temporary copies of the archive go to a directory of the test, not to /var/tmp beside other tests' files.
+    os.makedirs(storage / 'tmp')
+    env = dict(os.environ, TMPDIR=str(storage / 'tmp'))
     try:
-        loaded = run(podman + ['load', '--input', written['archive']], check=True)
+        loaded = run(podman + ['load', '--input', written['archive']], env=env, timeout=300)
+        assert loaded.returncode == 0, loaded.stdout + loaded.stderr
         assert 'localhost/bb:latest' in loaded.stdout + loaded.stderr
         proc = run(podman + ['run', '--rm', '--network=none', '--ulimit', 'nofile=1024:1024', '--ulimit',
-                             'nproc=1024:1024', 'localhost/bb:latest'], timeout=300)
+                             'nproc=1024:1024', 'localhost/bb:latest'], env=env, timeout=300)
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.startswith(OS_RELEASE)
         assert '/boot:\n\n/usr/lib/modules:\n' in proc.stdout  # kernel and modules left out
@@ -136,5 +140,5 @@ def test_podman_loads_the_archive_and_runs_its_command_offline(written):
                       and not line.startswith('/')]
         assert interfaces == ['lo']  # --network=none: loopback only
     finally:
-        run(podman + ['rmi', '--all', '--force'])
+        run(podman + ['rmi', '--all', '--force'], env=env)
         shutil.rmtree(storage, ignore_errors=True)

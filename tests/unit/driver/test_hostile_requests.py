@@ -40,12 +40,16 @@ def validate(path, log):
         return proc.returncode, err.read(), time.monotonic() - started, usage.ru_maxrss
 
 
-@pytest.mark.parametrize('name,text,words', [
+HOSTILE = [
     ('bomb.yml', BOMB, ['f[0]', 'line 6', 'more than 100000 values']),
     ('deep.yml', 'packages: {install: ' + '[' * 100000 + ']' * 100000 + '}\n', ['packages.install[0]', 'line 1', '8 deep']),
     ('twice.yml', 'distro: debian\nhostname: web\ndistro: ubuntu\n', ['distro', 'line 3', 'given twice']),
     ('big.yml', '# padding\n' * 120000, ['over the 1 MiB limit']),
-])
+]
+
+
+# Named by file: a test id holding the text would reach the environment (PYTEST_CURRENT_TEST) over its limit.
+@pytest.mark.parametrize('name,text,words', HOSTILE, ids=[case[0] for case in HOSTILE])
 def test_hostile_request_is_refused_fast_naming_file_line_and_key(tmp_path, name, text, words):
     path = tmp_path / name
     path.write_text(text)
