@@ -9,7 +9,8 @@ replays only the roles that read those (playbooks/tasks/customize.yml). KEY is t
 tree key (build_stamp.tree_request, with the collection's code, its controller files and repository indexes) and
 of the bootstrap cache entry the tree grew from (its fingerprint and creation time): a bootstrap from the mirror
 anew makes new entries. An entry is copied beside its place and renamed into it (or a finished build's tree,
-which the build would remove, is renamed into it) under its lock, and never changed afterwards. Storing one
+which the build would remove, is renamed into it) under its lock, and never changed while it is an entry (a build
+may rename it out, which makes it none, and store it back). Storing one
 removes the entries whose bootstrap entry is gone or expired and the least recently used beyond KEEP (a build
 locks an entry only while it copies it out, so removing one never harms a build).
 """
@@ -62,23 +63,40 @@ def current(cache_dir, key):
     return data
 
 
-def restore(runner, cache_dir, key, path):
-    """Copy entry ``key`` to ``path`` (beside it, then renamed) under the entry's lock; False on a miss."""
+def restore(runner, cache_dir, key, path, move=False):
+    """Copy entry ``key`` to ``path`` (beside it, then renamed) under the entry's lock; False on a miss. With
+    ``move``, on one file system, the entry is renamed to ``path`` instead: it leaves the cache until the build
+    stores its tree back (store with ``move``), and a build that fails or is killed before leaves a miss."""
     entry = entry_path(cache_dir, key)
     if not os.path.isdir(os.path.dirname(entry)):
         return False
     with cachelock.CacheLock(entry + '.lock'):
-        if current(cache_dir, key) is None:
+        data = current(cache_dir, key)
+        if data is None:
             return False
-        bootstrap.remove_tree(runner, path + '.partial')
-        try:
-            bootstrap.copy_tree(runner, entry, path + '.partial')
-            os.rename(path + '.partial', path)
-        finally:
+        if move and os.stat(entry).st_dev == os.stat(os.path.dirname(path)).st_dev:
+            os.unlink(entry + '.json')  # no longer an entry from here on
+            os.rename(entry, path)
+        else:
             bootstrap.remove_tree(runner, path + '.partial')
-        os.utime(entry + '.json')  # recently used
-    stamp.write(path + RESTORED_SUFFIX, {'entry': key})
+            try:
+                bootstrap.copy_tree(runner, entry, path + '.partial')
+                os.rename(path + '.partial', path)
+            finally:
+                bootstrap.remove_tree(runner, path + '.partial')
+            os.utime(entry + '.json')  # recently used
+    stamp.write(path + RESTORED_SUFFIX, {'entry': key, 'bootstrap': data['bootstrap']})
     return True
+
+
+def origin(cache_dir, path):
+    """The bootstrap cache entry the tree at ``path`` grew from, by the bootstrap module's stamp beside it or, for a
+    restored tree, the restore record; None when it was made without the cache or that entry is no longer current."""
+    made = stamp.read(path + bootstrap.STAMP_SUFFIX)
+    if made and made.get('cache_created'):
+        return bootstrap_entry(cache_dir, made['fingerprint'], made['cache_created'])
+    boot = (stamp.read(path + RESTORED_SUFFIX) or {}).get('bootstrap')
+    return bootstrap_entry(cache_dir, boot['fingerprint'], boot['created']) if boot else None
 
 
 def store(runner, cache_dir, key, path, boot_entry, move=False):

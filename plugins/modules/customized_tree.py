@@ -18,9 +18,9 @@ description:
   - An entry's key is the fingerprint of O(key) (the request's tree key, fact C(osimage_stamp.tree) of
     M(osimage.builder.validate_request)) and of the bootstrap cache entry the tree grew from, with its creation
     time, so that a bootstrap from the mirror anew makes new entries.
-  - O(state=restored) copies a current entry to O(path), which must not exist yet (beside it, then renamed). It
-    misses when there is no such entry, or the bootstrap cache entry O(bootstrap_fingerprint) is gone or expired.
-  - O(state=stored) copies the customized tree at O(path) into a new entry (beside it, then
+  - O(state=restored) copies (or O(move)s) a current entry to O(path), which must not exist yet. It misses when
+    there is no such entry, or the bootstrap cache entry O(bootstrap_fingerprint) is gone or expired.
+  - O(state=stored) copies (or O(move)s) the customized tree at O(path) into a new entry (beside it, then
     renamed, under the entry's lock, so an interrupted build leaves no entry). It then removes the entries whose
     bootstrap entry is gone and the least recently used beyond eight. A full cache file system gives a warning,
     no entry and no failure.
@@ -50,8 +50,11 @@ options:
       mode). Required when O(state=restored).
     type: str
   move:
-    description: With O(state=stored), rename the tree at O(path) into the cache when both are on one file system
-      (O(path) is gone afterwards: for a build's last step, before its directory is removed), instead of copying it.
+    description:
+      - Rename instead of copying when O(path) and O(cache_dir) are on one file system.
+      - With O(state=restored) the entry leaves the cache until the build stores its tree back (a build that fails
+        or is killed before that leaves a miss, never a wrong entry); with O(state=stored) O(path) is gone
+        afterwards (for a build's last step, before its directory is removed).
     type: bool
     default: false
 attributes:
@@ -73,6 +76,7 @@ EXAMPLES = r'''
     cache_dir: /var/cache/osimage
     key: "{{ osimage_stamp.tree }}"
     bootstrap_fingerprint: "{{ debian_bootstrap_result.fingerprint }}"
+    move: true
   register: tree
 
 - name: Keep the customized tree for the next build
@@ -82,7 +86,6 @@ EXAMPLES = r'''
     key: "{{ osimage_stamp.tree }}"
     state: stored
     move: true
-  when: not tree.hit
 '''
 
 RETURN = r'''
@@ -106,7 +109,6 @@ entry:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.osimage.builder.plugins.module_utils import bootstrap
 from ansible_collections.osimage.builder.plugins.module_utils import customized_tree
 from ansible_collections.osimage.builder.plugins.module_utils import stamp
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
@@ -127,14 +129,12 @@ def restored(module, runner, p):
         module.fail_json(msg="'%s' exists: a cached tree is restored only where there is none yet" % p['path'])
     if module.check_mode:
         module.exit_json(changed=True, hit=True, entry=entry)
-    hit = customized_tree.restore(runner, p['cache_dir'], key, p['path'])
+    hit = customized_tree.restore(runner, p['cache_dir'], key, p['path'], p['move'])
     module.exit_json(changed=hit, hit=hit, entry=entry if hit else None)
 
 
 def stored(module, runner, p):
-    made = stamp.read(p['path'] + bootstrap.STAMP_SUFFIX) or {}
-    boot = made.get('cache_created') and customized_tree.bootstrap_entry(p['cache_dir'], made['fingerprint'],
-                                                                         made['cache_created'])
+    boot = customized_tree.origin(p['cache_dir'], p['path'])
     if not boot:  # bootstrapped without the cache, or its entry was replaced since: nothing to key the tree by
         module.exit_json(changed=False, stored=False, entry=None)
     key = customized_tree.entry_key(p['key'], boot)

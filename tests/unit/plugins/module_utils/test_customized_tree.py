@@ -108,7 +108,7 @@ def test_a_stored_tree_is_restored_while_its_bootstrap_entry_is_current(tmp_path
     with open(os.path.join(dest, 'etc', 'hostname'), encoding='utf-8') as f:
         assert f.read() == 'first\n'
     assert not os.path.exists(dest + '.partial')
-    assert stamp.read(dest + customized_tree.RESTORED_SUFFIX) == {'entry': key}
+    assert stamp.read(dest + customized_tree.RESTORED_SUFFIX) == {'entry': key, 'bootstrap': boot}
     # A bootstrap from the mirror anew (another creation time) makes the entry stale: a miss, another key.
     stamp.write(cached_tree_stamp(cache, 'boot1'), {'created': time.time() + 1, 'fingerprint': 'boot1'})
     assert customized_tree.current(cache, key) is None
@@ -170,3 +170,17 @@ def test_a_finished_build_moves_its_tree_into_the_cache(tmp_path, cache):
     with open(os.path.join(customized_tree.entry_path(cache, key), 'etc', 'hostname'), encoding='utf-8') as f:
         assert f.read() == 'first\n'
     assert customized_tree.current(cache, key)['bootstrap'] == boot
+
+
+def test_a_build_moves_an_entry_out_and_stores_it_back(tmp_path, cache):
+    runner = Runner(Module())
+    key, boot = entry_of(cache)
+    customized_tree.store(runner, cache, key, customized(tmp_path, 'built', 'first'), boot, move=True)
+    dest = str(tmp_path / 'next' / 'root')
+    os.makedirs(os.path.dirname(dest))
+    assert customized_tree.restore(runner, cache, key, dest, move=True)
+    assert customized_tree.current(cache, key) is None  # out of the cache while the build uses it
+    assert customized_tree.origin(cache, dest) == boot
+    (tmp_path / 'next' / 'root' / 'etc' / 'hostname').write_text('second\n')
+    assert customized_tree.store(runner, cache, key, dest, customized_tree.origin(cache, dest), move=True)
+    assert customized_tree.current(cache, key) is not None and not os.path.exists(dest)
