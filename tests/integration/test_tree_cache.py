@@ -1,8 +1,7 @@
 """The customized-tree cache: the default request rebuilt with only another hostname restores the session build's
 customized tree (no bootstrap; of the customize roles only network, bootloader and hygiene run again; the tree
-moves back into the cache when the build ends) and makes
-the image that request asks for: its hostname and this build's disk UUIDs, everything else as before; a changed
-customization key misses that tree (its key: unit tests).
+moves back into the cache when the build ends) and makes the image that request asks for: its hostname and this
+build's disk UUIDs, everything else as before; a changed customization key misses that tree (its key: unit tests).
 
 Default run: one warm rebuild of the default request with another hostname (raw, no boot test).
 Matrix (-m matrix): a rebuild with another package and time zone misses and has them.
