@@ -2,9 +2,13 @@
 
 floor: plain mmdebstrap of a kernel, systemd, SSH and GRUB to a tarball, in the same run (--no-floor skips it)
 cold: an empty cache directory (every package downloaded, the tree bootstrapped)
-warm: the same cache again (the bootstrapped tree is reused)
-Each build's total is also given as a ratio to the floor; the slowest tasks of the customize stage of the
-last build are listed (a callback of its own, benchmarks/callback_plugins/task_seconds.py, records them).
+warm: the same cache again (the bootstrapped tree is reused; the request differs only in its name and output
+    directory, so the customized tree is restored too)
+hostname: the warm request with another hostname, without boot test (the customized tree restored, the roles
+    reading the hostname and the disk UUIDs replayed)
+Each build's total is also given as a ratio to the floor; the slowest tasks of the customize stage of the first
+build (the one that customizes in full) are listed (a callback of its own, benchmarks/callback_plugins/
+task_seconds.py, records them).
 --parallel N: afterwards, N warm builds (boot test off) at once against N in a row, wall time
 --formats: afterwards, a warm build emitting every format against one emitting qcow2 only (boot test off),
     with each format's size and conversion seconds
@@ -34,13 +38,15 @@ SLOWEST = 10
 ALL_FORMATS = ['qcow2', 'raw', 'vmdk', 'ova', 'vhd', 'vhdx', 'vdi', 'tar', 'gce', 'iso']
 
 
-def start(workdir, cache_dir, label, boot_test=True, formats=('qcow2',)):
-    """Start `osimage build` of the default request as ``label``; its tasks' seconds go to LABEL-tasks.json."""
+def start(workdir, cache_dir, label, boot_test=True, formats=('qcow2',), extra=None):
+    """Start `osimage build` of the default request (with ``extra`` keys) as ``label``; its tasks' seconds go to
+    LABEL-tasks.json."""
     out = os.path.join(workdir, label)
     request = os.path.join(workdir, label + '.yml')
     with open(request, 'w', encoding='utf-8') as f:
-        json.dump({'name': label, 'cache_dir': cache_dir, 'output_dir': out, 'work_dir': os.path.join(workdir, 'work'),
-                   'boot_test': {'enabled': boot_test}, 'formats': list(formats)}, f)
+        json.dump(dict({'name': label, 'cache_dir': cache_dir, 'output_dir': out,
+                        'work_dir': os.path.join(workdir, 'work'), 'boot_test': {'enabled': boot_test},
+                        'formats': list(formats)}, **(extra or {})), f)
     env = dict(os.environ, ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, 'callback_plugins'),
                ANSIBLE_CALLBACKS_ENABLED='task_seconds', OSIMAGE_TASK_SECONDS=tasks_file(workdir, label))
     return subprocess.Popen([os.path.join(BIN, 'osimage'), 'build', request], stdout=subprocess.PIPE,
@@ -102,15 +108,22 @@ def every_format(workdir, cache_dir):
     return {'qcow2_only_seconds': walls['qcow2only'], 'all_formats_seconds': walls['allformats'], 'images': images}
 
 
+# The runs that change the request: (its extra keys, whether it boots)
+VARIANTS = {'hostname': ({'hostname': 'renamed'}, False)}
+
+
 def build(workdir, cache_dir, label):
     out = os.path.join(workdir, label)
+    extra, boot_test = VARIANTS.get(label, ({}, True))
     started = time.monotonic()
-    finish(start(workdir, cache_dir, label), label)
+    finish(start(workdir, cache_dir, label, boot_test=boot_test, extra=extra), label)
     seconds = time.monotonic() - started
     with open(os.path.join(out, 'manifest.json'), encoding='utf-8') as f:
         manifest = json.load(f)
-    with open(os.path.join(out, 'boot-report.json'), encoding='utf-8') as f:
-        report = json.load(f)
+    report = {'seconds_to_login': 0.0, 'accel': '-'}
+    if boot_test:
+        with open(os.path.join(out, 'boot-report.json'), encoding='utf-8') as f:
+            report = json.load(f)
     return {
         'run': label,
         'total_seconds': round(seconds, 1),
@@ -124,7 +137,7 @@ def build(workdir, cache_dir, label):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--runs', nargs='+', choices=['cold', 'warm'], default=['cold', 'warm'])
+    parser.add_argument('--runs', nargs='+', choices=['cold', 'warm', 'hostname'], default=['cold', 'warm', 'hostname'])
     parser.add_argument('--no-floor', action='store_true', help='do not time the floor (plain mmdebstrap)')
     parser.add_argument('--parallel', type=int, default=0, help='also time N warm builds at once against in a row')
     parser.add_argument('--formats', action='store_true', help='also time a build of every format against qcow2 only')
@@ -138,7 +151,7 @@ def main():
         base = None if args.no_floor else floor(workdir)
         for label in args.runs:
             results.append(build(workdir, cache, label))
-        customize = slowest_tasks(workdir, results[-1]['run'])
+        customize = slowest_tasks(workdir, results[0]['run'])
         together = parallel(workdir, cache, args.parallel) if args.parallel else None
         formats = every_format(workdir, cache) if args.formats else None
     finally:

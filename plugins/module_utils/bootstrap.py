@@ -49,7 +49,7 @@ def build(runner, path, inputs, result, cache_dir, max_age, make):
     os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
     partial = path + '.partial'
     remove_tree(runner, partial)
-    cached_tree = None
+    cached_tree, created = None, None
     if cache_dir and max_age > 0:
         os.makedirs(os.path.join(cache_dir, 'trees'), exist_ok=True)
         cached_tree = os.path.join(cache_dir, 'trees', result['fingerprint'])
@@ -58,23 +58,18 @@ def build(runner, path, inputs, result, cache_dir, max_age, make):
             cached_stamp = stamp.read(cached_tree_stamp(cache_dir, result['fingerprint'])) if cached_tree else None
             if cached_stamp and time.time() - cached_stamp['created'] < max_age and os.path.isdir(cached_tree):
                 copy_tree(runner, cached_tree, partial)
-                result['cached'] = True
+                result['cached'], created = True, cached_stamp['created']
             else:
                 make(partial)
-                if cached_tree and replace_tree(runner, partial, cached_tree):
-                    try:
-                        stamp.write(cached_tree_stamp(cache_dir, result['fingerprint']),
-                                    dict(inputs, created=time.time(), fingerprint=result['fingerprint']))
-                    except OSError as exc:
-                        if exc.errno != errno.ENOSPC:
-                            raise
-                        remove_tree(runner, cached_tree)  # a tree without its stamp is no entry
-                        warn_full(runner.module, cached_tree, partial)
+                entry = dict(inputs, created=time.time(), fingerprint=result['fingerprint'])
+                if cached_tree and store_tree(runner, partial, cached_tree, entry):
+                    created = entry['created']
         if os.path.lexists(path + STAMP_SUFFIX):
             os.unlink(path + STAMP_SUFFIX)
         remove_tree(runner, path)
         os.rename(partial, path)
-        stamp.write(path + STAMP_SUFFIX, dict(inputs, fingerprint=result['fingerprint']))
+        # cache_created: which bootstrap cache entry the tree is (osimage.builder.customized_tree keys by it)
+        stamp.write(path + STAMP_SUFFIX, dict(inputs, fingerprint=result['fingerprint'], cache_created=created))
     finally:
         if os.path.lexists(partial):
             remove_tree(runner, partial)
@@ -128,6 +123,26 @@ def replace_tree(runner, src, dest):
         return False
     remove_tree(runner, dest)
     os.rename(dest + '.partial', dest)
+    return True
+
+
+def store_tree(runner, src, dest, data, move=False):
+    """Make ``dest`` (a cache entry) a copy of ``src`` with its stamp ``data`` at DEST.json, under the entry's lock
+    (the caller's); True when stored. With ``move``, ``src`` is renamed into place instead when it is on the same
+    file system. A full cache file system leaves no entry, warns and returns False."""
+    if move and os.stat(src).st_dev == os.stat(os.path.dirname(dest)).st_dev:
+        remove_tree(runner, dest)
+        os.rename(src, dest)
+    elif not replace_tree(runner, src, dest):
+        return False
+    try:
+        stamp.write(dest + '.json', data)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        remove_tree(runner, dest)  # a tree without its stamp is no entry
+        warn_full(runner.module, dest, src)
+        return False
     return True
 
 

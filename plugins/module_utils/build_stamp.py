@@ -142,10 +142,32 @@ def image_request(resolved):
     return _scrub(req, [d for d in drawn if d])
 
 
+# Request keys applied after the customized-tree cache (customized_tree.py): a request that differs from a cached
+# build's only in these restores its tree, and the customize play replays only the roles that read them (with the
+# disk's UUIDs, drawn per build): playbooks/tasks/customize.yml.
+LATE_KEYS = ('hostname',)
+# Request keys that never reach the root tree (where the build writes, the formats, the boot test's settings).
+OUTSIDE_TREE_KEYS = ('name', 'output_dir', 'outputs', 'formats', 'compress', 'oci', 'boot_image', 'boot_test',
+                     'work_dir', 'build_dir', 'cache_dir')
+
+
+def tree_request(resolved):
+    """image_request less LATE_KEYS and OUTSIDE_TREE_KEYS: what decides a customized tree up to the replayed roles.
+    None when the request has files or tasks of its own: they may read or overwrite anything the replay writes."""
+    if resolved.get('files') or resolved.get('tasks') or 'retrofit' in resolved:
+        return None
+    req = image_request(resolved)
+    return {k: v for k, v in req.items() if k not in LATE_KEYS + OUTSIDE_TREE_KEYS}
+
+
+def _inputs(resolved):
+    return {'request': image_request(resolved), 'code': code_version(), 'files': controller_files(resolved),
+            'repositories': repository_indexes(resolved)}
+
+
 def fingerprint(resolved):
     """The fingerprint of everything that decides the image a resolved request builds."""
-    return stamp.fingerprint({'request': image_request(resolved), 'code': code_version(),
-                              'files': controller_files(resolved), 'repositories': repository_indexes(resolved)})
+    return stamp.fingerprint(_inputs(resolved))
 
 
 def secret_hashes(resolved):
@@ -199,13 +221,17 @@ def check(resolved, key, force=False, now=None):
 
 
 def stamp_fact(resolved, force=False):
-    """The fact ``osimage_stamp`` of a build: check()'s answer with its ``fingerprint``. None for a retrofit
+    """The fact ``osimage_stamp`` of a build: check()'s answer with its ``fingerprint`` and its ``tree`` key (the
+    customized-tree cache's, from tree_request; None when the request cannot use that cache). None for a retrofit
     (``resolved`` has ``retrofit``): its output is no stamped build, so it is never up to date and its boot test
     records nothing."""
     if 'retrofit' in resolved:
         return None
-    key = fingerprint(resolved)
-    return dict(check(resolved, key, force=force), fingerprint=key)
+    inputs = _inputs(resolved)
+    key = stamp.fingerprint(inputs)
+    early = tree_request(resolved)
+    tree = stamp.fingerprint(dict(inputs, request=early)) if early is not None else None
+    return dict(check(resolved, key, force=force), fingerprint=key, tree=tree)
 
 
 def _bootstrap_change(entry, cache_dir, now=None):

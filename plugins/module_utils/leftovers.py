@@ -27,9 +27,9 @@ import tempfile
 
 from ansible_collections.osimage.builder.plugins.module_utils import atomic
 from ansible_collections.osimage.builder.plugins.module_utils import binfmt
-from ansible_collections.osimage.builder.plugins.module_utils import bootstrap
 from ansible_collections.osimage.builder.plugins.module_utils import cachelock
 from ansible_collections.osimage.builder.plugins.module_utils import chroot
+from ansible_collections.osimage.builder.plugins.module_utils import customized_tree
 from ansible_collections.osimage.builder.plugins.module_utils import libvirt_boot
 
 OWNER_NAMES = ('ansible-playbook', 'osimage', 'ansible-runner', 'molecule')
@@ -238,10 +238,14 @@ def _release_entry(entry, stamp_path):
     return released
 
 
+# The cache's kinds whose entries are root trees with a stamp KEY.json beside them (an entry without it is half made).
+STAMPED_KINDS = ('trees', customized_tree.KIND)
+
+
 def release_cache(cache_dir):
-    """Release what killed builds left in ``cache_dir`` (its kinds, trees/, debs/SUITE-ARCH/, rpms/...: temporary
-    files of gone processes, half-made entries whose lock is free); return what went. Entries' contents (a root
-    tree) are never looked into."""
+    """Release what killed builds left in ``cache_dir`` (its kinds, trees/, customized/, debs/SUITE-ARCH/, rpms/...:
+    temporary files of gone processes, half-made entries whose lock is free); return what went. Entries' contents
+    (a root tree) are never looked into."""
     released = []
     kinds = [os.path.join(cache_dir, k) for k in sorted(os.listdir(cache_dir))] if os.path.isdir(cache_dir) else []
     for kind in [k for k in kinds if os.path.isdir(k) and not os.path.islink(k)]:
@@ -252,6 +256,6 @@ def release_cache(cache_dir):
         for directory in [kind] + plain:  # debs/SUITE-ARCH: directories of files, not entries
             released += ['temporary file ' + path for path in release_temp_files(directory)]
         for entry in sorted(entries):
-            stamp_path = bootstrap.cached_tree_stamp(cache_dir, entry) if os.path.basename(kind) == 'trees' else None
+            stamp_path = os.path.join(kind, entry) + '.json' if os.path.basename(kind) in STAMPED_KINDS else None
             released += _release_entry(os.path.join(kind, entry), stamp_path)
     return released

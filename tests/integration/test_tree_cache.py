@@ -1,0 +1,92 @@
+"""The customized-tree cache: the default request rebuilt with only another hostname restores the session build's
+customized tree (no bootstrap; of the customize roles only network, bootloader and hygiene run again; the tree
+moves back into the cache when the build ends) and makes the image that request asks for: its hostname and this
+build's disk UUIDs, everything else as before; a changed customization key misses that tree (its key: unit tests).
+
+Default run: one warm rebuild of the default request with another hostname (raw, no boot test).
+Matrix (-m matrix): a rebuild with another package and time zone misses and has them.
+"""
+
+import json
+import os
+import re
+
+import pytest
+
+from ansible_collections.osimage.builder.plugins.module_utils import build_stamp, customized_tree
+from ansible_collections.osimage.builder.plugins.module_utils import request as req
+from osimage_testlib import BIN, Built, ImageFile, offline_hygiene_problems, run
+
+pytestmark = pytest.mark.integration
+
+RESTORE = 'Restore the customized tree of an earlier build with the same inputs'
+
+
+def build(tmp_path, request):
+    path = tmp_path / 'request.yml'
+    path.write_text(json.dumps(dict(request, formats=['raw'])))
+    out = tmp_path / 'out'
+    proc = run([os.path.join(BIN, 'osimage'), 'build', str(path), '--no-boot-test', '--json', '-o', str(out)],
+               timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-4000:]
+    return Built(str(out), proc)
+
+
+def outcome(log, task):
+    """What the build log says task ``task`` did: ok, changed, skipping..."""
+    found = re.search(re.escape('TASK [%s]' % task) + r'[^\n]*\n(\w+):', log)
+    assert found, 'no task %r in the build log' % task
+    return found.group(1)
+
+
+def root_uuid(manifest):
+    return next(p['uuid'] for p in manifest['disk']['partitions'] if p['mountpoint'] == '/')
+
+
+def cached(built, request):
+    """Whether the cache holds a customized tree for ``request`` grown from ``built``'s bootstrap entry."""
+    boot = built.json('.osimage-build.json')['bootstrap']
+    resolved = req.resolve(request, cwd='/tmp', build_id='0123456789ab')
+    key = customized_tree.entry_key(build_stamp.stamp_fact(resolved)['tree'],
+                                    customized_tree.bootstrap_entry(resolved['cache_dir'], boot['fingerprint']))
+    return customized_tree.current(resolved['cache_dir'], key) is not None
+
+
+def test_a_hostname_only_rebuild_restores_the_customized_tree(default_build, default_raw, tmp_path):
+    built = build(tmp_path, {'hostname': 'renamed'})
+    assert outcome(built.log, RESTORE) == 'changed'
+    assert outcome(built.log, 'Keep the customized tree for builds that differ only in the late keys') == 'changed'
+    assert outcome(built.log, 'osimage.builder.network : Write the host name and /etc/hosts') == 'changed'
+    for role in ('users', 'locale', 'security', 'services'):
+        assert 'TASK [osimage.builder.%s :' % role not in built.log, role
+
+    image, before = ImageFile(built.image('raw')), ImageFile(default_raw)
+    assert (image.cat('/etc/hostname'), before.cat('/etc/hostname')) == ('renamed\n', 'localhost\n')
+    assert '127.0.1.1\trenamed\n' in image.cat('/etc/hosts')
+    # This build's UUIDs, not those of the build whose tree it restored
+    new, old = root_uuid(built.manifest), root_uuid(default_build.manifest)
+    assert new != old
+    for path in ('/etc/fstab', '/boot/grub/grub.cfg'):
+        assert new in image.cat(path) and old not in image.cat(path), path
+    # Everything else as the session's build made it
+    assert built.manifest['packages'] == default_build.manifest['packages']
+    assert image.ls('/etc') == before.ls('/etc')
+    for path in ('/etc/passwd', '/etc/group', '/etc/ssh/sshd_config', '/etc/default/locale', '/etc/apt/sources.list'):
+        assert image.cat(path) == before.cat(path), path
+    assert offline_hygiene_problems(built.image('raw')) == []
+
+    # The tree's key: the hostname and the output directory do not change it, a customization key does.
+    assert cached(built, {'hostname': 'other', 'output_dir': str(tmp_path / 'elsewhere')})
+    for change in ({'packages': {'install': ['tree']}}, {'timezone': 'Europe/Paris'}, {'locale': 'de_DE.UTF-8'}):
+        assert not cached(built, change), change
+
+
+@pytest.mark.matrix
+def test_a_changed_customization_key_misses_the_cached_tree(default_build, tmp_path):
+    built = build(tmp_path, {'packages': {'install': ['tree']}, 'timezone': 'Europe/Paris'})
+    assert outcome(built.log, RESTORE) == 'ok'
+    assert outcome(built.log, 'Keep the customized tree for builds that differ only in the late keys') == 'changed'
+    assert 'tree' in {p['name'] for p in built.manifest['packages']}
+    image = ImageFile(built.image('raw'))
+    assert image.stat('/usr/bin/tree') is not None
+    assert 'Europe/Paris' in image.debugfs('stat /etc/localtime').stdout
