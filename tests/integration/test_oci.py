@@ -13,8 +13,10 @@ import hashlib
 import io
 import json
 import os
+import pathlib
 import shutil
 import tarfile
+import tempfile
 
 import pytest
 
@@ -121,10 +123,11 @@ def test_every_digest_matches_its_blob_and_the_layer_is_the_tree_without_kernel(
 
 
 def test_podman_loads_the_archive_and_runs_its_command_offline(written):
-    storage = written['tmp'] / 'podman'
+    # podman refuses a runroot over 50 characters, which a pytest-xdist worker's tmp_path is: a short one of its own.
+    storage = pathlib.Path(tempfile.mkdtemp(prefix='oci-test-podman-'))
     podman = ['podman', '--root', str(storage / 'root'), '--runroot', str(storage / 'run'), '--storage-driver', 'vfs',
               '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file']
-    # Its temporary copies of the archive go to a directory of the test, not to /var/tmp beside other tests' files.
+    # Its temporary copies of the archive go there too, not to /var/tmp beside other tests' files.
     os.makedirs(storage / 'tmp')
     env = dict(os.environ, TMPDIR=str(storage / 'tmp'))
     try:

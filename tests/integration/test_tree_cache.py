@@ -1,10 +1,11 @@
-"""The customized-tree cache: the default request rebuilt with only another hostname restores the session build's
-customized tree (no bootstrap; of the customize roles only network, bootloader and hygiene run again; the tree
-moves back into the cache when the build ends) and makes the image that request asks for: its hostname and this
-build's disk UUIDs, everything else as before; a changed customization key misses that tree (its key: unit tests).
+"""The customized-tree cache: a request rebuilt with only another hostname restores the first build's customized
+tree (no bootstrap; of the customize roles only network, bootloader and hygiene run again; the tree moves back
+into the cache when the build ends) and makes the image that request asks for: its hostname and this build's disk
+UUIDs, everything else as before; a changed customization key misses that tree (its key: unit tests).
 
-Default run: one warm rebuild of the default request with another hostname (raw, no boot test).
-Matrix (-m matrix): a rebuild with another package and time zone misses and has them.
+Default run: a request of this test's own (a time zone no other test asks for, so builds on another pytest-xdist
+worker neither take nor evict its entry) built, then rebuilt with another hostname (raw, no boot test).
+Matrix (-m matrix): a rebuild of the default request with another package and time zone misses and has them.
 """
 
 import json
@@ -20,12 +21,14 @@ from osimage_testlib import BIN, Built, ImageFile, offline_hygiene_problems, run
 pytestmark = pytest.mark.integration
 
 RESTORE = 'Restore the customized tree of an earlier build with the same inputs'
+KEEP = 'Keep the customized tree for builds that differ only in the late keys'
+OWN = {'timezone': 'Pacific/Chatham'}
 
 
-def build(tmp_path, request):
-    path = tmp_path / 'request.yml'
+def build(tmp_path, request, label='out'):
+    path = tmp_path / (label + '.yml')
     path.write_text(json.dumps(dict(request, formats=['raw'])))
-    out = tmp_path / 'out'
+    out = tmp_path / label
     proc = run([os.path.join(BIN, 'osimage'), 'build', str(path), '--no-boot-test', '--json', '-o', str(out)],
                timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-4000:]
@@ -52,40 +55,43 @@ def cached(built, request):
     return customized_tree.current(resolved['cache_dir'], key) is not None
 
 
-def test_a_hostname_only_rebuild_restores_the_customized_tree(default_build, default_raw, tmp_path):
-    built = build(tmp_path, {'hostname': 'renamed'})
+def test_a_hostname_only_rebuild_restores_the_customized_tree(tmp_path):
+    first = build(tmp_path, dict(OWN, hostname='first'), 'first')
+    assert outcome(first.log, RESTORE) == 'ok' and outcome(first.log, KEEP) == 'changed'
+    built = build(tmp_path, dict(OWN, hostname='renamed'), 'renamed')
     assert outcome(built.log, RESTORE) == 'changed'
-    assert outcome(built.log, 'Keep the customized tree for builds that differ only in the late keys') == 'changed'
+    assert outcome(built.log, KEEP) == 'changed'
     assert outcome(built.log, 'osimage.builder.network : Write the host name and /etc/hosts') == 'changed'
     for role in ('users', 'locale', 'security', 'services'):
         assert 'TASK [osimage.builder.%s :' % role not in built.log, role
 
-    image, before = ImageFile(built.image('raw')), ImageFile(default_raw)
-    assert (image.cat('/etc/hostname'), before.cat('/etc/hostname')) == ('renamed\n', 'localhost\n')
+    image, before = ImageFile(built.image('raw')), ImageFile(first.image('raw'))
+    assert (image.cat('/etc/hostname'), before.cat('/etc/hostname')) == ('renamed\n', 'first\n')
     assert '127.0.1.1\trenamed\n' in image.cat('/etc/hosts')
     # This build's UUIDs, not those of the build whose tree it restored
-    new, old = root_uuid(built.manifest), root_uuid(default_build.manifest)
+    new, old = root_uuid(built.manifest), root_uuid(first.manifest)
     assert new != old
     for path in ('/etc/fstab', '/boot/grub/grub.cfg'):
         assert new in image.cat(path) and old not in image.cat(path), path
-    # Everything else as the session's build made it
-    assert built.manifest['packages'] == default_build.manifest['packages']
+    # Everything else as the first build made it
+    assert built.manifest['packages'] == first.manifest['packages']
     assert image.ls('/etc') == before.ls('/etc')
-    for path in ('/etc/passwd', '/etc/group', '/etc/ssh/sshd_config', '/etc/default/locale', '/etc/apt/sources.list'):
+    for path in ('/etc/passwd', '/etc/group', '/etc/ssh/sshd_config', '/etc/default/locale', '/etc/apt/sources.list',
+                 '/etc/timezone'):
         assert image.cat(path) == before.cat(path), path
     assert offline_hygiene_problems(built.image('raw')) == []
 
     # The tree's key: the hostname and the output directory do not change it, a customization key does.
-    assert cached(built, {'hostname': 'other', 'output_dir': str(tmp_path / 'elsewhere')})
+    assert cached(built, dict(OWN, hostname='other', output_dir=str(tmp_path / 'elsewhere')))
     for change in ({'packages': {'install': ['tree']}}, {'timezone': 'Europe/Paris'}, {'locale': 'de_DE.UTF-8'}):
-        assert not cached(built, change), change
+        assert not cached(built, dict(OWN, **change)), change
 
 
 @pytest.mark.matrix
 def test_a_changed_customization_key_misses_the_cached_tree(default_build, tmp_path):
     built = build(tmp_path, {'packages': {'install': ['tree']}, 'timezone': 'Europe/Paris'})
     assert outcome(built.log, RESTORE) == 'ok'
-    assert outcome(built.log, 'Keep the customized tree for builds that differ only in the late keys') == 'changed'
+    assert outcome(built.log, KEEP) == 'changed'
     assert 'tree' in {p['name'] for p in built.manifest['packages']}
     image = ImageFile(built.image('raw'))
     assert image.stat('/usr/bin/tree') is not None
