@@ -56,8 +56,8 @@ def cached(built, request):
 
 
 def test_a_hostname_only_rebuild_restores_the_customized_tree(tmp_path):
-    first = build(tmp_path, dict(OWN, hostname='first'), 'first')
-    assert outcome(first.log, RESTORE) == 'ok' and outcome(first.log, KEEP) == 'changed'
+    first = build(tmp_path, dict(OWN, hostname='first'), 'first')  # a hit too when the cache kept an earlier run's
+    assert outcome(first.log, KEEP) == 'changed'
     built = build(tmp_path, dict(OWN, hostname='renamed'), 'renamed')
     assert outcome(built.log, RESTORE) == 'changed'
     assert outcome(built.log, KEEP) == 'changed'
@@ -83,7 +83,7 @@ def test_a_hostname_only_rebuild_restores_the_customized_tree(tmp_path):
 
     # The tree's key: the hostname and the output directory do not change it, a customization key does.
     assert cached(built, dict(OWN, hostname='other', output_dir=str(tmp_path / 'elsewhere')))
-    for change in ({'packages': {'install': ['tree']}}, {'timezone': 'Europe/Paris'}, {'locale': 'de_DE.UTF-8'}):
+    for change in ({'packages': {'install': ['tree']}}, {'timezone': 'Asia/Kathmandu'}, {'locale': 'pt_BR.UTF-8'}):
         assert not cached(built, dict(OWN, **change)), change
 
 
