@@ -30,7 +30,7 @@ class RemoteBuild:
         self.remote_dir = posixpath.join(builder.output_root, build_id)
         self.progress = playbook.Progress(console, json_lines=json_lines, prefix=prefix)
         self.stream = JobStream(builder, build_id, self.progress, self.is_cancelled)
-        self.output = CopyBack(builder, self.remote_dir, output_dir, build_id, self.is_cancelled)
+        self.copy_back = CopyBack(builder, self.remote_dir, output_dir, build_id, self.is_cancelled)
         self.cancelled = None  # the signal that cancelled it
 
     def remote_request(self):
@@ -77,7 +77,7 @@ class RemoteBuild:
                 self.progress.failure = (self.progress.failure or self.stream.explanation
                                          or 'the job failed on the builder')
                 return outcome(ok, self.progress)
-            self.output.collect(self.keep)
+            self.copy_back.collect(self.keep)
             return 0
         except BuilderError as exc:
             self.progress.failure = str(exc)
@@ -87,7 +87,7 @@ class RemoteBuild:
             return EXIT_BUILD_FAILED
         finally:
             if not self.keep and self.stream.proc is not None:  # something was sent
-                self.output.remove()
+                self.copy_back.remove()
 
     def interrupted(self):
         self.progress.interrupted = self.cancelled
