@@ -79,9 +79,9 @@ def test_a_console_that_stalls_is_booted_once_more_then_fails_naming_the_stall(t
     with open(image, 'wb') as f:
         f.truncate(16 * 1024 * 1024)
     console, report_path = tmp_path / 'console-bios.log', tmp_path / 'boot-report.json'
-    args = {'image': str(image), 'name': 'osimage-boot-stall', 'run_dir': str(tmp_path / 'run'),
-            'console_log': str(console), 'report': str(report_path), 'accel': 'tcg', 'stall': 5, 'timeout': 60}
-    result = run_module('boot_test', tmp_path, **args)
+    result = run_module('boot_test', tmp_path, image=str(image), name='osimage-boot-stall',
+                        run_dir=str(tmp_path / 'run'), console_log=str(console), report=str(report_path), accel='tcg',
+                        stall=5, timeout=60)
     assert result.get('failed') and result['outcome'] == 'timeout', result
     assert 'the console stayed silent for 5 s' in result['msg']
     first = tmp_path / 'console-bios-stalled.log'
