@@ -11,6 +11,7 @@ import urllib.request
 from ansible.module_utils.urls import open_url
 from ansible_collections.osimage.builder.plugins.module_utils import distros
 from ansible_collections.osimage.builder.plugins.module_utils.disk import parse_size
+from ansible_collections.osimage.builder.plugins.module_utils.runner import NO_SPACE
 from ansible_collections.osimage.builder.plugins.module_utils.request_schema import RequestError
 
 MIB = 1024 ** 2
@@ -72,6 +73,19 @@ def space_errors(resolved, free=free_space):
                                     '%s elsewhere' % (resolved[keys[0]], shared, human(have), human(need), parts,
                                                       ' or '.join(keys))))
     return errors
+
+
+def out_of_space(failure, resolved, free=free_space):
+    """A failed build's message ``failure`` that says the disk was full but not where (an Ansible module's or a
+    command's own error, as in the tree): with the build's directories that lack the space it needs now that its
+    own files are gone, or all three when none does (something else filled one while it ran), each with its free
+    space and this build's need. Any other ``failure`` as it is."""
+    if NO_SPACE not in (failure or '') or 'out of space:' in failure:
+        return failure
+    short = space_errors(resolved, free) or [
+        (key, '%s has %s free; this build needs about %s there' % (path, human(free(path)), human(need)))
+        for key, need in needs(resolved).items() for path in [resolved[key]]]
+    return '%s\nout of space: %s' % (failure, '; '.join('%s: %s' % e for e in short))
 
 
 def _fetch_error(url, proxy, timeout):
