@@ -106,8 +106,10 @@ def builds_at_once_one_killed(tmp_path, requests, cache, expected, latest):
     victim_ids = owned_by(str(work), killed)
     temp_dirs = [d for pid in killed for d in glob.glob(os.path.join(tempfile.gettempdir(), 'osimage-*-%d-*' % pid))]
 
+    others = [i for i in range(len(requests)) if i != victim]
     clean = run([OSIMAGE, 'clean', '--json', '--work-dir', str(work), '--cache-dir', cache], timeout=300)
     assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert [i for i in others if procs[i].poll() is None], '%s: the others had ended before the clean' % what
     released = json.loads(clean.stdout)
     # Only the victim's builds (a build killed right after claiming its id had nothing else to release).
     ids = {i for i, gone in released['released'].items() if not all(g.startswith('unfinished owner') for g in gone)}
@@ -116,7 +118,6 @@ def builds_at_once_one_killed(tmp_path, requests, cache, expected, latest):
     assert not [d for pid in killed for d in glob.glob(os.path.join(tempfile.gettempdir(), 'osimage-*-%d-*' % pid))]
     assert all(leftovers.gone(pid) for pid in killed)
 
-    others = [i for i in range(len(requests)) if i != victim]
     for i in others:
         assert procs[i].wait(2400) == 0, '%s; build %d:\n%s' % (what, i, log_of(tmp_path, i)[-4000:])
     seconds = time.monotonic() - began
