@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import errno
 import json
 import os
 import re
@@ -25,7 +24,6 @@ STAGES_CALLBACK = 'osimage.builder.stages'
 STAGE_LINE = re.compile(r'^(?:\x1b\[[0-9;]*m)?STAGE \[(?P<stage>[^\]]+)\] '
                         r'(?:started|(?P<status>\w+) after (?P<seconds>[0-9.]+)s)')
 PR_SET_CHILD_SUBREAPER = 36
-NO_SPACE = os.strerror(errno.ENOSPC)  # a full disk, as tools and Python say it
 PLAIN_PROGRESS_EVERY = 10.0  # seconds between two plain progress lines of a stage (not on a terminal)
 
 
@@ -79,6 +77,7 @@ class Progress:
         self.stage = None
         self.events = []
         self.failure = None
+        self.failed_result = {}  # the result of the task that failed (preflight.out_of_space reads its output)
         self.interrupted = None  # the signal that cancelled the run
         self._offset = 0
         self._spinner = None
@@ -90,13 +89,8 @@ class Progress:
         if event.get('event') == 'runner_on_failed' and not data.get('ignore_errors'):
             # A rescued failure is followed by the one that ends the run, so the last one is the summary.
             res = data.get('res', {})
-            said = res.get('msg') or res.get('stderr') or 'failed'
-            # A command's "non-zero return code" hides a full disk in its output: say it.
-            full = [line.strip() for key in ('stderr', 'stdout', 'module_stderr')
-                    for line in str(res.get(key) or '').splitlines() if NO_SPACE in line]
-            if full and NO_SPACE not in said:
-                said += ': ' + full[-1]
-            self.failure = '%s: %s' % (data.get('task', '?'), said)
+            self.failure = '%s: %s' % (data.get('task', '?'), res.get('msg') or res.get('stderr') or 'failed')
+            self.failed_result = res
         if event.get('event') == 'runner_on_ok':
             # A module's warning is news for the user (a full cache: the build goes on without it).
             for warning in data.get('res', {}).get('warnings', []):

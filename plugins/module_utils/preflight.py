@@ -11,7 +11,7 @@ import urllib.request
 from ansible.module_utils.urls import open_url
 from ansible_collections.osimage.builder.plugins.module_utils import distros
 from ansible_collections.osimage.builder.plugins.module_utils.disk import parse_size
-from ansible_collections.osimage.builder.plugins.module_utils.runner import NO_SPACE
+from ansible_collections.osimage.builder.plugins.module_utils.runner import says_full
 from ansible_collections.osimage.builder.plugins.module_utils.request_schema import RequestError
 
 MIB = 1024 ** 2
@@ -75,12 +75,17 @@ def space_errors(resolved, free=free_space):
     return errors
 
 
-def out_of_space(failure, resolved, free=free_space):
-    """A failed build's message ``failure`` that says the disk was full but not where (an Ansible module's or a
-    command's own error, as in the tree): with the build's directories that lack the space it needs now that its
-    own files are gone, or all three when none does (something else filled one while it ran), each with its free
+def out_of_space(failure, resolved, result=None, free=free_space):
+    """A failed build's message ``failure`` (the failed task's ``result``) when the disk was full but the message
+    does not say where (an Ansible module's or a command's own error, as in the tree): with the line of the
+    result's output that says so, and the build's directories that lack the space it needs now that its own
+    files are gone, or all three when none does (something else filled one while it ran), each with its free
     space and this build's need. Any other ``failure`` as it is."""
-    if NO_SPACE not in (failure or '') or 'out of space:' in failure:
+    said = [line.strip() for key in ('stderr', 'stdout', 'module_stderr')
+            for line in str((result or {}).get(key) or '').splitlines() if says_full(line)]
+    if said and not says_full(failure):
+        failure += ': ' + said[-1]
+    if not says_full(failure) or 'out of space:' in failure:
         return failure
     short = space_errors(resolved, free) or [
         (key, '%s has %s free; this build needs about %s there' % (path, human(free(path)), human(need)))
