@@ -75,14 +75,14 @@ def space_errors(resolved, free=free_space):
     return errors
 
 
-def out_of_space(failure, resolved, result=None, free=free_space):
-    """A failed build's message ``failure`` (the failed task's ``result``) when the disk was full but the message
-    does not say where (an Ansible module's or a command's own error, as in the tree): with the line of the
-    result's output that says so, and the build's directories that lack the space it needs now that its own
-    files are gone, or all three when none does (something else filled one while it ran), each with its free
-    space and this build's need. Any other ``failure`` as it is."""
-    said = [line.strip() for key in ('stderr', 'stdout', 'module_stderr')
-            for line in str((result or {}).get(key) or '').splitlines() if says_full(line)]
+def out_of_space(failure, resolved, results=(), free=free_space):
+    """A failed build's message ``failure`` when the disk was full but the message does not say where (an Ansible
+    module's or a command's own error, as in the tree; ``results``: of the tasks that failed, rescued ones too):
+    with the last line of their output that says so, and the build's directories that lack the space it needs
+    now that its own files are gone, or all three when none does (something else filled one while it ran), each
+    with its free space and this build's need. Any other ``failure`` as it is."""
+    said = [line.strip() for result in results for key in ('stderr', 'stdout', 'module_stderr')
+            for line in str(result.get(key) or '').splitlines() if says_full(line)]
     if said and not says_full(failure):
         failure += ': ' + said[-1]
     if not says_full(failure) or 'out of space:' in failure:

@@ -54,11 +54,12 @@ def test_a_build_that_ran_out_of_space_without_saying_where_is_told_which_direct
         'cache_dir: %s has 1024.0 GiB free' % (tmp_path / 'cache'), 'this build needs about 1.5 GiB there',
         'output_dir: %s has 1024.0 GiB free' % (tmp_path / 'out'), 'this build needs about 1.0 GiB there']
     apt = "E: You don't have enough free space in /var/cache/apt/archives/."
-    assert preflight.out_of_space('Install: failed', resolved, {'stdout': 'Need to get 38 MB\n%s\n' % apt}).startswith(
-        'Install: failed: %s\nout of space: work_dir: %s has 8 MiB' % (apt, tiny_tmpfs))
-    dd = "dd: error writing '/fill': No space left on device"
-    assert preflight.out_of_space('Fill: non-zero return code', resolved, {'stderr': 'x\n%s\n' % dd, 'stdout': ''}) \
-        .startswith('Fill: non-zero return code: %s\nout of space: work_dir: ' % dd)
+    assert preflight.out_of_space('Install: failed', resolved, [{'stdout': 'Need to get 38 MB\n%s\n' % apt}]) \
+        .startswith('Install: failed: %s\nout of space: work_dir: %s has 8 MiB' % (apt, tiny_tmpfs))
+    dd = "dd: error writing '/fill': No space left on device"  # in a rescued task; the build's summary fails after
+    failed = [{'msg': 'non-zero return code', 'stderr': 'x\n%s\n' % dd, 'stdout': ''}, {'msg': 'customizing failed'}]
+    assert preflight.out_of_space('Stop: customizing failed', resolved, failed) \
+        .startswith('Stop: customizing failed: %s\nout of space: work_dir: ' % dd)
     for other in ('Partition: exit 1', 'writing x: out of space: %s has 0 MiB free; %s' % (tiny_tmpfs, NO_SPACE)):
         assert preflight.out_of_space(other, resolved) == other
 
