@@ -1,7 +1,8 @@
-"""Test setup: import the collection as ansible_collections.osimage.builder from this checkout, and keep each
-shared build on one pytest-xdist worker."""
+"""Test setup: import the collection as ansible_collections.osimage.builder from this checkout, keep each
+shared build on one pytest-xdist worker, and the tmpfs fixture (a small full disk) for unit and integration tests."""
 
 import os
+import subprocess
 import sys
 
 import pytest
@@ -23,3 +24,23 @@ def pytest_collection_modifyitems(items):
     for item in items:
         group = next((b for b in SHARED_BUILDS if b in item.fixturenames), item.module.__name__)
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """mount(name, size): a tmpfs of ``size`` (mount's notation, 8m) at tmp_path/name, unmounted whatever the test
+    does."""
+    mounted = []
+
+    def mount(name, size):
+        path = tmp_path / name
+        path.mkdir()
+        subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=%s,mode=0755' % size, 'tmpfs-%s-test' % name, str(path)],
+                       check=True)
+        mounted.append(path)
+        return path
+    yield mount
+    for path in mounted:
+        subprocess.run(['umount', str(path)], check=True)
+    with open('/proc/self/mountinfo', encoding='utf-8') as f:
+        assert not [p for p in mounted if str(p) in f.read()]

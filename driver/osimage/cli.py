@@ -227,6 +227,8 @@ def run_build(args, console, playbook_name, checked, build_id, extravars, announ
         console.print('[yellow]released what the build left behind:[/] ' + ', '.join(released))
     code = outcome(ok, progress)
     if code:
+        progress.failure = collection.module_utils('preflight').out_of_space(progress.failure, resolved,
+                                                                             progress.failed_results)
         what = 'boot test failed' if code == EXIT_BOOT_TEST_FAILED else 'build failed'
         console.print('[bold red]%s[/] in stage %s: %s' % (what, progress.stage, progress.failure))
         console.print('full log: %s' % os.path.join(output_dir, 'build.log'))

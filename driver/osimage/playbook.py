@@ -77,6 +77,7 @@ class Progress:
         self.stage = None
         self.events = []
         self.failure = None
+        self.failed_results = []  # of every failed task, rescued ones too (preflight.out_of_space reads their output)
         self.interrupted = None  # the signal that cancelled the run
         self._offset = 0
         self._spinner = None
@@ -89,6 +90,7 @@ class Progress:
             # A rescued failure is followed by the one that ends the run, so the last one is the summary.
             res = data.get('res', {})
             self.failure = '%s: %s' % (data.get('task', '?'), res.get('msg') or res.get('stderr') or 'failed')
+            self.failed_results.append(res)
         if event.get('event') == 'runner_on_ok':
             # A module's warning is news for the user (a full cache: the build goes on without it).
             for warning in data.get('res', {}).get('warnings', []):

@@ -14,6 +14,7 @@ import urllib.request
 from ansible.module_utils.urls import open_url
 from ansible_collections.osimage.builder.plugins.module_utils import distros
 from ansible_collections.osimage.builder.plugins.module_utils.disk import parse_size
+from ansible_collections.osimage.builder.plugins.module_utils.runner import says_full
 from ansible_collections.osimage.builder.plugins.module_utils.request_schema import RequestError
 
 MIB = 1024 ** 2
@@ -75,6 +76,24 @@ def space_errors(resolved, free=free_space):
                                     '%s elsewhere' % (resolved[keys[0]], shared, human(have), human(need), parts,
                                                       ' or '.join(keys))))
     return errors
+
+
+def out_of_space(failure, resolved, results=(), free=free_space):
+    """A failed build's message ``failure`` when the disk was full but the message does not say where (an Ansible
+    module's or a command's own error, as in the tree; ``results``: of the tasks that failed, rescued ones too):
+    with the last line of their output that says so, and the build's directories that lack the space it needs
+    now that its own files are gone, or all three when none does (something else filled one while it ran), each
+    with its free space and this build's need. Any other ``failure`` as it is."""
+    said = [line.strip() for result in results for key in ('stderr', 'stdout', 'module_stderr')
+            for line in str(result.get(key) or '').splitlines() if says_full(line)]
+    if said and not says_full(failure):
+        failure += ': ' + said[-1]
+    if not says_full(failure) or 'out of space:' in failure:
+        return failure
+    short = space_errors(resolved, free) or [
+        (key, '%s has %s free; this build needs about %s there' % (path, human(free(path)), human(need)))
+        for key, need in needs(resolved).items() for path in [resolved[key]]]
+    return '%s\nout of space: %s' % (failure, '; '.join('%s: %s' % e for e in short))
 
 
 def _fetch_error(url, proxy, timeout):

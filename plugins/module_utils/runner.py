@@ -44,6 +44,13 @@ PROVIDERS = {
 
 
 NO_SPACE = 'No space left on device'
+# apt refuses before it writes: "E: You don't have enough free space in /ROOT/var/cache/apt/archives/."
+APT_NO_SPACE = "You don't have enough free space in "
+
+
+def says_full(text):
+    """Whether a tool's output ``text`` says the disk was full."""
+    return NO_SPACE in text or APT_NO_SPACE in text
 
 
 def fullest_directory(paths):
@@ -149,7 +156,7 @@ class Runner:
     def fail(self, argv, rc, out, err, what=None):
         tail = (err or out or '').strip().splitlines()[-20:]
         msg = '%s failed (exit %s)' % (what or argv[0].rsplit('/', 1)[-1], rc)
-        full = NO_SPACE in (err or '') + (out or '') and fullest_directory(argv[1:])
+        full = says_full((err or '') + (out or '')) and fullest_directory(argv[1:])
         fetch = apt_fetch.explain('%s\n%s' % (err or '', out or ''))
         if full:
             msg += ': out of space: %s; free space there or give the build another directory' % full

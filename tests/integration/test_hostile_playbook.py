@@ -32,6 +32,15 @@ def test_an_alias_bomb_in_extra_vars_is_refused_before_templating_expands_it(tmp
     assert seconds < 60 and not (tmp_path / 'out.json').exists()
 
 
+def test_an_extra_vars_file_over_the_size_limit_is_refused(tmp_path):
+    request = tmp_path / 'big.yml'
+    request.write_text('hostname: web\n' + '# padding\n' * 120000)  # 1.1 MiB that Ansible reads as one key
+    proc, _seconds = run_validate(tmp_path, '-e', '@%s' % request)
+    assert proc.returncode == 2, proc.stdout[-3000:]
+    assert "request key '(file)': %s: is 1.1 MiB, over the 1 MiB limit of a request file" % request in proc.stdout
+    assert not (tmp_path / 'out.json').exists()
+
+
 WIDE_BOMB = ('a: &a [%s]\n' % ','.join(['x'] * 100) + 'b: &b [%s]\n' % ','.join(['*a'] * 100)
              + 'c: &c [%s]\n' % ','.join(['*b'] * 100) + 'packages: {install: *c}\n')
 

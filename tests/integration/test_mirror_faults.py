@@ -1,9 +1,11 @@
-"""A mirror that dies mid-download or serves a corrupted package fails the build clearly and harmlessly.
+"""A mirror that dies mid-download or serves a corrupted package, or a full disk under the bootstrap, fails the build
+clearly and harmlessly.
 
 The mirror is local_apt's, serving Debian 12's packages (kept between runs in the closure cache that
 test_family_bootstrap shares). By default: the mirror dies mid-bootstrap; the build fails naming the mirror and its
 retries, leaves nothing behind (mounts, loop devices, partial files, cache entries), and the next build against the
-healed mirror succeeds, caches its tree, and its image trusts the mirror's key. With -m matrix: a corrupted package in the bootstrap.
+healed mirror succeeds, caches its tree, and its image trusts the mirror's key; a bootstrap into a full disk fails
+naming the directory. With -m matrix: a corrupted package in the bootstrap.
 """
 
 import glob
@@ -16,6 +18,7 @@ import pytest
 
 from ansible_collections.osimage.builder.plugins.module_utils import request as req
 from local_apt import LocalRepository, debian_closure
+from module_runner import run_module
 from osimage_testlib import BIN, ImageFile, left_on_host, run
 
 pytestmark = pytest.mark.integration
@@ -113,6 +116,18 @@ def test_a_mirror_dying_mid_bootstrap_fails_cleanly_and_the_next_build_succeeds(
     assert not (cache_dir / 'trees' / trees[0][:-5] / 'etc/apt/apt.conf.d/99mmdebstrap').exists()
     assert (cache_dir / 'trees' / trees[0][:-5] / 'etc/apt/apt.conf.d').is_dir()
     assert left_on_host(tmp_path, tmp_path / 'work') == []
+
+
+def test_a_bootstrap_into_a_full_disk_fails_naming_the_directory(debian_mirror, tmp_path, tmpfs):
+    """debian_bootstrap (mmdebstrap from the mirror) into a 32 MiB tmpfs, a fraction of the tree: it fails naming the
+    directory and its free space, the tmpfs is left empty and the cache holds no tree."""
+    full, cache = tmpfs('full', '32m'), tmp_path / 'cache'
+    result = run_module('debian_bootstrap', tmp_path, path=str(full / 'root'), suite='bookworm',
+                        mirror=debian_mirror.uri, keyring=debian_mirror.key_file, cache_dir=str(cache))
+    assert result.get('failed'), result
+    assert 'mmdebstrap failed' in result['msg'] and 'out of space: %s' % full in result['msg'], result['msg'][:3000]
+    assert os.listdir(full) == [] and not [e for e in cache_entries(cache) if not e.startswith('debs/')]
+    assert_cached_debs_are_whole(cache, debian_mirror)
 
 
 @pytest.mark.matrix

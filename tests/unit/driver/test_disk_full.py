@@ -1,6 +1,6 @@
 """A full disk: preflight refuses a build whose directories lack the space it needs, naming the directory, the
-space needed and the space free, before any privileged step; a conversion that runs out of space anyway
-leaves no partial file in the output directory and names the directory. An 8 MiB tmpfs stands for the full
+space needed and the space free, before any privileged step; an assembly, a conversion or an archive that runs
+out of space anyway leaves no partial file behind and names the directory. An 8 MiB tmpfs stands for the full
 disk; it is unmounted in every outcome."""
 
 import os
@@ -10,6 +10,10 @@ import sys
 import pytest
 import yaml
 from module_runner import run_module
+
+from ansible_collections.osimage.builder.plugins.module_utils import preflight
+from ansible_collections.osimage.builder.plugins.module_utils import request as req
+from ansible_collections.osimage.builder.plugins.module_utils.runner import NO_SPACE
 
 OSIMAGE = os.path.join(os.path.dirname(sys.executable), 'osimage')
 
@@ -33,6 +37,43 @@ def test_a_build_into_a_full_directory_is_refused_before_anything_is_made(tmp_pa
     assert '%s: %s has 8 MiB free; this build needs about %s there' % (key, tiny_tmpfs, needs) in proc.stderr
     assert 'Traceback' not in proc.stderr
     assert os.listdir(tiny_tmpfs) == [] and not any(os.path.exists(d) for d in dirs.values() if d != str(tiny_tmpfs))
+
+
+def test_a_build_that_ran_out_of_space_without_saying_where_is_told_which_directory_lacks_what(tmp_path, tiny_tmpfs):
+    """A task in the tree (customize) fails with the tool's own words: the driver adds the directory and the need."""
+    resolved = req.resolve({'work_dir': str(tiny_tmpfs), 'cache_dir': str(tmp_path / 'cache'),
+                            'output_dir': str(tmp_path / 'out')})
+    failure = "Run your task: non-zero return code: dd: error writing '/fill': No space left on device"
+    said = preflight.out_of_space(failure, resolved)
+    assert said.startswith(failure + '\nout of space: work_dir: %s has 8 MiB free; this build needs about 3.0 GiB '
+                           'there' % tiny_tmpfs), said
+    assert 'cache_dir' not in said  # it has the space
+    roomy = preflight.out_of_space(failure, resolved, free=lambda path: 1 << 40)
+    assert roomy.split('\nout of space: ')[1].split('; ') == [
+        'work_dir: %s has 1024.0 GiB free' % tiny_tmpfs, 'this build needs about 3.0 GiB there',
+        'cache_dir: %s has 1024.0 GiB free' % (tmp_path / 'cache'), 'this build needs about 1.5 GiB there',
+        'output_dir: %s has 1024.0 GiB free' % (tmp_path / 'out'), 'this build needs about 1.0 GiB there']
+    apt = "E: You don't have enough free space in /var/cache/apt/archives/."
+    assert preflight.out_of_space('Install: failed', resolved, [{'stdout': 'Need to get 38 MB\n%s\n' % apt}]) \
+        .startswith('Install: failed: %s\nout of space: work_dir: %s has 8 MiB' % (apt, tiny_tmpfs))
+    dd = "dd: error writing '/fill': No space left on device"  # in a rescued task; the build's summary fails after
+    failed = [{'msg': 'non-zero return code', 'stderr': 'x\n%s\n' % dd, 'stdout': ''}, {'msg': 'customizing failed'}]
+    assert preflight.out_of_space('Stop: customizing failed', resolved, failed) \
+        .startswith('Stop: customizing failed: %s\nout of space: work_dir: ' % dd)
+    for other in ('Partition: exit 1', 'writing x: out of space: %s has 0 MiB free; %s' % (tiny_tmpfs, NO_SPACE)):
+        assert preflight.out_of_space(other, resolved) == other
+
+
+def test_an_assembly_that_runs_out_of_space_leaves_no_partial_disk_and_names_the_directory(tmp_path, tiny_tmpfs):
+    root = tmp_path / 'root'
+    (root / 'usr').mkdir(parents=True)
+    for i in range(4):
+        (root / 'usr' / ('file%d' % i)).write_bytes(os.urandom(4 * 1024 * 1024))  # 16 MiB into the 8 MiB tmpfs
+    result = run_module('disk_image', tmp_path, path=str(tiny_tmpfs / 'disk.raw'), size='64MiB', root=str(root),
+                        partitions=[{'name': 'root', 'size': 'rest', 'filesystem': 'ext4', 'mountpoint': '/'}])
+    assert result.get('failed'), result
+    assert 'out of space: %s has 0 MiB free' % tiny_tmpfs in result['msg'], result['msg']
+    assert os.listdir(tiny_tmpfs) == [], 'no partial disk, no split tree, no stamp'
 
 
 def test_a_conversion_that_runs_out_of_space_leaves_no_partial_file_and_names_the_directory(tmp_path, tiny_tmpfs):

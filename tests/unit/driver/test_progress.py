@@ -66,7 +66,7 @@ def test_the_last_failure_that_was_not_ignored_is_the_summary(tmp_path):
     shown, _out = progress(tmp_path)
     shown({'event': 'runner_on_failed', 'event_data': {'task': 'Probe', 'ignore_errors': True, 'res': {'msg': 'x'}}})
     shown({'event': 'runner_on_failed', 'event_data': {'task': 'Partition', 'res': {'stderr': 'no space'}}})
-    assert shown.failure == 'Partition: no space'
+    assert shown.failure == 'Partition: no space' and shown.failed_results == [{'stderr': 'no space'}]
 
 
 def test_a_remote_builds_stages_are_read_from_the_lines_the_callback_displayed(capsys):

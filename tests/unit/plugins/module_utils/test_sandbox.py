@@ -63,6 +63,19 @@ def test_the_host_root_is_unreachable(tree, tmp_path):
     assert sentinel.read_text() == 'host\n'
 
 
+def test_the_hosts_ipc_objects_are_invisible(tree):
+    """A host SysV message queue (IPC namespace): the host lists it, the sandbox sees an empty table."""
+    made = subprocess.run(['ipcmk', '-Q'], capture_output=True, text=True, check=True).stdout
+    queue = made.split(':')[-1].strip()
+    try:
+        with open('/proc/sysvipc/msg', encoding='utf-8') as f:
+            assert queue in [line.split()[1] for line in f.readlines()[1:]]
+        proc = inside(tree, 'cat /proc/sysvipc/msg')
+        assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 1, proc.stdout  # the header alone
+    finally:
+        subprocess.run(['ipcrm', '-q', queue], check=True)
+
+
 def test_mounts_device_nodes_and_kernel_settings_are_refused(tree):
     proc = inside(tree, 'mount -t tmpfs none /tmp; echo mount=$?; mknod /tmp/sda b 8 0; echo mknod=$?; '
                         'echo 1 > /proc/sys/kernel/core_pattern; echo core=$?; echo x > /sys/kernel/uevent_helper; '
