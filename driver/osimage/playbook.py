@@ -78,6 +78,7 @@ class Progress:
         self.events = []
         self.failure = None
         self.interrupted = None  # the signal that cancelled the run
+        self.refused = False  # a module refused its input (an image retrofit cannot open, a request it cannot take)
         self._offset = 0
         self._spinner = None
         self._task = None
@@ -89,6 +90,7 @@ class Progress:
             # A rescued failure is followed by the one that ends the run, so the last one is the summary.
             res = data.get('res', {})
             self.failure = '%s: %s' % (data.get('task', '?'), res.get('msg') or res.get('stderr') or 'failed')
+            self.refused = self.refused or bool(res.get('refused'))
         if event.get('event') == 'runner_on_ok':
             # A module's warning is news for the user (a full cache: the build goes on without it).
             for warning in data.get('res', {}).get('warnings', []):
