@@ -1,7 +1,8 @@
 """retrofit_tree opens a copy of a small hand-made image and closes it again leaving nothing: no mount, loop
 device, mount point or state file, even when another mount namespace took a copy of its mounts meanwhile. A dirty
 file system is checked and repaired in the copy, and the result says so; `osimage retrofit` of an image holding an
-LVM volume, or whose fstab mounts a file system osimage does not open, exits 2 naming it and leaves nothing."""
+LVM volume, or whose fstab mounts a file system osimage does not open, exits 2 naming it and leaves nothing.
+boot_entries, which the retrofit runs in the image when its kernels changed, on a Debian-like /boot."""
 
 import json
 import os
@@ -19,11 +20,11 @@ MIB = 1024 * 1024
 ROOT_UUID = '5e1f0000-0000-4000-8000-00000000c0de'
 
 
-def module(**args):
-    """Run retrofit_tree through Ansible; its result."""
+def module(name='retrofit_tree', **args):
+    """Run module ``name`` through Ansible; its result."""
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
                PATH=BIN + os.pathsep + os.environ['PATH'])
-    proc = run([os.path.join(BIN, 'ansible'), 'localhost', '-o', '-m', 'osimage.builder.retrofit_tree', '-a',
+    proc = run([os.path.join(BIN, 'ansible'), 'localhost', '-o', '-m', 'osimage.builder.' + name, '-a',
                 json.dumps(args)], env=env, cwd=ROOT, timeout=300)
     assert ' => {' in proc.stdout, proc.stdout + proc.stderr  # one line: localhost | CHANGED => {...}
     return json.loads(proc.stdout.split(' => ', 1)[1])
@@ -136,3 +137,24 @@ def test_a_layout_osimage_does_not_open_exits_2_naming_it_and_leaves_nothing(tmp
     assert json.loads(proc.stdout.splitlines()[-1])['result'] == 'refused'
     assert sha256(image) == before and left_on_host(tmp_path, work) == []
     assert sorted(os.listdir(out)) == ['build.log']
+
+
+def test_boot_entries_follow_the_kernels_and_keep_the_images_options(tmp_path):
+    old, new = '6.1.0-17-amd64', '6.1.0-18-amd64'
+    entries = tmp_path / 'boot/loader/entries'
+    entries.mkdir(parents=True)
+    for version in (old, new):
+        (tmp_path / 'boot' / ('vmlinuz-' + version)).write_bytes(b'kernel')
+    own = 'title Debian\nversion %s\nlinux /vmlinuz-%s\ninitrd /initrd.img-%s\noptions root=UUID=%s ro\n' % (
+        old, old, old, ROOT_UUID)
+    (entries / ('osimage-%s.conf' % old)).write_text(own)
+    (entries / ('0123abcd-%s.conf' % new)).write_text(own.replace(old, new).replace(ROOT_UUID, 'host-root'))
+    args = {'name': 'boot_entries', 'boot': str(tmp_path / 'boot'), 'kernels_before': ['vmlinuz-' + old]}
+    done = module(**args)
+    assert done['changed'] and done['written'] == ['osimage-%s.conf' % new], done
+    assert done['removed'] == ['0123abcd-%s.conf' % new], done
+    assert sorted(os.listdir(entries)) == ['osimage-%s.conf' % old, 'osimage-%s.conf' % new]
+    assert (entries / ('osimage-%s.conf' % new)).read_text() == own.replace(old, new)
+    assert oct((entries / ('osimage-%s.conf' % new)).stat().st_mode & 0o777) == '0o644'
+    again = module(**args)
+    assert (again['changed'], again['written'], again['removed']) == (False, [], []), again
