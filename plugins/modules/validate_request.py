@@ -42,7 +42,7 @@ options:
         (its C(image) result with C(mounts) and C(fsck)), or an empty mapping before the image is opened.
       - The keys an existing image decides (distro, release, arch, disk layout, size, firmware, boot loader, kernel
         command line, platform, the iso, tar and oci formats) are refused naming each; distro, release, arch, table and
-        firmware are then taken from the image, and C(osimage.retrofit) is set (the manifest's C(request.retrofit):
+        firmware are then taken from the image, and C(osimage.retrofit) is set (the manifest's C(request.retrofit),
         what the image was found to be, and what fsck found and repaired).
     type: dict
   build_id:
