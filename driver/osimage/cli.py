@@ -17,14 +17,12 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from osimage import boot as interactive, builders, collection, completion, playbook
+from osimage import boot as interactive, build_hosts, build_pool, builder_worker, collection, completion, playbook
+from osimage.exit_codes import (EXIT_BAD_INPUT, EXIT_BOOT_TEST_FAILED, EXIT_BUILD_FAILED, EXIT_INTERRUPTED,
+                                EXIT_NO_COLLECTION, EXIT_USAGE, RESULTS, outcome)
+from osimage.pool_summary import summary_table
+from osimage.remote_build import RemoteBuild
 
-EXIT_BUILD_FAILED = 1
-EXIT_BAD_INPUT = 2
-EXIT_BOOT_TEST_FAILED = 3
-EXIT_USAGE = 4
-EXIT_NO_COLLECTION = 5
-EXIT_INTERRUPTED = 130
 EXIT_CODES = f"""exit codes:
   0    success
   {EXIT_BUILD_FAILED}    the build failed (the stage and the failed task are named; build.log has the rest)
@@ -279,8 +277,8 @@ def cmd_build_remote(args, console):
     if args.output and len(paths) > 1:
         return _usage('-o names one build\'s output directory: with several requests, set output_dir in each')
     try:
-        hosts = ([builders.parse_spec(args.builder, args.ssh_option)] if args.builder else
-                 builders.from_inventory(args.builders, args.builder_group, args.ssh_option))
+        hosts = ([build_hosts.parse_spec(args.builder, args.ssh_option)] if args.builder else
+                 build_hosts.from_inventory(args.builders, args.builder_group, args.ssh_option))
     except ValueError as exc:
         raise SystemExit(_bad(str(exc)))
     prepared = [prepare_remote(args, path) for path in paths]
@@ -288,12 +286,12 @@ def cmd_build_remote(args, console):
     def start(build, host, prefix):
         build_id, request, output_dir = build[1]
         os.makedirs(output_dir, exist_ok=True)
-        return builders.RemoteBuild(host, request, build_id, output_dir, console, prefix, keep=args.keep_on_builder,
-                                    json_lines=args.json and len(paths) == 1)
+        return RemoteBuild(host, request, build_id, output_dir, console, prefix, keep=args.keep_on_builder,
+                           json_lines=args.json and len(paths) == 1)
 
     if len(paths) > 1:
-        outcomes = builders.run_many(list(zip([p or '(default)' for p in paths], prepared)), hosts, console, start)
-        console.print(builders.summary_table(outcomes))
+        outcomes = build_pool.run_many(list(zip([p or '(default)' for p in paths], prepared)), hosts, start)
+        console.print(summary_table(outcomes))
         if args.json:
             emit([{'request': o.request, 'builder': o.builder, 'result': RESULTS.get(o.code, 'refused'),
                    'exit_code': o.code, 'output_dir': o.output_dir, 'seconds': round(o.seconds, 1),
@@ -324,29 +322,13 @@ def cmd_build_remote(args, console):
 
 def cmd_builder_probe(_args, _console):
     """On a builder: what it has for the build described on stdin (run by ``osimage build --builder``)."""
-    emit(builders.probe(json.load(sys.stdin)))
+    emit(builder_worker.probe(json.load(sys.stdin)))
     return 0
 
 
 def cmd_builder_worker(args, _console):
     """On a builder: run the job streamed on stdin as ansible-runner's worker (run by ``osimage build --builder``)."""
-    return builders.serve(args.build_id, args.work_dir)
-
-
-def outcome(ok, progress):
-    """The exit code of a playbook run: interrupted, its input refused by a module, failed in the boot test (stage
-    prove), or failed."""
-    if progress.interrupted:
-        return EXIT_INTERRUPTED
-    if ok:
-        return 0
-    if progress.refused:
-        return EXIT_BAD_INPUT
-    return EXIT_BOOT_TEST_FAILED if progress.stage == 'prove' else EXIT_BUILD_FAILED
-
-
-RESULTS = {0: 'ok', EXIT_BUILD_FAILED: 'build-failed', EXIT_BAD_INPUT: 'refused',
-           EXIT_BOOT_TEST_FAILED: 'boot-test-failed', EXIT_INTERRUPTED: 'interrupted'}
+    return builder_worker.serve(args.build_id, args.work_dir)
 
 
 def build_summary(code, progress, output_dir, started):
@@ -600,7 +582,7 @@ def parser():
                         help='build on this host over SSH (prepared by playbooks/builder_setup.yml)')
     remote.add_argument('--builders', metavar='INVENTORY', help='build the requests over the hosts of an Ansible '
                                                                 'inventory group, osimage_builder_limit builds each')
-    remote.add_argument('--builder-group', default=builders.DEFAULT_GROUP,
+    remote.add_argument('--builder-group', default=build_hosts.DEFAULT_GROUP,
                         help='the inventory group of build hosts (default: %(default)s)')
     remote.add_argument('--keep-on-builder', action='store_true',
                         help='leave the images on the builder (the manifest names where) instead of copying them')

@@ -21,6 +21,62 @@ STAMP_SUFFIX = '.osimage-bootstrap.json'
 TREE_CACHE_MAX_AGE = 86400
 
 
+def debian_inputs(args):
+    """What decides a debian_bootstrap tree (its cache key): the arguments ``args`` that shape it."""
+    keys = ('suite', 'mirror', 'architecture', 'variant', 'tool', 'components', 'keyring', 'extra_sources')
+    inputs = {k: args[k] for k in keys}
+    inputs['include'] = sorted(set(args['include']))
+    return inputs
+
+
+def rpm_inputs(args):
+    """What decides an rpm_bootstrap tree (its cache key): the arguments ``args`` that shape it."""
+    keys = ('backend', 'releasever', 'architecture', 'dbpath', 'install_weak_deps')
+    inputs = {k: args[k] for k in keys}
+    inputs['repositories'] = sorted(({k: r[k] for k in ('name', 'baseurl', 'gpgkey')} for r in args['repositories']),
+                                    key=lambda r: r['name'])
+    inputs['packages'] = sorted(set(args['packages']))
+    return inputs
+
+
+def _debian_args(build, packages):
+    mmdebstrap = build['bootstrap']['tool'] == 'mmdebstrap'
+    return {'suite': build['release'], 'mirror': build['mirror'], 'components': build['os']['components'],
+            'keyring': build['os'].get('keyring'), 'extra_sources': build['os']['sources'] if mmdebstrap else [],
+            'architecture': build['os']['arch_name'], 'tool': build['bootstrap']['tool'],
+            'variant': build['bootstrap']['variant'], 'include': packages}
+
+
+def _rpm_args(build, packages):
+    return {'backend': build['bootstrap']['tool'], 'releasever': build['os']['version'],
+            'architecture': build['os']['arch_name'], 'repositories': build['os']['repositories'],
+            'dbpath': build['os']['rpm_dbpath'], 'install_weak_deps': False, 'packages': packages}
+
+
+# Per bootstrap module (the distro table's FAMILIES[family]['bootstrap']['module']): the arguments a resolved
+# build gives it, and what of them decides the tree.
+MODULES = {'debian_bootstrap': {'args': _debian_args, 'inputs': debian_inputs},
+           'rpm_bootstrap': {'args': _rpm_args, 'inputs': rpm_inputs}}
+
+
+def request_args(build):
+    """The arguments of the family's bootstrap module for resolved ``build`` (less where, cache and proxy): the
+    release's base system, kernel and network stack, the disk's tools and, unless they come from the request's
+    own repositories (which exist only inside the tree), the request's packages. The family's role passes them
+    on as they are, and build_stamp fingerprints them, so a build knows its bootstrap cache entry beforehand."""
+    os_ = build['os']
+    packages = os_['packages']['base'] + os_['packages']['kernel'] + os_['packages']['network'] + \
+        ([] if build['repositories'] else build['packages']['install']) + build['disk']['packages']
+    return MODULES[os_['bootstrap']['module']]['args'](build, packages)
+
+
+def request_fingerprint(build):
+    """The fingerprint of the bootstrap cache entry resolved ``build`` uses (its bootstrap module's
+    ``fingerprint``)."""
+    module = MODULES[build['os']['bootstrap']['module']]
+    return stamp.fingerprint(module['inputs'](build['bootstrap']['args']))
+
+
 def cached_tree_stamp(cache_dir, fingerprint):
     """Where the stamp of the cached tree of ``fingerprint`` is kept ({inputs, created, fingerprint})."""
     return os.path.join(cache_dir, 'trees', fingerprint + '.json')

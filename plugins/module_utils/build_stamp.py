@@ -21,7 +21,7 @@ import os
 import time
 from urllib.error import URLError
 
-from ansible_collections.osimage.builder.plugins.module_utils import distros, stamp
+from ansible_collections.osimage.builder.plugins.module_utils import bootstrap, distros, stamp
 from ansible_collections.osimage.builder.plugins.module_utils.bootstrap import TREE_CACHE_MAX_AGE, cached_tree_stamp
 
 try:
@@ -221,17 +221,18 @@ def check(resolved, key, force=False, now=None):
 
 
 def stamp_fact(resolved, force=False):
-    """The fact ``osimage_stamp`` of a build: check()'s answer with its ``fingerprint`` and its ``tree`` key (the
-    customized-tree cache's, from tree_request; None when the request cannot use that cache). None for a retrofit
-    (``resolved`` has ``retrofit``): its output is no stamped build, so it is never up to date and its boot test
-    records nothing."""
+    """The fact ``osimage_stamp`` of a build: check()'s answer with its ``fingerprint``, its ``tree`` key (the
+    customized-tree cache's, from tree_request; None when the request cannot use that cache) and its ``bootstrap``
+    fingerprint (the bootstrap cache entry's). None for a retrofit (``resolved`` has ``retrofit``): its output is no
+    stamped build, so it is never up to date and its boot test records nothing."""
     if 'retrofit' in resolved:
         return None
     inputs = _inputs(resolved)
     key = stamp.fingerprint(inputs)
     early = tree_request(resolved)
     tree = stamp.fingerprint(dict(inputs, request=early)) if early is not None else None
-    return dict(check(resolved, key, force=force), fingerprint=key, tree=tree)
+    return dict(check(resolved, key, force=force), fingerprint=key, tree=tree,
+                bootstrap=bootstrap.request_fingerprint(resolved))
 
 
 def _bootstrap_change(entry, cache_dir, now=None):

@@ -152,6 +152,8 @@ FAMILIES = {
         'package_manager': 'apt',
         'package_db': 'dpkg',
         'probes': ['{mirror}/dists/{release}/Release'],
+        # The field of a probed index that says until when apt accepts it (testing and security suites carry it).
+        'probe_expiry': 'Valid-Until',
         # variants: the package selections a bootstrap may start from, the first by default.
         'bootstrap': {'module': 'debian_bootstrap', 'tools': ['mmdebstrap', 'debootstrap'],
                       'variants': ['apt', 'minbase', 'required', 'important', 'standard']},

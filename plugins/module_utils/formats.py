@@ -40,6 +40,10 @@ CHECKABLE = ('qcow2', 'vmdk', 'vhdx', 'vdi')
 # Formats qemu-img compresses (-c), with the options that choose how: zstd writes the default image's qcow2
 # (800 MiB plain) as 274 MiB in 3.5 s where zlib takes 23 s for 281 MiB.
 COMPRESSIBLE = {'qcow2': {'compression_type': 'zstd'}}
+# Formats whose clusters qemu-img may write out of order (-W), which overlaps compressing and writing: the default
+# image's compressed qcow2 took 3.6 s instead of 4.5 s, 0.2 % larger. A streamOptimized vmdk or a fixed vhd must be
+# written in order.
+UNORDERED = ('qcow2',)
 
 
 def file_name(name, fmt):

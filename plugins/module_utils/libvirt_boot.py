@@ -48,6 +48,10 @@ QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0'
 ElementTree.register_namespace('qemu', QEMU_NS)
 # getty's '<hostname> login:' prompt; kernel messages may follow on the same line, so no end anchor.
 LOGIN_PROMPT = r'^\S+ login:'
+# Seconds a console that has printed may stay silent before the guest is taken for hung. A TCG guest was seen
+# to stop for good in the kernel's early init (after "pnp: PnP ACPI: found 5 devices"); a healthy one prints
+# every few seconds until its login prompt.
+STALL = 120
 # Formats libvirt names as a qcow2 overlay's backing file; others (vhdx) it opens as raw.
 BACKING_FORMATS = ('raw', 'qcow2', 'vmdk', 'vdi', 'vpc')
 # Machine type -> the PCI root bus, the target and bus of an extra CD-ROM (the NoCloud seed) and the model of
@@ -410,18 +414,31 @@ def console_shows(console, expect):
     return re.search(expect.encode('utf-8'), console.replace(b'\r', b''), re.MULTILINE) is not None
 
 
-def wait_console(facts, expect, timeout):
-    """Seconds from start until ``expect`` shows on the console; raises TimeoutError or RuntimeError."""
+class Stalled(TimeoutError):
+    """The console, once it had printed, stayed silent too long: the guest hung (seen under TCG, rarely)."""
+
+
+def wait_console(facts, expect, timeout, stall=0):
+    """Seconds from start until ``expect`` shows on the console; raises TimeoutError, Stalled (the console that
+    had printed stayed silent for ``stall`` seconds; 0 never) or RuntimeError."""
     conn = connect()
+    size, heard = 0, facts['started']
     try:
         while True:
-            elapsed = time.time() - facts['started']
-            if console_shows(_read(facts['console_log']), expect):
+            now = time.time()
+            elapsed = now - facts['started']
+            console = _read(facts['console_log'])
+            if console_shows(console, expect):
                 return round(elapsed, 1)
             if not _active(conn, facts['domain']):
                 raise RuntimeError('the guest stopped after %.0f s before the console showed /%s/' % (elapsed, expect))
             if elapsed > timeout:
                 raise TimeoutError('the console did not show /%s/ within %d s' % (expect, timeout))
+            if len(console) != size:
+                size, heard = len(console), now
+            elif stall and size and now - heard > stall:
+                since = heard - facts['started']
+                raise Stalled('the console stayed silent for %d s from %.0f s after the start' % (stall, since))
             time.sleep(0.5)
     finally:
         conn.close()

@@ -5,7 +5,10 @@
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import os
+import re
 import urllib.request
 
 from ansible.module_utils.urls import open_url
@@ -89,15 +92,53 @@ def _fetch_error(url, proxy, timeout):
         return str(getattr(exc, 'reason', exc))
 
 
+def _fetch(url, proxy, timeout):
+    """The text at ``url`` (through ``proxy`` when given)."""
+    if url.startswith('file://'):
+        with open(url[len('file://'):], 'rb') as f:
+            return f.read().decode('utf-8', 'replace')
+    if proxy:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({'http': proxy, 'https': proxy}))
+        with opener.open(url, timeout=timeout) as response:
+            return response.read().decode('utf-8', 'replace')
+    with open_url(url, timeout=timeout) as response:
+        return response.read().decode('utf-8', 'replace')
+
+
+def expired(text, field, now=None):
+    """The date of ``field`` (an RFC 2822 date, as apt's Valid-Until) in index ``text`` when it is past; else None."""
+    found = re.search(r'^%s:\s*(.+?)\s*$' % re.escape(field), text, re.MULTILINE)
+    if not found:
+        return None
+    try:
+        until = email.utils.parsedate_to_datetime(found.group(1))
+    except (TypeError, ValueError):
+        return None
+    return found.group(1) if until < (now or datetime.datetime.now(datetime.timezone.utc)) else None
+
+
 def mirror_errors(resolved, timeout=15):
-    """[(key, message)] when the mirror does not serve the release (the distro table's probes)."""
+    """[(key, message)] when the mirror does not serve the release (the distro table's probes), or serves an index
+    that has expired (the family's ``probe_expiry`` field is past), which the package manager refuses."""
     errors = []
+    proxy = resolved.get('location', {}).get('proxy')
+    field = resolved['os'].get('probe_expiry')
     for url in resolved['os']['probes']:
-        problem = _fetch_error(url, resolved.get('location', {}).get('proxy'), timeout)
+        problem = _fetch_error(url, proxy, timeout)
         if problem is not None and url.startswith('file://'):
             errors.append(('mirror', '%s does not exist' % url))
         elif problem is not None:
             errors.append(('mirror', 'cannot fetch %s (%s): check the URL and the network' % (url, problem)))
+        elif field:
+            try:
+                until = expired(_fetch(url, proxy, timeout), field)
+            except (OSError, ValueError) as exc:
+                errors.append(('mirror', 'cannot fetch %s (%s): check the URL and the network' % (url, exc)))
+                continue
+            if until:
+                errors.append(('mirror', '%s expired on %s (its %s): %s refuses it, so this mirror is stale or a '
+                                         'snapshot; point location.mirror at a current mirror'
+                               % (url, until, field, resolved['os']['package_manager'])))
     return errors
 
 

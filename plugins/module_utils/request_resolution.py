@@ -15,6 +15,7 @@ import os
 import re
 import uuid
 
+from ansible_collections.osimage.builder.plugins.module_utils import bootstrap
 from ansible_collections.osimage.builder.plugins.module_utils import customization
 from ansible_collections.osimage.builder.plugins.module_utils import distros
 from ansible_collections.osimage.builder.plugins.module_utils import formats as fmts
@@ -167,4 +168,6 @@ def resolve_valid(request, cwd, build_id=None):
     req['boot_image'] = os.path.join(req['output_dir'], fmts.file_name(req['name'], boots[0])) if boots else None
     if boots == ['iso']:
         req['boot_test'].update(verify=False, firmwares=['bios', 'uefi'])
-    return customization.resolve(req, cwd)
+    req = customization.resolve(req, cwd)
+    req['bootstrap']['args'] = bootstrap.request_args(req)
+    return req

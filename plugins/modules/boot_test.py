@@ -120,6 +120,15 @@ options:
       - The default matches getty's C(<hostname> login:) prompt even when kernel messages land on the same line.
     type: str
     default: '^\S+ login:'
+  stall:
+    description:
+      - Seconds the console, once it has printed, may stay silent before the guest is taken for hung. A hung
+        guest is destroyed and booted once more (its console kept as C(CONSOLE-stalled.log) beside
+        O(console_log), the result's RV(stalled) says why); a second stall fails. V(0) never restarts.
+      - O(timeout) counts for each boot.
+    type: int
+    default: 120
+    version_added: 0.5.0
 notes:
   - Needs a running libvirtd reachable at C(qemu:///system).
 requirements:
@@ -210,6 +219,13 @@ accel_reason:
   description: Why that accelerator was used.
   returned: when the guest started
   type: str
+stalled:
+  description: Why the first boot was taken for hung and where its console is kept; the result is the second
+    boot's.
+  returned: when the first boot stalled
+  type: dict
+  sample: {message: the console stayed silent for 120 s from 1 s after the start,
+           console_log: /srv/images/debian/console-uefi-stalled.log}
 console_tail:
   description: The last lines of the console.
   returned: unless O(state=absent)
@@ -229,7 +245,7 @@ from ansible_collections.osimage.builder.plugins.module_utils import libvirt_boo
 
 PUBLIC = ('outcome', 'message', 'seconds_to_login', 'seconds_to_ssh', 'accel', 'accel_reason', 'arch', 'console_log',
           'console_tail', 'firmware', 'ssh_port', 'ssh_private_key', 'ssh_user', 'domain', 'run_dir',
-          'forwarded_ports')
+          'forwarded_ports', 'stalled')
 
 
 def write_report(path, report):
@@ -237,29 +253,48 @@ def write_report(path, report):
                                        sort_keys=True))
 
 
+def start_and_wait(params, run_dir, report):
+    """Start the domain on the image (an archive's disk unpacked into ``run_dir``) and wait for its login prompt
+    (and SSH when it is to keep running); the facts go to ``report``."""
+    disk = disk_archive.bootable_disk(params['image'], run_dir)
+    report.update(libvirt_boot.start(disk, params['console_log'], params['name'], run_dir,
+                                     accel=params['accel'], memory_mib=params['memory_mib'],
+                                     vcpus=params['vcpus'], probe_kernel=params['probe_kernel'],
+                                     ssh=params['state'] == 'running', firmware=params['firmware'],
+                                     ovmf_dir=params['ovmf_dir'], grow=params['grow'], nocloud=params['nocloud_seed'],
+                                     forward_ports=params['forward_ports'], arch=params['arch']))
+    if disk != params['image']:
+        report.update(image=params['image'], unpacked_disk=disk)
+    report['seconds_to_login'] = libvirt_boot.wait_console(report, params['expect'], params['timeout'],
+                                                           params['stall'])
+    if params['state'] == 'running':
+        report['seconds_to_ssh'] = libvirt_boot.wait_ssh(report, params['timeout'])
+
+
+def stalled_log(console_log):
+    """Where the console of a boot that stalled is kept: CONSOLE-stalled.log beside CONSOLE.log."""
+    root, ext = os.path.splitext(console_log)
+    return root + '-stalled' + ext
+
+
 def boot(params, run_dir):
-    """Start the domain and wait; return the report. The domain is gone again unless it is running."""
+    """Start the domain and wait; return the report. The domain is gone again unless it is running. A boot whose
+    console stalls is destroyed and started once more; the report's ``stalled`` keeps why."""
     report = {'image': params['image'], 'accel': params['accel'], 'timeout': params['timeout'],
               'firmware': params['firmware'], 'arch': params['arch']}
-    running = params['state'] == 'running'
     build_id, work_dir = params['name'][len('osimage-'):], os.path.dirname(run_dir)
     if params['name'].startswith('osimage-') and not leftovers.alive(work_dir, build_id):
         # Owned by this ansible-playbook, so that osimage.builder.clean stops it only if the run was killed.
         leftovers.claim(work_dir, build_id)
     try:
-        disk = disk_archive.bootable_disk(params['image'], run_dir)
-        report.update(libvirt_boot.start(disk, params['console_log'], params['name'], run_dir,
-                                         accel=params['accel'], memory_mib=params['memory_mib'],
-                                         vcpus=params['vcpus'], probe_kernel=params['probe_kernel'], ssh=running,
-                                         firmware=params['firmware'], ovmf_dir=params['ovmf_dir'],
-                                         grow=params['grow'], nocloud=params['nocloud_seed'],
-                                         forward_ports=params['forward_ports'], arch=params['arch']))
-        if disk != params['image']:
-            report.update(image=params['image'], unpacked_disk=disk)
-        report['seconds_to_login'] = libvirt_boot.wait_console(report, params['expect'], params['timeout'])
-        if running:
-            report['seconds_to_ssh'] = libvirt_boot.wait_ssh(report, params['timeout'])
-        report['outcome'] = 'running' if running else 'passed'
+        try:
+            start_and_wait(params, run_dir, report)
+        except libvirt_boot.Stalled as exc:
+            libvirt_boot.stop(params['name'], run_dir)
+            os.replace(params['console_log'], stalled_log(params['console_log']))
+            report['stalled'] = {'message': str(exc), 'console_log': stalled_log(params['console_log'])}
+            start_and_wait(params, run_dir, report)
+        report['outcome'] = 'running' if params['state'] == 'running' else 'passed'
     except TimeoutError as exc:
         report.update(outcome='timeout', message=str(exc))
     except RuntimeError as exc:
@@ -294,6 +329,7 @@ def main():
             nocloud_seed=dict(type='bool', default=False),
             forward_ports=dict(type='list', elements='int', default=[]),
             expect=dict(type='str', default=libvirt_boot.LOGIN_PROMPT),
+            stall=dict(type='int', default=libvirt_boot.STALL),
         ),
         required_if=[('state', 'tested', ('image', 'console_log', 'report')),
                      ('state', 'running', ('image', 'console_log', 'report'))],

@@ -35,7 +35,8 @@ options:
     description: The build's fingerprint. Required unless O(state=absent).
     type: str
   bootstrap_fingerprint:
-    description: The fingerprint the bootstrap module returned (its tree cache key).
+    description: The fingerprint of the bootstrap cache entry the build used (its tree cache key), fact
+      C(osimage_stamp.bootstrap).
     type: str
   cache_dir:
     description: The cache directory holding the bootstrap tree cache.
@@ -61,7 +62,7 @@ EXAMPLES = r'''
   osimage.builder.build_stamp:
     output_dir: /srv/images/web
     fingerprint: "{{ osimage_stamp.fingerprint }}"
-    bootstrap_fingerprint: "{{ debian_bootstrap_result.fingerprint }}"
+    bootstrap_fingerprint: "{{ osimage_stamp.bootstrap }}"
     cache_dir: /var/cache/osimage
 
 - name: Record that its boot test passed

@@ -46,8 +46,8 @@ options:
     choices: [restored, stored]
     default: restored
   bootstrap_fingerprint:
-    description: The bootstrap cache entry the build would use (the bootstrap module's C(fingerprint) in check
-      mode). Required when O(state=restored).
+    description: The fingerprint of the bootstrap cache entry the build uses, fact C(osimage_stamp.bootstrap) of
+      M(osimage.builder.validate_request). Required when O(state=restored).
     type: str
   move:
     description:
@@ -75,7 +75,7 @@ EXAMPLES = r'''
     path: /var/tmp/osimage/3f2a9c1d0e4b/root
     cache_dir: /var/cache/osimage
     key: "{{ osimage_stamp.tree }}"
-    bootstrap_fingerprint: "{{ debian_bootstrap_result.fingerprint }}"
+    bootstrap_fingerprint: "{{ osimage_stamp.bootstrap }}"
     move: true
   register: tree
 

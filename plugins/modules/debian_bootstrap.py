@@ -167,13 +167,6 @@ HOST_COPIES = ('etc/resolv.conf', 'etc/hostname')
 APTOPT_FILE = 'etc/apt/apt.conf.d/99mmdebstrap'
 
 
-def inputs_of(params):
-    keys = ('suite', 'mirror', 'architecture', 'variant', 'tool', 'components', 'keyring', 'extra_sources')
-    inputs = {k: params[k] for k in keys}
-    inputs['include'] = sorted(set(params['include']))
-    return inputs
-
-
 def bootstrap_argv(params, target, deb_cache):
     """The mmdebstrap or debootstrap command line that builds ``target``."""
     include = ','.join(sorted(set(params['include'])))
@@ -225,7 +218,7 @@ def main():
     params = module.params
     runner = Runner(module)
     path = os.path.abspath(params['path'])
-    inputs = inputs_of(params)
+    inputs = bootstrap.debian_inputs(params)
     result = bootstrap.start(module, path, inputs, 'debian_bootstrap')
     runner.which(params['tool'])
     cache = params['cache_dir']

@@ -126,7 +126,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.osimage.builder.plugins.module_utils import progress
 from ansible_collections.osimage.builder.plugins.module_utils import stamp
-from ansible_collections.osimage.builder.plugins.module_utils.formats import CHECKABLE, COMPRESSIBLE, DISK_FORMATS, FORMATS, MIB
+from ansible_collections.osimage.builder.plugins.module_utils.formats import CHECKABLE, COMPRESSIBLE, DISK_FORMATS, FORMATS, MIB, UNORDERED
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
 
 VHD_FOOTER = 512
@@ -222,6 +222,8 @@ def main():
 
     started = time.monotonic()
     argv = ['qemu-img', 'convert', '-f', params['src_format'], '-O', FORMATS[fmt]['qemu']]
+    if fmt in UNORDERED:
+        argv.append('-W')
     options = dict(FORMATS[fmt]['options'])
     if params['compress']:
         argv.append('-c')

@@ -139,15 +139,6 @@ from ansible_collections.osimage.builder.plugins.module_utils.runner import Runn
 HOST_COPIES = ('etc/resolv.conf',)
 
 
-def inputs_of(params):
-    keys = ('backend', 'releasever', 'architecture', 'dbpath', 'install_weak_deps')
-    inputs = {k: params[k] for k in keys}
-    inputs['repositories'] = sorted(({k: r[k] for k in ('name', 'baseurl', 'gpgkey')} for r in params['repositories']),
-                                    key=lambda r: r['name'])
-    inputs['packages'] = sorted(set(params['packages']))
-    return inputs
-
-
 def install_argv(params, root, private):
     """The dnf or zypper command line that installs the packages into ``root`` with the config in ``private``."""
     weak = [] if params['backend'] == 'dnf' else ['--recommends' if params['install_weak_deps'] else '--no-recommends']
@@ -207,7 +198,7 @@ def main():
         module.fail_json(msg='rpm_bootstrap needs at least one repository and one package')
     runner = Runner(module)
     path = os.path.abspath(params['path'])
-    inputs = inputs_of(params)
+    inputs = bootstrap.rpm_inputs(params)
     result = bootstrap.start(module, path, inputs, 'rpm_bootstrap')
     runner.which('rpm')
     runner.which(params['backend'])

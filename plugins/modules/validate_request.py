@@ -28,7 +28,10 @@ description:
     request less what each build draws, the collection's code, the files the request names, extra repositories'
     Release files) with C(current), true when C(output_dir) already holds this build
     (M(osimage.builder.build_stamp)) from an unchanged bootstrap cache entry with unchanged checksums, C(proven)
-    when its boot test passed too, and C(reason). The extra variable C(osimage_force=true) makes it never current.
+    when its boot test passed too, and C(reason); C(tree), the key of the customized-tree cache
+    (M(osimage.builder.customized_tree)), and C(bootstrap), the fingerprint of the bootstrap cache entry the build
+    uses (what the family's bootstrap module returns as C(fingerprint) for C(osimage.bootstrap.args)). The extra
+    variable C(osimage_force=true) makes it never current.
   - Records this ansible-playbook process as the owner of the build id, so that M(osimage.builder.clean) can tell
     a running build from a killed one.
 author: osimage developers (@osimage)

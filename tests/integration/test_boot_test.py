@@ -6,6 +6,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+from module_runner import run_module
 from osimage_testlib import BIN, run
 
 pytestmark = pytest.mark.integration
@@ -68,4 +69,25 @@ def test_an_image_that_never_boots_times_out_cleanly(tmp_path):
     assert 'No bootable device' in proc.stdout
     report = json.loads((tmp_path / 'boot-report.json').read_text())
     assert report['outcome'] == 'timeout'
+    nothing_left(report)
+
+
+def test_a_console_that_stalls_is_booted_once_more_then_fails_naming_the_stall(tmp_path):
+    """SeaBIOS prints that a blank disk does not boot, then stays silent for a minute: with a 5-second stall limit
+    that is a hung guest, so the module boots it once more (keeping the first console) and then fails."""
+    image = tmp_path / 'blank.raw'
+    with open(image, 'wb') as f:
+        f.truncate(16 * 1024 * 1024)
+    console, report_path = tmp_path / 'console-bios.log', tmp_path / 'boot-report.json'
+    result = run_module('boot_test', tmp_path, image=str(image), name='osimage-boot-stall',
+                        run_dir=str(tmp_path / 'run'), console_log=str(console), report=str(report_path), accel='tcg',
+                        stall=5, timeout=60)
+    assert result.get('failed') and result['outcome'] == 'timeout', result
+    assert 'the console stayed silent for 5 s' in result['msg']
+    first = tmp_path / 'console-bios-stalled.log'
+    assert result['stalled']['console_log'] == str(first)
+    assert 'No bootable device' in first.read_text(errors='replace')
+    assert 'No bootable device' in console.read_text(errors='replace')  # the second boot's own console
+    report = json.loads(report_path.read_text())
+    assert report['stalled'] == result['stalled'] and report['outcome'] == 'timeout'
     nothing_left(report)

@@ -13,7 +13,8 @@ import ansible_runner
 import pytest
 from rich.console import Console
 
-from osimage import builders
+from osimage import build_hosts, build_pool, builder_worker
+from osimage.pool_summary import summary_table
 
 OSIMAGE = os.path.join(os.path.dirname(sys.executable), 'osimage')
 UNREACHABLE = ['--builder', 'root@127.0.0.3:9', '--ssh-option', 'ConnectTimeout=2']
@@ -29,19 +30,19 @@ def osimage(*args):
     ('ops@10.0.0.5:2222', '10.0.0.5', 'ops', 2222),
 ])
 def test_a_builder_spec_gives_host_user_and_port(spec, host, user, port):
-    b = builders.parse_spec(spec)
+    b = build_hosts.parse_spec(spec)
     assert (b.name, b.host, b.user, b.port, b.limit) == (spec, host, user, port, 1)
 
 
 @pytest.mark.parametrize('spec,words', [('host:ssh', "port 'ssh'"), ('host:70000', 'port'), ('', '[USER@]HOST')])
 def test_a_bad_builder_spec_is_named(spec, words):
     with pytest.raises(ValueError, match=words.replace('[', r'\[').replace(']', r'\]')):
-        builders.parse_spec(spec)
+        build_hosts.parse_spec(spec)
 
 
 def test_the_ssh_command_quotes_every_word_for_the_remote_shell():
-    b = builders.Builder(name='b', host='h', user='u', port=2200, command='env X=1 /opt/bin/osimage',
-                         ssh_options=('IdentityFile=/k',))
+    b = build_hosts.Builder(name='b', host='h', user='u', port=2200, command='env X=1 /opt/bin/osimage',
+                            ssh_options=('IdentityFile=/k',))
     argv = b.osimage('builder-worker', '--work-dir', '/var/tmp/a dir')
     assert argv[:2] == ['ssh', '-T'] and ['-o', 'IdentityFile=/k'] == argv[argv.index('IdentityFile=/k') - 1:][:2]
     assert argv[-3:] == ['u@h', '--', "env X=1 /opt/bin/osimage builder-worker --work-dir '/var/tmp/a dir'"]
@@ -59,21 +60,21 @@ osimage_builders:
 others:
   hosts: {web: {}}
 ''')
-    big, small = builders.from_inventory(str(inv), ssh_options=['ConnectTimeout=5'])
+    big, small = build_hosts.from_inventory(str(inv), ssh_options=['ConnectTimeout=5'])
     assert (big.host, big.user, big.port, big.limit, big.cache_dir) == ('10.0.0.1', 'ops', 2222, 3, '/srv/cache')
     assert big.ssh_options == ('ConnectTimeout=5', 'IdentityFile=/k')
     assert (small.host, small.limit, small.work_dir, small.command) == ('small', 1, '/srv/work',
                                                                         '/opt/osimage/bin/osimage')
-    assert [b.name for b in builders.slots([big, small])] == ['big', 'small', 'big', 'big']
+    assert [b.name for b in build_pool.slots([big, small])] == ['big', 'small', 'big', 'big']
     with pytest.raises(ValueError, match='no host in group builders'):
-        builders.from_inventory(str(inv), group='builders')
+        build_hosts.from_inventory(str(inv), group='builders')
 
 
 def test_a_bad_limit_is_named(tmp_path):
     inv = tmp_path / 'hosts.yml'
     inv.write_text('osimage_builders:\n  hosts:\n    b: {osimage_builder_limit: 0}\n')
     with pytest.raises(ValueError, match='host b: osimage_builder_limit must be a whole number >= 1'):
-        builders.from_inventory(str(inv))
+        build_hosts.from_inventory(str(inv))
 
 
 def test_the_worker_reads_the_transmitted_job_whole_and_no_further(tmp_path):
@@ -84,7 +85,7 @@ def test_the_worker_reads_the_transmitted_job_whole_and_no_further(tmp_path):
                        extravars={'a': 1}, quiet=True)
     out.seek(0)
     stream = io.BytesIO(out.read() + b'what follows')
-    job = builders.read_job(stream).read()
+    job = builder_worker.read_job(stream).read()
     assert job.endswith(b'{"eof": true}\n') and stream.read() == b'what follows'
 
 
@@ -105,7 +106,7 @@ class FakeBuild:
 
 
 def test_the_pool_keeps_each_builder_to_its_limit_and_drops_an_unreachable_one():
-    hosts = [builders.Builder(name='a', host='a', limit=2), builders.Builder(name='gone', host='g')]
+    hosts = [build_hosts.Builder(name='a', host='a', limit=2), build_hosts.Builder(name='gone', host='g')]
     running, peak, lock = {}, {}, threading.Lock()
 
     def start(_build, builder, _prefix):
@@ -125,20 +126,20 @@ def test_the_pool_keeps_each_builder_to_its_limit_and_drops_an_unreachable_one()
         build.run = run
         return build
 
-    outcomes = builders.run_many([('r%d.yml' % i, None) for i in range(5)], hosts, Console(file=io.StringIO()), start)
+    outcomes = build_pool.run_many([('r%d.yml' % i, None) for i in range(5)], hosts, start)
     assert peak == {'a': 2}
     assert sorted(o.builder for o in outcomes) == ['a', 'a', 'a', 'a', 'gone']
     assert [o.code for o in outcomes if o.builder == 'gone'] == [1]
     text = io.StringIO()
-    Console(file=text, width=200).print(builders.summary_table(outcomes))
+    Console(file=text, width=200).print(summary_table(outcomes))
     assert '4 of 5 builds succeeded' in text.getvalue() and 'builder gone is unreachable' in text.getvalue()
     assert text.getvalue().count('/out/a') == 4
 
 
 def test_when_every_builder_is_gone_the_rest_fail_naming_that():
-    hosts = [builders.Builder(name='gone', host='g')]
-    outcomes = builders.run_many([('a.yml', None), ('b.yml', None)], hosts, Console(file=io.StringIO()),
-                                 lambda _b, builder, _p: FakeBuild(builder, 1, 'builder gone is unreachable', 0))
+    hosts = [build_hosts.Builder(name='gone', host='g')]
+    outcomes = build_pool.run_many([('a.yml', None), ('b.yml', None)], hosts,
+                                   lambda _b, builder, _p: FakeBuild(builder, 1, 'builder gone is unreachable', 0))
     assert sorted(o.message for o in outcomes) == ['builder gone is unreachable', 'no builder left (all unreachable)']
 
 

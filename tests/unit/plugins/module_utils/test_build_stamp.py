@@ -10,6 +10,7 @@ import pytest
 from ansible_collections.osimage.builder.plugins.module_utils import build_stamp, stamp
 from ansible_collections.osimage.builder.plugins.module_utils import request as req
 from ansible_collections.osimage.builder.plugins.module_utils.bootstrap import cached_tree_stamp
+from module_runner import run_module
 
 BASE = {'output_dir': '/tmp/out', 'cache_dir': '/tmp/cache'}
 
@@ -167,3 +168,19 @@ def test_a_build_has_a_stamp_fact_and_a_retrofit_none(tmp_path):
     image = {'distro': 'debian', 'release': 'bookworm', 'arch': 'amd64', 'table': 'mbr', 'firmware': 'bios'}
     for retrofit in ({}, image):
         assert build_stamp.stamp_fact(req.resolve(base, cwd='/tmp', build_id='aaaa1111', retrofit=retrofit)) is None
+
+
+FAMILY_REQUESTS = [{}, {'bootstrap': {'tool': 'debootstrap'}, 'packages': {'install': ['vim']}},
+                   {'distro': 'rocky', 'release': '9'}, {'distro': 'opensuse-leap', 'release': '15.6'}]
+
+
+@pytest.mark.parametrize('request_', FAMILY_REQUESTS, ids=['debian', 'debootstrap', 'el', 'suse'])
+def test_the_stamp_names_the_bootstrap_cache_entry_the_familys_module_makes(request_, tmp_path):
+    """osimage_stamp.bootstrap is what the family's bootstrap module (given osimage.bootstrap.args, as the family's
+    role passes them) returns as its fingerprint, so a build knows its bootstrap cache entry before bootstrapping."""
+    resolved = req.resolve(dict(BASE, **request_), cwd='/tmp', build_id='aaaa1111')
+    module = resolved['os']['bootstrap']['module']
+    result = run_module(module, tmp_path, check_mode=True, path=str(tmp_path / 'root'),
+                        **resolved['bootstrap']['args'])
+    assert result.get('changed') is True, result
+    assert build_stamp.stamp_fact(resolved)['bootstrap'] == result['fingerprint']

@@ -50,7 +50,8 @@ def test_ubuntu_has_its_pockets_universe_the_virtual_kernel_and_netplan():
 
 def test_el_repositories_come_from_the_mirror_release_and_rpm_arch():
     build = resolve('rocky', '9', mirror='http://127.0.0.1:8080/rocky/')
-    assert build['bootstrap'] == {'tool': 'dnf'} and build['os']['package_db'] == 'rpm'
+    assert build['bootstrap']['tool'] == 'dnf' and build['bootstrap']['args']['backend'] == 'dnf'
+    assert build['os']['package_db'] == 'rpm'
     assert build['os']['repositories'][0] == {
         'name': 'baseos', 'baseurl': 'http://127.0.0.1:8080/rocky/9/BaseOS/x86_64/os/',
         'gpgkey': 'http://127.0.0.1:8080/rocky/RPM-GPG-KEY-Rocky-9'}

@@ -226,3 +226,5 @@ def test_an_iso_gets_live_boot_and_is_proven_alone_under_both_firmwares():
 def test_the_qcow2_is_compressed_with_zstd_by_default():
     assert req.resolve({})['compress'] is True
     assert formats.COMPRESSIBLE == {'qcow2': {'compression_type': 'zstd'}}
+    # written out of order, which only qcow2 of the disk formats allows (streamOptimized vmdk, fixed vhd do not)
+    assert formats.UNORDERED == ('qcow2',)

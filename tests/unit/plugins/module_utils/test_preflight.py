@@ -82,3 +82,21 @@ def test_an_rpm_repository_without_its_repomd_is_named(tmp_path):
     [(key, message)] = preflight.repository_errors(request)
     assert key == 'repositories[1].uri' and 'file://%s/bad/repodata/repomd.xml' % tmp_path in message
     assert 'the suite' not in message
+
+
+def test_a_mirror_whose_release_expired_is_named_before_the_build(tmp_path):
+    """apt refuses a Release past its Valid-Until (a stale mirror or a snapshot): named by validate, not mmdebstrap."""
+    suite = tmp_path / 'dists' / 'forky'
+    suite.mkdir(parents=True)
+    (suite / 'Release').write_text('Origin: Debian\nSuite: testing\nDate: Fri, 30 Oct 2026 08:08:01 UTC\n'
+                                   'Valid-Until: Fri, 06 Nov 2026 08:08:01 UTC\n')
+    request = resolved(tmp_path, release='forky', mirror='file://%s' % tmp_path)
+    [(key, message)] = preflight.mirror_errors(request)
+    assert key == 'mirror'
+    assert message == ('file://%s/dists/forky/Release expired on Fri, 06 Nov 2026 08:08:01 UTC (its Valid-Until): apt '
+                       'refuses it, so this mirror is stale or a snapshot; point location.mirror at a current mirror'
+                       % tmp_path)
+    (suite / 'Release').write_text('Suite: testing\nValid-Until: Sat, 06 Nov 2100 08:08:01 UTC\n')
+    assert preflight.mirror_errors(request) == []
+    (suite / 'Release').write_text('Suite: stable\n')  # stable suites carry no Valid-Until
+    assert preflight.mirror_errors(request) == []

@@ -3,6 +3,7 @@
 
 import configparser
 
+from ansible_collections.osimage.builder.plugins.module_utils import bootstrap
 from ansible_collections.osimage.builder.plugins.module_utils import rpm_tree
 from ansible_collections.osimage.builder.plugins.modules import rpm_bootstrap
 from ansible_collections.osimage.builder.plugins.modules import rpm_packages
@@ -23,8 +24,8 @@ def parse(text):
 def test_inputs_ignore_order_duplicates_and_the_proxy():
     shuffled = dict(PARAMS, repositories=PARAMS['repositories'][::-1], packages=['bash', 'kernel'],
                     proxy='http://user:secret@proxy:3128')
-    assert rpm_bootstrap.inputs_of(shuffled) == rpm_bootstrap.inputs_of(PARAMS)
-    assert 'proxy' not in rpm_bootstrap.inputs_of(PARAMS)
+    assert bootstrap.rpm_inputs(shuffled) == bootstrap.rpm_inputs(PARAMS)
+    assert 'proxy' not in bootstrap.rpm_inputs(PARAMS)
 
 
 def test_dnf_config_checks_signatures_and_never_names_a_key_to_import():
