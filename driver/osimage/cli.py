@@ -27,6 +27,7 @@ EXIT_CODES = f"""exit codes:
   0    success
   {EXIT_BUILD_FAILED}    the build failed (the stage and the failed task are named; build.log has the rest)
   {EXIT_BAD_INPUT}    a bad request or input, or a host that cannot build it: refused before any privileged step
+       (or an image osimage retrofit cannot open safely, refused naming what it found)
   {EXIT_BOOT_TEST_FAILED}    the image was built but its boot test failed (boot-report.json says why)
   {EXIT_USAGE}    a usage error on the command line (unknown option, missing argument)
   {EXIT_NO_COLLECTION}    the osimage.builder collection is in none of Ansible's collections paths
@@ -229,7 +230,7 @@ def run_build(args, console, playbook_name, checked, build_id, extravars, announ
     if code:
         progress.failure = collection.module_utils('preflight').out_of_space(progress.failure, resolved,
                                                                              progress.failed_results)
-        what = 'boot test failed' if code == EXIT_BOOT_TEST_FAILED else 'build failed'
+        what = {EXIT_BOOT_TEST_FAILED: 'boot test failed', EXIT_BAD_INPUT: 'refused'}.get(code, 'build failed')
         console.print('[bold red]%s[/] in stage %s: %s' % (what, progress.stage, progress.failure))
         console.print('full log: %s' % os.path.join(output_dir, 'build.log'))
     else:

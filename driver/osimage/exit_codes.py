@@ -12,9 +12,12 @@ RESULTS = {0: 'ok', EXIT_BUILD_FAILED: 'build-failed', EXIT_BAD_INPUT: 'refused'
 
 
 def outcome(ok, progress):
-    """The exit code of a playbook run: interrupted, failed in the boot test (stage prove), or failed."""
+    """The exit code of a playbook run: interrupted, its input refused by a module, failed in the boot test (stage
+    prove), or failed."""
     if progress.interrupted:
         return EXIT_INTERRUPTED
     if ok:
         return 0
+    if progress.refused:
+        return EXIT_BAD_INPUT
     return EXIT_BOOT_TEST_FAILED if progress.stage == 'prove' else EXIT_BUILD_FAILED

@@ -79,6 +79,7 @@ class Progress:
         self.failure = None
         self.failed_results = []  # of every failed task, rescued ones too (preflight.out_of_space reads their output)
         self.interrupted = None  # the signal that cancelled the run
+        self.refused = False  # a module refused its input (an image retrofit cannot open, a request it cannot take)
         self._offset = 0
         self._spinner = None
         self._task = None
@@ -91,6 +92,7 @@ class Progress:
             res = data.get('res', {})
             self.failure = '%s: %s' % (data.get('task', '?'), res.get('msg') or res.get('stderr') or 'failed')
             self.failed_results.append(res)
+            self.refused = self.refused or bool(res.get('refused'))
         if event.get('event') == 'runner_on_ok':
             # A module's warning is news for the user (a full cache: the build goes on without it).
             for warning in data.get('res', {}).get('warnings', []):

@@ -46,7 +46,7 @@ class ActionModule(ActionBase):
         try:
             request = self._bounded_request(args, task_vars)
         except req.RequestError as exc:
-            raise AnsibleActionFail(str(exc)) from exc
+            raise AnsibleActionFail(str(exc), result={'refused': True}) from exc
         if 'request' not in args:
             if boolean(task_vars.get(survey.MARKER, False), strict=False):
                 # An AWX survey's answers (its job template sets the marker): JSON text for lists, mappings and
@@ -68,7 +68,7 @@ class ActionModule(ActionBase):
                 resolved = req.resolve(request, cwd=os.getcwd(), build_id=resolved['build_id'], retrofit=retrofit)
             preflight.check(resolved)
         except req.RequestError as exc:
-            raise AnsibleActionFail(str(exc)) from exc
+            raise AnsibleActionFail(str(exc), result={'refused': True}) from exc
         leftovers.claim(resolved['work_dir'], resolved['build_id'], resolved['output_dir'])
         facts = {'osimage': resolved, 'osimage_public': req.redact(resolved)}
         status = build_stamp.stamp_fact(resolved, force=boolean(task_vars.get('osimage_force', False)))

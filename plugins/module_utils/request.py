@@ -47,7 +47,7 @@ def resolve(request, cwd=None, build_id=None, retrofit=None):
     """Validate and return the fully specified build for ``request``.
 
     With ``retrofit`` (what osimage.builder.retrofit_tree found in an existing image: distro, release, arch, table,
-    firmware, bytes, mounts; {} before the image is opened) the keys an image decides are refused, then taken
+    firmware, bytes, mounts, fsck; {} before the image is opened) the keys an image decides are refused, then taken
     from the image: its disk is kept, so nothing is installed for a layout or boot loader."""
     cwd = cwd or os.getcwd()
     if isinstance(request, dict):

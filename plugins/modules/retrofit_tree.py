@@ -120,6 +120,11 @@ image:
     C(bytes)) and its C(os_release).
   returned: state=mounted
   type: dict
+refused:
+  description: True when the module failed because of the image (a layout or file system it does not open, an
+    unknown distribution, errors fsck cannot repair), not because a step failed; C(osimage retrofit) exits 2.
+  returned: failure
+  type: bool
 released:
   description: The mounts, directory and loop devices O(state=absent) undid.
   returned: state=absent
@@ -140,6 +145,11 @@ from ansible_collections.osimage.builder.plugins.module_utils import image_inspe
 from ansible_collections.osimage.builder.plugins.module_utils import stamp
 from ansible_collections.osimage.builder.plugins.module_utils import tree
 from ansible_collections.osimage.builder.plugins.module_utils.runner import Runner
+
+
+def refuse(module, msg, **extra):
+    """Fail for an image osimage cannot open safely, marked ``refused``: bad input, not a failed step."""
+    module.fail_json(msg=msg, refused=True, **extra)
 
 
 def copy_image(runner, src, path):
@@ -171,10 +181,10 @@ def fsck(module, runner, dev, part):
     if rc and repair_argv:
         rc, out, err = runner.run(repair_argv + [dev], check=False)
         if rc not in (0, 1):
-            module.fail_json(msg='the %s file system of partition %d has errors %s cannot repair unattended (exit %d):'
-                                 ' %s; repair the image with %s -f -y first'
-                                 % (part['fstype'], part['number'], repair_argv[0], rc,
-                                    (err or out).strip()[-500:], repair_argv[0]))
+            refuse(module, 'the %s file system of partition %d has errors %s cannot repair unattended (exit %d):'
+                           ' %s; repair the image with %s -f -y first'
+                           % (part['fstype'], part['number'], repair_argv[0], rc,
+                              (err or out).strip()[-500:], repair_argv[0]))
         result['repaired'] = True
     return result
 
@@ -210,12 +220,12 @@ def describe_image(module, root, table, parts, size):
                                         or inspect.read_file(root, 'usr/lib/os-release')).decode('utf-8', 'replace'))
     arch = inspect.arch_of(inspect.read_file(root, 'bin/sh', 64) or b'')
     if not arch:
-        module.fail_json(msg='the image\'s /bin/sh is not a program for an architecture osimage builds (%s)'
-                             % ', '.join(sorted(set(inspect.ELF_MACHINES.values()))))
+        refuse(module, 'the image\'s /bin/sh is not a program for an architecture osimage builds (%s)'
+                       % ', '.join(sorted(set(inspect.ELF_MACHINES.values()))))
     try:
         distro, name = inspect.distro_of(release, arch)
     except inspect.ImageError as exc:
-        module.fail_json(msg=str(exc))
+        refuse(module, str(exc))
     return {'distro': distro, 'release': name, 'arch': arch, 'table': 'mbr' if table['label'] == 'dos' else 'gpt',
             'firmware': inspect.firmware(table['label'], parts), 'bytes': size, 'os_release': release}
 
@@ -227,23 +237,23 @@ def open_image(module, runner, stack, params):
     parts = probe(runner, path, table)
     refused = inspect.refusals(parts)
     if refused:
-        module.fail_json(msg='%s cannot be opened safely: %s' % (params['src'], '; '.join(refused)), partitions=parts)
+        refuse(module, '%s cannot be opened safely: %s' % (params['src'], '; '.join(refused)), partitions=parts)
     candidates = inspect.root_candidates(parts)
     if not candidates:
-        module.fail_json(msg='%s has no file system osimage opens (%s); its partitions: %s'
-                             % (params['src'], ', '.join(inspect.OPENABLE), inspect.describe(parts)), partitions=parts)
+        refuse(module, '%s has no file system osimage opens (%s); its partitions: %s'
+                       % (params['src'], ', '.join(inspect.OPENABLE), inspect.describe(parts)), partitions=parts)
     loops = {p['number']: attach(stack, runner, path, p) for p in candidates}
     result['fsck'] = [fsck(module, runner, loops[p['number']], p) for p in candidates] if params['fsck'] else []
     os.makedirs(root, mode=0o755, exist_ok=True)
     root_part = find_root(stack, runner, loops, candidates, root)
     if not root_part:
-        module.fail_json(msg='no partition of %s holds a root file system (etc/fstab and os-release); partitions: %s'
-                             % (params['src'], inspect.describe(parts)), partitions=parts)
+        refuse(module, 'no partition of %s holds a root file system (etc/fstab and os-release); partitions: %s'
+                       % (params['src'], inspect.describe(parts)), partitions=parts)
     fstab = inspect.parse_fstab(inspect.read_file(root, 'etc/fstab').decode('utf-8', 'replace'))
     try:
         mounts, skipped = inspect.plan_mounts(fstab, parts, root_part)
     except inspect.ImageError as exc:
-        module.fail_json(msg=str(exc), partitions=parts)
+        refuse(module, str(exc), partitions=parts)
     for item in mounts[1:]:
         os.close(tree.open_dir(root, item['mountpoint'], create=True))  # never through a symlink out of the tree
         mount(stack, runner, loops[item['partition']], item['filesystem'],

@@ -42,10 +42,11 @@ options:
   retrofit:
     description:
       - For C(osimage retrofit) (playbooks/retrofit.yml), what M(osimage.builder.retrofit_tree) found in the image
-        (its C(image) result with C(mounts)), or an empty mapping before the image is opened.
+        (its C(image) result with C(mounts) and C(fsck)), or an empty mapping before the image is opened.
       - The keys an existing image decides (distro, release, arch, disk layout, size, firmware, boot loader, kernel
         command line, platform, the iso, tar and oci formats) are refused naming each; distro, release, arch, table and
-        firmware are then taken from the image, and C(osimage.retrofit) is set.
+        firmware are then taken from the image, and C(osimage.retrofit) is set (the manifest's C(request.retrofit),
+        what the image was found to be, and what fsck found and repaired).
     type: dict
   build_id:
     description: Build identifier (lower-case letters and digits). Random when omitted, or taken from C(osimage_build_id).
@@ -86,4 +87,8 @@ ansible_facts:
   description: The facts C(osimage), C(osimage_public) and, for a build, C(osimage_stamp).
   returned: success
   type: dict
+refused:
+  description: True when the request is not valid (or not for this host or image); C(osimage) exits 2.
+  returned: failure
+  type: bool
 '''

@@ -47,6 +47,10 @@ def retrofit(tmp_path, image):
     assert 'tree' in {p['name'] for p in manifest['packages']}
     assert manifest['distro']['release'] == 'bookworm' and manifest['request']['retrofit']['table'] == 'mbr'
     assert [i['format'] for i in manifest['images']] == ['qcow2']
+    # Every file system the image mounts was checked before it was touched, and the manifest says so.
+    fsck = manifest['request']['retrofit']['fsck']
+    mounts = manifest['request']['disk']['mounts']
+    assert [(f['filesystem'], f['dirty']) for f in fsck] == [('ext4', False)] * len(mounts), fsck
     assert str(tmp_path) not in run(['losetup', '-a']).stdout
     return report
 

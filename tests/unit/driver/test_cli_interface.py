@@ -80,8 +80,8 @@ def test_every_command_that_prints_data_prints_json(tmp_path):
 
 
 class Progress:  # what playbook.run returns as its progress
-    def __init__(self, stage, failure=None, interrupted=None):
-        self.stage, self.failure, self.interrupted = stage, failure, interrupted
+    def __init__(self, stage, failure=None, interrupted=None, refused=False):
+        self.stage, self.failure, self.interrupted, self.refused = stage, failure, interrupted, refused
 
     @staticmethod
     def elapsed():
@@ -93,6 +93,7 @@ class Progress:  # what playbook.run returns as its progress
     (False, Progress('bootstrap', 'apt: no such package'), cli.EXIT_BUILD_FAILED, 'build-failed'),
     (False, Progress('prove', 'timeout'), cli.EXIT_BOOT_TEST_FAILED, 'boot-test-failed'),
     (False, Progress('assemble', 'interrupted by signal 15', interrupted=15), cli.EXIT_INTERRUPTED, 'interrupted'),
+    (False, Progress('open', 'partition 2 holds an LVM physical volume', refused=True), cli.EXIT_BAD_INPUT, 'refused'),
 ])
 def test_build_summary_names_the_result_and_only_what_this_build_wrote(tmp_path, ok, progress, code, result):
     stale = tmp_path / 'boot-report.json'

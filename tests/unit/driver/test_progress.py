@@ -5,7 +5,7 @@ import json
 
 from rich.console import Console
 
-from osimage import playbook
+from osimage import cli, playbook
 
 
 def progress(tmp_path, json_lines=False, terminal=False):
@@ -67,6 +67,21 @@ def test_the_last_failure_that_was_not_ignored_is_the_summary(tmp_path):
     shown({'event': 'runner_on_failed', 'event_data': {'task': 'Probe', 'ignore_errors': True, 'res': {'msg': 'x'}}})
     shown({'event': 'runner_on_failed', 'event_data': {'task': 'Partition', 'res': {'stderr': 'no space'}}})
     assert shown.failure == 'Partition: no space' and shown.failed_results == [{'stderr': 'no space'}]
+
+
+def test_an_input_a_module_refused_exits_2_even_when_a_later_task_stops_the_run(tmp_path):
+    shown, _out = progress(tmp_path)
+    shown({'event': 'runner_on_failed', 'event_data': {'task': 'Open', 'res': {'msg': 'partition 2 holds LVM',
+                                                                               'refused': True}}})
+    shown({'event': 'runner_on_failed', 'event_data': {'task': 'Stop the retrofit', 'res': {'msg': 'LVM'}}})
+    assert shown.refused and shown.failure == 'Stop the retrofit: LVM'
+    assert cli.outcome(False, shown) == cli.EXIT_BAD_INPUT
+    assert cli.outcome(True, shown) == 0
+    shown.interrupted = 15
+    assert cli.outcome(False, shown) == cli.EXIT_INTERRUPTED
+    failed, _out = progress(tmp_path)
+    failed({'event': 'runner_on_failed', 'event_data': {'task': 'Convert', 'res': {'msg': 'no space'}}})
+    assert cli.outcome(False, failed) == cli.EXIT_BUILD_FAILED
 
 
 def test_a_remote_builds_stages_are_read_from_the_lines_the_callback_displayed(capsys):

@@ -60,3 +60,9 @@ def test_the_image_gives_distro_release_arch_and_disk():
     assert resolved['boot_test']['firmwares'] == ['bios']
     assert resolved['retrofit']['release'] == 'trixie' and 'mounts' not in resolved['retrofit']
     assert 'tree' in resolved['packages']['install']
+
+
+def test_what_fsck_found_is_kept_for_the_manifest():
+    fsck = [{'partition': 1, 'filesystem': 'ext4', 'dirty': True, 'repaired': True}]
+    resolved = req.resolve({}, cwd='/tmp', build_id='abcd1234', retrofit=dict(IMAGE, fsck=fsck))
+    assert resolved['retrofit']['fsck'] == fsck
