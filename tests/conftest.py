@@ -1,5 +1,6 @@
 """Test setup: import the collection as ansible_collections.osimage.builder from this checkout, keep each
-shared build on one pytest-xdist worker, and the tmpfs fixture (a small full disk) for unit and integration tests."""
+shared build on one pytest-xdist worker, start the long tests first, say what each worker ran, and the tmpfs fixture
+(a small full disk) for unit and integration tests."""
 
 import os
 import subprocess
@@ -13,17 +14,57 @@ if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
 
 # The session fixtures that build an image (tests/integration/conftest.py): every test that needs one runs on
-# the same worker, so each image is built once per run. First match wins for a test that needs both.
+# the same worker, so each image is built once per run. First match wins for a test that needs both. The longest
+# group first: it sets the least time the run can take.
 SHARED_BUILDS = ('all_keys_build', 'default_build')
+# Seconds each pytest-xdist worker ran tests: {worker: [tests, busy, first start, last stop]}
+WORKERS = {}
 
 
-@pytest.hookimpl(tryfirst=True)
+def run_order(group, members):
+    """Where a group of tests goes in the run (`--no-loadscope-reorder`: a worker that runs dry takes the next): the
+    shared builds, then the other integration modules, fewest tests first (a module of one or two tests is one long
+    scenario), then tests/quality, then tests/unit, most tests first, so that short tests fill the end evenly."""
+    if group in SHARED_BUILDS:
+        return (0, SHARED_BUILDS.index(group))
+    kind = members[0].path.parent.name
+    if kind == 'integration':
+        return (1, len(members))
+    return (2 if kind == 'quality' else 3, -len(members))
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(items):
     """Group the tests for `--dist loadgroup` (scripts/run-tests): by the shared build they need, else by
-    module, so a module's own fixtures are made once too."""
+    module, so a module's own fixtures are made once too; once -m and -k have deselected, order the groups."""
+    groups = {}
     for item in items:
         group = next((b for b in SHARED_BUILDS if b in item.fixturenames), item.module.__name__)
         item.add_marker(pytest.mark.xdist_group(group))
+        groups[id(item)] = group  # by id: pytest-xdist adds the group to the node id, which is its hash
+    yield
+    members = {}
+    for item in items:
+        members.setdefault(groups[id(item)], []).append(item)
+    items[:] = [item for group in sorted(members, key=lambda g: run_order(g, members[g])) for item in members[group]]
+
+
+def pytest_runtest_logreport(report):
+    """On the pytest-xdist controller: count each worker's tests and time."""
+    worker = getattr(report, 'node', None)
+    if worker is not None:
+        seen = WORKERS.setdefault(worker.gateway.id, [0, 0.0, report.start, report.stop])
+        seen[0] += report.when == 'call'
+        seen[1] += report.duration
+        seen[2], seen[3] = min(seen[2], report.start), max(seen[3], report.stop)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Each worker's share: a worker that stops long before the other left time unused."""
+    start = min((seen[2] for seen in WORKERS.values()), default=0)
+    for worker, (tests, busy, first, last) in sorted(WORKERS.items()):
+        terminalreporter.write_line('worker %s: %d tests, %.0f s of test time, from %.0f s to %.0f s into the run'
+                                    % (worker, tests, busy, first - start, last - start))
 
 
 @pytest.fixture
