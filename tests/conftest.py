@@ -1,6 +1,6 @@
 """Test setup: import the collection as ansible_collections.osimage.builder from this checkout, keep each
-shared build on one pytest-xdist worker, start the long tests first, say what each worker ran, and the tmpfs fixture
-(a small full disk) for unit and integration tests."""
+shared build on one pytest-xdist worker, say what each worker ran, and the tmpfs fixture (a small full disk) for unit
+and integration tests."""
 
 import os
 import subprocess
@@ -14,39 +14,19 @@ if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
 
 # The session fixtures that build an image (tests/integration/conftest.py): every test that needs one runs on
-# the same worker, so each image is built once per run. First match wins for a test that needs both. The longest
-# group first: it sets the least time the run can take.
+# the same worker, so each image is built once per run. First match wins for a test that needs both.
 SHARED_BUILDS = ('all_keys_build', 'default_build')
 # Seconds each pytest-xdist worker ran tests: {worker: [tests, busy, first start, last stop]}
 WORKERS = {}
 
 
-def run_order(group, members):
-    """Where a group of tests goes in the run (`--no-loadscope-reorder`: a worker that runs dry takes the next): the
-    shared builds, then the other integration modules, fewest tests first (a module of one or two tests is one long
-    scenario), then tests/quality, then tests/unit, most tests first, so that short tests fill the end evenly."""
-    if group in SHARED_BUILDS:
-        return (0, SHARED_BUILDS.index(group))
-    kind = members[0].path.parent.name
-    if kind == 'integration':
-        return (1, len(members))
-    return (2 if kind == 'quality' else 3, -len(members))
-
-
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     """Group the tests for `--dist loadgroup` (scripts/run-tests): by the shared build they need, else by
-    module, so a module's own fixtures are made once too; once -m and -k have deselected, order the groups."""
-    groups = {}
+    module, so a module's own fixtures are made once too."""
     for item in items:
         group = next((b for b in SHARED_BUILDS if b in item.fixturenames), item.module.__name__)
         item.add_marker(pytest.mark.xdist_group(group))
-        groups[id(item)] = group  # by id: pytest-xdist adds the group to the node id, which is its hash
-    yield
-    members = {}
-    for item in items:
-        members.setdefault(groups[id(item)], []).append(item)
-    items[:] = [item for group in sorted(members, key=lambda g: run_order(g, members[g])) for item in members[group]]
 
 
 def pytest_runtest_logreport(report):
