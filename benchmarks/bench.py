@@ -14,7 +14,7 @@ task_seconds.py, records them).
     with each format's size and conversion seconds
 
 Prints one table and writes the numbers as JSON (--json). Run as root after scripts/setup-host:
-    .venv/bin/python benchmarks/bench.py [--runs warm] [--parallel 2] [--keep]
+    .venv/bin/python benchmarks/bench.py [--runs warm hostname] [--cache DIR] [--parallel 2] [--keep]
 """
 
 import argparse
@@ -141,11 +141,13 @@ def main():
     parser.add_argument('--no-floor', action='store_true', help='do not time the floor (plain mmdebstrap)')
     parser.add_argument('--parallel', type=int, default=0, help='also time N warm builds at once against in a row')
     parser.add_argument('--formats', action='store_true', help='also time a build of every format against qcow2 only')
+    parser.add_argument('--cache', help='use this cache directory (kept) instead of an empty one: runs after a '
+                        'change of code without a cold build first')
     parser.add_argument('--json', help='write the results here too')
     parser.add_argument('--keep', action='store_true', help='keep the images and caches')
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix='osimage-bench-', dir='/var/tmp')
-    cache = os.path.join(workdir, 'cache')
+    cache = os.path.abspath(args.cache) if args.cache else os.path.join(workdir, 'cache')
     results = []
     try:
         base = None if args.no_floor else floor(workdir)
