@@ -4,8 +4,9 @@ floor: plain mmdebstrap of a kernel, systemd, SSH and GRUB to a tarball, in the 
 cold: an empty cache directory (every package downloaded, the tree bootstrapped)
 warm: the same cache again (the bootstrapped tree is reused; the request differs only in its name and output
     directory, so the customized tree is restored too)
-hostname: the warm request with another hostname, without boot test (the customized tree restored, the roles
-    reading the hostname and the disk UUIDs replayed)
+hostname: the warm request with another hostname, without boot test (the customized tree restored with its disk
+    UUIDs, the network role's hostname tasks and hygiene replayed)
+same: the first run's request again, into the same output directory: up to date, nothing redone
 Each build's total is also given as a ratio to the floor; the slowest tasks of the customize stage of the first
 build (the one that customizes in full) are listed (a callback of its own, benchmarks/callback_plugins/
 task_seconds.py, records them).
@@ -14,7 +15,7 @@ task_seconds.py, records them).
     with each format's size and conversion seconds
 
 Prints one table and writes the numbers as JSON (--json). Run as root after scripts/setup-host:
-    .venv/bin/python benchmarks/bench.py [--runs warm] [--parallel 2] [--keep]
+    .venv/bin/python benchmarks/bench.py [--runs warm hostname] [--cache DIR] [--parallel 2] [--keep]
 """
 
 import argparse
@@ -66,6 +67,22 @@ def floor(workdir):
         sys.exit('the floor (%s) failed:\n%s' % (' '.join(argv), proc.stderr[-4000:]))
     return {'seconds': round(time.monotonic() - started, 1), 'argv': argv,
             'tarball_bytes': os.path.getsize(argv[FLOOR.index(None)])}
+
+
+def stage_seconds(workdir, label, stage):
+    """The seconds of a build's tasks in ``stage`` (the prove stage is not in the manifest, written before it)."""
+    with open(tasks_file(workdir, label), encoding='utf-8') as f:
+        return round(sum(t['seconds'] for t in json.load(f) if t['stage'] == stage), 1)
+
+
+def again(workdir, label):
+    """Wall seconds of `osimage build` of run ``label``'s request once more, which must be up to date."""
+    started = time.monotonic()
+    proc = subprocess.run([os.path.join(BIN, 'osimage'), 'build', os.path.join(workdir, label + '.yml')],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    if proc.returncode != 0 or 'up to date' not in proc.stdout:
+        sys.exit('the same request again was not up to date:\n%s' % proc.stdout[-4000:])
+    return round(time.monotonic() - started, 1)
 
 
 def slowest_tasks(workdir, label, stage='customize', count=SLOWEST):
@@ -129,6 +146,7 @@ def build(workdir, cache_dir, label):
         'total_seconds': round(seconds, 1),
         'stages': {s['name']: s['seconds'] for s in manifest['stages']},
         'boot_seconds_to_login': report['seconds_to_login'],
+        'prove_seconds': stage_seconds(workdir, label, 'prove') if boot_test else 0.0,
         'accel': report['accel'],
         'qcow2_bytes': manifest['images'][0]['bytes'],
         'packages': len(manifest['packages']),
@@ -137,20 +155,26 @@ def build(workdir, cache_dir, label):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--runs', nargs='+', choices=['cold', 'warm', 'hostname'], default=['cold', 'warm', 'hostname'])
+    parser.add_argument('--runs', nargs='+', choices=['cold', 'warm', 'hostname', 'same'],
+                        default=['cold', 'warm', 'hostname', 'same'])
     parser.add_argument('--no-floor', action='store_true', help='do not time the floor (plain mmdebstrap)')
     parser.add_argument('--parallel', type=int, default=0, help='also time N warm builds at once against in a row')
     parser.add_argument('--formats', action='store_true', help='also time a build of every format against qcow2 only')
+    parser.add_argument('--cache', help='use this cache directory (kept) instead of an empty one: runs after a '
+                        'change of code without a cold build first')
     parser.add_argument('--json', help='write the results here too')
     parser.add_argument('--keep', action='store_true', help='keep the images and caches')
     args = parser.parse_args()
+    if args.runs == ['same']:
+        parser.error('same repeats the first build run: give one before it (--runs cold same)')
     workdir = tempfile.mkdtemp(prefix='osimage-bench-', dir='/var/tmp')
-    cache = os.path.join(workdir, 'cache')
+    cache = os.path.abspath(args.cache) if args.cache else os.path.join(workdir, 'cache')
     results = []
     try:
         base = None if args.no_floor else floor(workdir)
-        for label in args.runs:
+        for label in [r for r in args.runs if r != 'same']:
             results.append(build(workdir, cache, label))
+        same = again(workdir, results[0]['run']) if 'same' in args.runs else None
         customize = slowest_tasks(workdir, results[0]['run'])
         together = parallel(workdir, cache, args.parallel) if args.parallel else None
         formats = every_format(workdir, cache) if args.formats else None
@@ -159,17 +183,20 @@ def main():
             shutil.rmtree(workdir, ignore_errors=True)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
     stages = list(results[0]['stages'])
-    header = ('run', 'total', '  '.join('%9s' % s for s in stages), 'boot', 'qcow2 MiB', 'x floor')
-    print('%-5s %7s  %s  %8s  %9s  %8s' % header)
+    header = ('run', 'total', '  '.join('%9s' % s for s in stages), 'login', 'prove', 'qcow2 MiB', 'x floor')
+    print('%-5s %7s  %s  %8s  %8s  %9s  %8s' % header)
     if base:
         print('%-5s %6.1fs  %s' % ('floor', base['seconds'], ' '.join(base['argv'])))
     for r in results:
         row = '  '.join('%8.1fs' % r['stages'][s] for s in stages)
         r['floor_ratio'] = round(sum(r['stages'].values()) / base['seconds'], 2) if base else None
-        print('%-5s %6.1fs  %s  %7.1fs  %9.1f  %8s'
-              % (r['run'], r['total_seconds'], row, r['boot_seconds_to_login'], r['qcow2_bytes'] / 2 ** 20,
-                 '%.2fx' % r['floor_ratio'] if base else '-'))
-    print('x floor: the build stages (bootstrap to manifest, without the boot test) against the floor')
+        print('%-5s %6.1fs  %s  %7.1fs  %7.1fs  %9.1f  %8s'
+              % (r['run'], r['total_seconds'], row, r['boot_seconds_to_login'], r['prove_seconds'],
+                 r['qcow2_bytes'] / 2 ** 20, '%.2fx' % r['floor_ratio'] if base else '-'))
+    if same is not None:
+        print('%-5s %6.1fs  (the %s run\'s request again: up to date)' % ('same', same, results[0]['run']))
+    print('x floor: the build stages (bootstrap to manifest, without the boot test) against the floor; login: seconds '
+          'to the first boot\'s login prompt; prove: the whole prove stage (each firmware\'s boot, SSH, verify)')
     print('customize stage of the %(run)s run: %(seconds).1f s in %(tasks)d tasks; the slowest:' % customize)
     for task in customize['slowest']:
         print('  %6.1f s  %s' % (task['seconds'], task['task']))
@@ -184,7 +211,7 @@ def main():
             print('  %-6s %9.1f MiB  %6.1f s' % (image['format'], image['bytes'] / 2 ** 20, image['seconds'] or 0))
     if args.json:
         with open(args.json, 'w', encoding='utf-8') as f:
-            json.dump({'floor': base, 'results': results, 'customize': customize, 'parallel': together, 'formats': formats, 'peak_child_rss_mib': peak}, f,
+            json.dump({'floor': base, 'results': results, 'same_seconds': same, 'customize': customize, 'parallel': together, 'formats': formats, 'peak_child_rss_mib': peak}, f,
                       indent=2)
 
 

@@ -15,7 +15,7 @@ import threading
 
 from ansible_runner.streaming import Worker
 
-from osimage import collection, playbook
+from osimage import collection, copy_back, playbook
 from osimage.exit_codes import EXIT_BUILD_FAILED, EXIT_INTERRUPTED
 
 
@@ -37,6 +37,7 @@ def probe(spec):
         collection.module_utils('preflight').check(resolved)
     except req_mod.RequestError as exc:
         problems += ['%s: %s' % err for err in exc.errors]
+    problems += ['%s is not installed: the images come back compressed with it' % t for t in copy_back.missing_tools()]
     return {'problems': problems, 'collection': found.version, 'playbook': found.playbook('build.yml'),
             'inventory': found.inventory, 'envvars': playbook.runner_env()}
 

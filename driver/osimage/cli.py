@@ -78,9 +78,9 @@ def _invalid(exc):
     return _bad('the request is not valid:\n  ' + '\n  '.join('%s: %s' % err for err in exc.errors))
 
 
-def checked_request(args, build_id=None, retrofit=None):
-    """Load, apply the command-line overrides and resolve (as build ``build_id``; with ``retrofit`` {}, as a retrofit
-    of an image, whose keys are refused); exit 2 naming every bad key."""
+def checked_request(args, build_id=None, retrofit=None, uuid_seed=None):
+    """Load, apply the command-line overrides and resolve (as build ``build_id``, its UUIDs from ``uuid_seed`` when
+    given; with ``retrofit`` {}, as a retrofit of an image, whose keys are refused); exit 2 naming every bad key."""
     req_mod = collection.module_utils('request')
     request = load_request(args.request, getattr(args, 'vault_password_file', None))
     if isinstance(request, dict):
@@ -89,7 +89,7 @@ def checked_request(args, build_id=None, retrofit=None):
         if getattr(args, 'no_boot_test', False):
             request.setdefault('boot_test', {})['enabled'] = False
     try:
-        resolved = req_mod.resolve(request, build_id=build_id, retrofit=retrofit)
+        resolved = req_mod.resolve(request, build_id=build_id, retrofit=retrofit, uuid_seed=uuid_seed)
     except req_mod.RequestError as exc:
         raise SystemExit(_invalid(exc))
     return req_mod, request, resolved
@@ -359,7 +359,8 @@ def cmd_boot_test(args, console):
     if verify and not os.path.isfile(verify):
         raise SystemExit(_bad('verify tasks file %s does not exist' % verify))
     # The build that made the image, from the manifest beside it: its request (secrets redacted) is checked,
-    # and with --request, its id gives the file systems' UUIDs. An image without one is checked as any image.
+    # and with --request, its id (or the UUID seed it kept from a restored tree) gives the file systems' UUIDs.
+    # An image without one is checked as any image.
     built = build_manifest(image)
     request = built.get('request', {})
     if args.request:
@@ -368,7 +369,7 @@ def cmd_boot_test(args, console):
             raise SystemExit(_bad('no manifest.json beside %s names it, so its build (and the UUIDs its file systems '
                                   'have) is unknown: boot-test it without --request, or keep the manifest with it'
                                   % image))
-        req_mod, _raw, resolved = checked_request(args, build_id)
+        req_mod, _raw, resolved = checked_request(args, build_id, uuid_seed=request.get('disk', {}).get('uuid_seed'))
         request = req_mod.redact(resolved)
     os.makedirs(output_dir, exist_ok=True)
     name = 'osimage-boot-%s' % uuid.uuid4().hex[:8]

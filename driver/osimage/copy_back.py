@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import posixpath
+import shutil
 import subprocess
 import tempfile
 
@@ -16,8 +17,15 @@ from osimage.exit_codes import EXIT_INTERRUPTED
 # zstd's fastest level: a 3 GiB raw image (0.9 GiB of data) goes over as 295 MiB at -1, 266 MiB at -3, in the same
 # time; an already compressed qcow2 passes through about as fast as uncompressed.
 ZSTD_LEVEL = 1
+# What a copy back runs, on the builder and here.
+TOOLS = ('zstd',)
 CHUNK = 1 << 20
 ZEROS = bytes(CHUNK)  # compared with, not counted: memcmp is 20 times faster than bytes.count(0)
+
+
+def missing_tools(path=None):
+    """The programs a copy back needs that are not on ``path`` (the PATH when None)."""
+    return [tool for tool in TOOLS if not shutil.which(tool, path=path)]
 
 
 class CopyBack:

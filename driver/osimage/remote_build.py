@@ -14,7 +14,7 @@ import subprocess
 
 from osimage import playbook
 from osimage.build_hosts import BuilderError
-from osimage.copy_back import CopyBack
+from osimage.copy_back import CopyBack, missing_tools
 from osimage.exit_codes import EXIT_BAD_INPUT, EXIT_BUILD_FAILED, EXIT_INTERRUPTED, outcome
 from osimage.job_stream import JobStream, call
 
@@ -39,7 +39,11 @@ class RemoteBuild:
                     cache_dir=self.builder.cache_dir)
 
     def check(self):
-        """The builder's collection, playbook and environment; BuilderError naming what it lacks."""
+        """The builder's collection, playbook and environment; BuilderError naming what it (or this host) lacks."""
+        missing = [] if self.keep else missing_tools()
+        if missing:
+            raise BuilderError('%s is not installed here: the images come back compressed with it (install it, or '
+                               'keep them on the builder)' % ', '.join(missing), EXIT_BAD_INPUT)
         spec = json.dumps({'request': self.remote_request(), 'build_id': self.build_id}).encode()
         try:
             found = json.loads(call(self.builder, 'builder-probe', data=spec))

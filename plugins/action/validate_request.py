@@ -13,6 +13,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import load_extra_vars
 from ansible_collections.osimage.builder.plugins.module_utils import build_stamp
+from ansible_collections.osimage.builder.plugins.module_utils import customized_tree
 from ansible_collections.osimage.builder.plugins.module_utils import extends
 from ansible_collections.osimage.builder.plugins.module_utils import leftovers
 from ansible_collections.osimage.builder.plugins.module_utils import preflight
@@ -70,8 +71,13 @@ class ActionModule(ActionBase):
         except req.RequestError as exc:
             raise AnsibleActionFail(str(exc), result={'refused': True}) from exc
         leftovers.claim(resolved['work_dir'], resolved['build_id'], resolved['output_dir'])
-        facts = {'osimage': resolved, 'osimage_public': req.redact(resolved)}
         status = build_stamp.stamp_fact(resolved, force=boolean(task_vars.get('osimage_force', False)))
+        seed = status and status['tree'] and resolved['cache_dir'] and \
+            customized_tree.uuid_seed(resolved['cache_dir'], status['tree'], status['bootstrap'])
+        if seed:
+            # The customized tree this build will restore names its disk's UUIDs: the build keeps them.
+            resolved = req.resolve(request, cwd=os.getcwd(), build_id=resolved['build_id'], uuid_seed=seed)
+        facts = {'osimage': resolved, 'osimage_public': req.redact(resolved)}
         if status is not None:
             facts['osimage_stamp'] = status
         result.update(changed=False, ansible_facts=facts)

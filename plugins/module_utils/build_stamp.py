@@ -134,17 +134,19 @@ def _scrub(value, drawn):
 
 
 def image_request(resolved):
-    """The resolved request less what each build draws anew (its id, and the file system UUIDs derived from
-    it) and less whether the boot test runs (which proves the image but does not make it)."""
+    """The resolved request less what each build draws anew (its id, and the file system UUIDs with the seed they
+    derive from) and less whether the boot test runs (which proves the image but does not make it)."""
     req = copy.deepcopy(resolved)
-    drawn = sorted(set([req.pop('build_id')] + _collect(req.get('disk', {}), 'uuid')), key=len, reverse=True)
+    disk = req.get('disk', {})
+    drawn = sorted(set([req.pop('build_id'), disk.pop('uuid_seed', None)] + _collect(disk, 'uuid')) - {None},
+                   key=len, reverse=True)
     req['boot_test'].pop('enabled', None)
     return _scrub(req, [d for d in drawn if d])
 
 
 # Request keys applied after the customized-tree cache (customized_tree.py): a request that differs from a cached
-# build's only in these restores its tree, and the customize play replays only the roles that read them (with the
-# disk's UUIDs, drawn per build): playbooks/tasks/customize.yml.
+# build's only in these restores its tree (and its disk UUIDs), and the customize play replays only the roles that
+# read them: playbooks/tasks/customize.yml.
 LATE_KEYS = ('hostname',)
 # Request keys that never reach the root tree (where the build writes, the formats, the boot test's settings).
 OUTSIDE_TREE_KEYS = ('name', 'output_dir', 'outputs', 'formats', 'compress', 'oci', 'boot_image', 'boot_test',

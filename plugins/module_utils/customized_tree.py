@@ -3,9 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The cache of customized root trees, CACHE_DIR/customized/KEY (with KEY.json and KEY.lock beside it).
 
-A build whose request differs from a cached build's only in build_stamp.LATE_KEYS and in what each build draws
-anew (its disk UUIDs) restores that build's tree instead of bootstrapping and customizing; the customize play then
-replays only the roles that read those (playbooks/tasks/customize.yml). KEY is the fingerprint of the request's
+A build whose request differs from a cached build's only in build_stamp.LATE_KEYS and its build id restores that
+build's tree instead of bootstrapping and customizing, and keeps its disk UUIDs: an entry records the UUID seed its
+file systems' UUIDs derive from (layout.resolve), validation resolves a build that will restore it with that seed
+(``uuid_seed``), and the customize play replays only the roles that read a late key (playbooks/tasks/customize.yml). KEY is the fingerprint of the request's
 tree key (build_stamp.tree_request, with the collection's code, its controller files and repository indexes) and
 of the bootstrap cache entry the tree grew from (its fingerprint and creation time): a bootstrap from the mirror
 anew makes new entries. An entry is copied beside its place and renamed into it (or a finished build's tree,
@@ -63,16 +64,31 @@ def current(cache_dir, key):
     return data
 
 
-def restore(runner, cache_dir, key, path, move=False):
-    """Copy entry ``key`` to ``path`` (beside it, then renamed) under the entry's lock; False on a miss. With
-    ``move``, on one file system, the entry is renamed to ``path`` instead: it leaves the cache until the build
-    stores its tree back (store with ``move``), and a build that fails or is killed before leaves a miss."""
+def uuid_seed(cache_dir, tree_key, bootstrap_fingerprint):
+    """The UUID seed of the current entry for request tree key ``tree_key`` grown from the bootstrap cache entry
+    ``bootstrap_fingerprint``; None when there is none (or it recorded no seed)."""
+    boot = bootstrap_entry(cache_dir, bootstrap_fingerprint)
+    data = boot and current(cache_dir, entry_key(tree_key, boot))
+    return (data or {}).get('uuid_seed')
+
+
+def fits(data, seed, key=None):
+    """Whether the entry stamp or restore record ``data`` has UUID seed ``seed`` (any when None) and names entry
+    ``key`` (any when None)."""
+    return bool(data) and seed in (None, data.get('uuid_seed')) and key in (None, data.get('entry'))
+
+
+def restore(runner, cache_dir, key, path, move=False, seed=None):
+    """Copy entry ``key`` to ``path`` (beside it, then renamed) under the entry's lock; False on a miss (with
+    ``seed``, also when the entry's file systems have UUIDs of another seed). With ``move``, on one file system, the
+    entry is renamed to ``path`` instead: it leaves the cache until the build stores its tree back (store with
+    ``move``), and a build that fails or is killed before leaves a miss."""
     entry = entry_path(cache_dir, key)
     if not os.path.isdir(os.path.dirname(entry)):
         return False
     with cachelock.CacheLock(entry + '.lock'):
         data = current(cache_dir, key)
-        if data is None:
+        if not fits(data, seed):
             return False
         if move and os.stat(entry).st_dev == os.stat(os.path.dirname(path)).st_dev:
             os.unlink(entry + '.json')  # no longer an entry from here on
@@ -85,7 +101,7 @@ def restore(runner, cache_dir, key, path, move=False):
             finally:
                 bootstrap.remove_tree(runner, path + '.partial')
             os.utime(entry + '.json')  # recently used
-    stamp.write(path + RESTORED_SUFFIX, {'entry': key, 'bootstrap': data['bootstrap']})
+    stamp.write(path + RESTORED_SUFFIX, {'entry': key, 'bootstrap': data['bootstrap'], 'uuid_seed': data.get('uuid_seed')})
     return True
 
 
@@ -99,15 +115,17 @@ def origin(cache_dir, path):
     return bootstrap_entry(cache_dir, boot['fingerprint'], boot['created']) if boot else None
 
 
-def store(runner, cache_dir, key, path, boot_entry, move=False):
+def store(runner, cache_dir, key, path, boot_entry, move=False, seed=None):
     """Make entry ``key`` a copy of the customized tree ``path`` (with ``move``, ``path`` itself when it is on the
-    cache's file system), unless a current one exists (another build stored it); then prune. True when stored."""
+    cache's file system), its file systems' UUIDs of seed ``seed``, unless a current one exists (another build
+    stored it); then prune. True when stored."""
     entry = entry_path(cache_dir, key)
     os.makedirs(os.path.dirname(entry), exist_ok=True)
     with cachelock.CacheLock(entry + '.lock'):
         if current(cache_dir, key) is not None:
             return False
-        stored = bootstrap.store_tree(runner, path, entry, {'bootstrap': boot_entry, 'created': time.time()}, move)
+        stored = bootstrap.store_tree(runner, path, entry,
+                                      {'bootstrap': boot_entry, 'created': time.time(), 'uuid_seed': seed}, move)
     prune(runner, cache_dir, keep_key=key)
     return stored
 

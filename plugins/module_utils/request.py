@@ -43,8 +43,9 @@ def anchor_paths(request, base_dir):
     return repositories.anchor_key_files(customization.anchor_paths(request, base_dir), base_dir)
 
 
-def resolve(request, cwd=None, build_id=None, retrofit=None):
-    """Validate and return the fully specified build for ``request``.
+def resolve(request, cwd=None, build_id=None, retrofit=None, uuid_seed=None):
+    """Validate and return the fully specified build for ``request``; its file systems' UUIDs derive from
+    ``uuid_seed`` (the id of the build whose customized tree it restores), else from its build id.
 
     With ``retrofit`` (what osimage.builder.retrofit_tree found in an existing image: distro, release, arch, table,
     firmware, bytes, mounts, fsck; {} before the image is opened) the keys an image decides are refused, then taken
@@ -54,7 +55,7 @@ def resolve(request, cwd=None, build_id=None, retrofit=None):
         request = anchor_paths(request, cwd)
     validate(request, cwd, retrofit=retrofit is not None)
     if retrofit is None:
-        return resolve_valid(request, cwd, build_id)
+        return resolve_valid(request, cwd, build_id, uuid_seed)
     image = dict(request, **{k: retrofit[k] for k in ('distro', 'release', 'arch') if k in retrofit})
     image['disk'] = {'grow': False, **{k: retrofit[k] for k in ('table', 'firmware') if k in retrofit}}
     resolved = resolve_valid(image, cwd, build_id)

@@ -120,9 +120,9 @@ def boot_firmwares(req):
     return [uefi if fw == 'uefi' else fw for fw in chosen]
 
 
-def resolve_valid(request, cwd, build_id=None):
+def resolve_valid(request, cwd, build_id=None, uuid_seed=None):
     """The fully specified build for a request ``request_validation.validate`` accepted, paths anchored at
-    ``cwd``; the file system UUIDs derive from ``build_id`` (drawn when not given)."""
+    ``cwd``; the file system UUIDs derive from ``uuid_seed``, else from ``build_id`` (drawn when not given)."""
     req = apply_defaults(SCHEMA, platforms.apply(hash_secrets(request)))
     build_id = build_id or uuid.uuid4().hex[:12]
     if not re.match(r'^[a-z0-9]{4,32}$', build_id):
@@ -150,7 +150,8 @@ def resolve_valid(request, cwd, build_id=None):
         req[key] = os.path.normpath(os.path.join(cwd, req[key]))
     req['disk'] = layout.for_arch(req['disk'], req['os']['machine'])
     req['disk']['size_bytes'] = parse_size(req['disk']['size'])
-    layout.resolve(req['disk'], build_id)
+    req['disk']['uuid_seed'] = uuid_seed or build_id
+    layout.resolve(req['disk'], req['disk']['uuid_seed'])
     req['disk']['packages'] = distros.packages(req['os'], req['disk'].pop('needs'))
     req['boot_test']['firmwares'] = boot_firmwares(req)
     if 'grow' in req['boot_test']:

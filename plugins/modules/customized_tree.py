@@ -13,13 +13,15 @@ short_description: Restore or store a customized root tree in the build cache
 version_added: 0.4.0
 description:
   - The cache of customized trees, C(CACHE_DIR/customized/KEY), lets a build whose request differs from an earlier
-    one only in the late keys (the hostname) and in what each build draws anew (its disk UUIDs) skip bootstrapping
-    and customizing; the customize play then replays only the roles that read those.
+    one only in the late keys (the hostname) and its build id skip bootstrapping and customizing; the customize
+    play then replays only the roles that read a late key. Such a build keeps the disk UUIDs of the tree it
+    restores (its O(uuid_seed)), so that nothing which names them (fstab, boot loader) is written again.
   - An entry's key is the fingerprint of O(key) (the request's tree key, fact C(osimage_stamp.tree) of
     M(osimage.builder.validate_request)) and of the bootstrap cache entry the tree grew from, with its creation
     time, so that a bootstrap from the mirror anew makes new entries.
   - O(state=restored) copies (or O(move)s) a current entry to O(path), which must not exist yet. It misses when
-    there is no such entry, or the bootstrap cache entry O(bootstrap_fingerprint) is gone or expired.
+    there is no such entry, the bootstrap cache entry O(bootstrap_fingerprint) is gone or expired, or the entry's
+    file system UUIDs derive from another O(uuid_seed).
   - O(state=stored) copies (or O(move)s) the customized tree at O(path) into a new entry (beside it, then
     renamed, under the entry's lock, so an interrupted build leaves no entry). It then removes the entries whose
     bootstrap entry is gone and the least recently used beyond eight. A full cache file system gives a warning,
@@ -57,6 +59,13 @@ options:
         afterwards (for a build's last step, before its directory is removed).
     type: bool
     default: false
+  uuid_seed:
+    description:
+      - The seed the build's file system UUIDs derive from, C(osimage.disk.uuid_seed) of the resolved build.
+      - With O(state=stored) the entry records it; with O(state=restored) only an entry that recorded it is a hit.
+        Without it, any entry is (and the caller writes the UUIDs into the tree itself).
+    type: str
+    version_added: 0.6.0
 attributes:
   check_mode:
     support: full
@@ -76,6 +85,7 @@ EXAMPLES = r'''
     cache_dir: /var/cache/osimage
     key: "{{ osimage_stamp.tree }}"
     bootstrap_fingerprint: "{{ osimage_stamp.bootstrap }}"
+    uuid_seed: "{{ osimage.disk.uuid_seed }}"
     move: true
   register: tree
 
@@ -85,6 +95,7 @@ EXAMPLES = r'''
     cache_dir: /var/cache/osimage
     key: "{{ osimage_stamp.tree }}"
     state: stored
+    uuid_seed: "{{ osimage.disk.uuid_seed }}"
     move: true
 '''
 
@@ -120,16 +131,16 @@ def restored(module, runner, p):
         module.exit_json(changed=False, hit=False, entry=None)
     key = customized_tree.entry_key(p['key'], boot)
     entry = customized_tree.entry_path(p['cache_dir'], key)
-    if (stamp.read(p['path'] + customized_tree.RESTORED_SUFFIX) or {}).get('entry') == key and \
-            os.path.isdir(p['path']):
+    restored_from = stamp.read(p['path'] + customized_tree.RESTORED_SUFFIX)
+    if customized_tree.fits(restored_from, p['uuid_seed'], key) and os.path.isdir(p['path']):
         module.exit_json(changed=False, hit=True, entry=entry)
-    if customized_tree.current(p['cache_dir'], key) is None:
+    if not customized_tree.fits(customized_tree.current(p['cache_dir'], key), p['uuid_seed']):
         module.exit_json(changed=False, hit=False, entry=None)
     if os.path.lexists(p['path']):
         module.fail_json(msg="'%s' exists: a cached tree is restored only where there is none yet" % p['path'])
     if module.check_mode:
         module.exit_json(changed=True, hit=True, entry=entry)
-    hit = customized_tree.restore(runner, p['cache_dir'], key, p['path'], p['move'])
+    hit = customized_tree.restore(runner, p['cache_dir'], key, p['path'], p['move'], p['uuid_seed'])
     module.exit_json(changed=hit, hit=hit, entry=entry if hit else None)
 
 
@@ -143,7 +154,7 @@ def stored(module, runner, p):
         module.exit_json(changed=False, stored=False, entry=entry)
     if module.check_mode:
         module.exit_json(changed=True, stored=True, entry=entry)
-    done = customized_tree.store(runner, p['cache_dir'], key, p['path'], boot, p['move'])
+    done = customized_tree.store(runner, p['cache_dir'], key, p['path'], boot, p['move'], p['uuid_seed'])
     module.exit_json(changed=done, stored=done, entry=entry if done else None)
 
 
@@ -156,6 +167,7 @@ def main():
             state=dict(type='str', default='restored', choices=['restored', 'stored']),
             bootstrap_fingerprint=dict(type='str', no_log=False),
             move=dict(type='bool', default=False),
+            uuid_seed=dict(type='str', no_log=False),
         ),
         required_if=[('state', 'restored', ['bootstrap_fingerprint'])],
         supports_check_mode=True,

@@ -32,6 +32,9 @@ description:
     (M(osimage.builder.customized_tree)), and C(bootstrap), the fingerprint of the bootstrap cache entry the build
     uses (what the family's bootstrap module returns as C(fingerprint) for C(osimage.bootstrap.args)). The extra
     variable C(osimage_force=true) makes it never current.
+  - When the customized-tree cache holds the tree this build will restore, the file systems' UUIDs are that
+    tree's (C(osimage.disk.uuid_seed) is the id of the build that made it), so that nothing in the tree that
+    names them is written again; otherwise they derive from this build's id.
   - Records this ansible-playbook process as the owner of the build id, so that M(osimage.builder.clean) can tell
     a running build from a killed one.
 author: osimage developers (@osimage)

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from osimage.build_hosts import BuilderError
-from osimage.copy_back import CopyBack
+from osimage.copy_back import CopyBack, missing_tools
 
 
 class Here:
@@ -54,3 +54,8 @@ def test_a_failed_copy_leaves_nothing_in_the_output_directory(tmp_path, case, wo
                    '0' * 64 if case == 'checksum' else digest)
     assert os.listdir(out) == []
     assert failed.value.code == (130 if case == 'cancelled' else 1)
+
+
+def test_the_tools_a_copy_back_runs_are_named_when_missing(tmp_path):
+    assert missing_tools() == []  # bindep installs zstd
+    assert missing_tools(path=str(tmp_path)) == ['zstd']

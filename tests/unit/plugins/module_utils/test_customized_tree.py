@@ -108,12 +108,37 @@ def test_a_stored_tree_is_restored_while_its_bootstrap_entry_is_current(tmp_path
     with open(os.path.join(dest, 'etc', 'hostname'), encoding='utf-8') as f:
         assert f.read() == 'first\n'
     assert not os.path.exists(dest + '.partial')
-    assert stamp.read(dest + customized_tree.RESTORED_SUFFIX) == {'entry': key, 'bootstrap': boot}
+    assert stamp.read(dest + customized_tree.RESTORED_SUFFIX) == {'entry': key, 'bootstrap': boot, 'uuid_seed': None}
     # A bootstrap from the mirror anew (another creation time) makes the entry stale: a miss, another key.
     stamp.write(cached_tree_stamp(cache, 'boot1'), {'created': time.time() + 1, 'fingerprint': 'boot1'})
     assert customized_tree.current(cache, key) is None
     assert not customized_tree.restore(runner, cache, key, str(tmp_path / 'stale'))
     assert entry_of(cache)[0] != key
+
+
+def test_an_entry_keeps_the_uuid_seed_it_was_stored_with_and_restores_for_it_alone(tmp_path, cache):
+    runner = Runner(Module())
+    key, boot = entry_of(cache)
+    assert customized_tree.uuid_seed(cache, 't1', 'boot1') is None
+    assert customized_tree.store(runner, cache, key, customized(tmp_path, 'built', 'first'), boot, seed='seed1111')
+    assert customized_tree.uuid_seed(cache, 't1', 'boot1') == 'seed1111'
+    assert customized_tree.uuid_seed(cache, 't2', 'boot1') is None
+    os.makedirs(tmp_path / 'next')
+    assert not customized_tree.restore(runner, cache, key, str(tmp_path / 'next' / 'other'), seed='seed2222')
+    assert customized_tree.restore(runner, cache, key, str(tmp_path / 'next' / 'root'), seed='seed1111')
+    assert stamp.read(str(tmp_path / 'next' / 'root') + customized_tree.RESTORED_SUFFIX)['uuid_seed'] == 'seed1111'
+
+
+def test_a_build_that_restores_a_tree_resolves_to_its_disk_uuids_and_its_fingerprint():
+    first = req.resolve(dict(BASE), cwd='/tmp', build_id='aaaa1111')
+    again = req.resolve(dict(BASE, hostname='renamed'), cwd='/tmp', build_id='bbbb2222', uuid_seed='aaaa1111')
+    fresh = req.resolve(dict(BASE, hostname='renamed'), cwd='/tmp', build_id='bbbb2222')
+    assert (again['disk']['uuid_seed'], fresh['disk']['uuid_seed']) == ('aaaa1111', 'bbbb2222')
+    assert again['disk']['mounts'] == first['disk']['mounts'] != fresh['disk']['mounts']
+    assert again['disk']['root'] == first['disk']['root']
+    # The same request with the seed of the build it restores from is the same build: up to date when built.
+    same = req.resolve(dict(BASE), cwd='/tmp', build_id='cccc3333', uuid_seed='aaaa1111')
+    assert build_stamp.fingerprint(same) == build_stamp.fingerprint(first)
 
 
 def test_an_expired_bootstrap_entry_misses(cache):
