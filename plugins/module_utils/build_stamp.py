@@ -20,7 +20,7 @@ import hashlib
 import os
 import time
 
-from ansible_collections.osimage.builder.plugins.module_utils import bootstrap, distros, release_index, stamp
+from ansible_collections.osimage.builder.plugins.module_utils import bootstrap, release_index, stamp
 from ansible_collections.osimage.builder.plugins.module_utils.bootstrap import TREE_CACHE_MAX_AGE, cached_tree_stamp
 
 try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.osimage.builder.plugins.module_utils import distros, release_index
+from ansible_collections.osimage.builder.plugins.module_utils import release_index
 from ansible_collections.osimage.builder.plugins.module_utils.disk import parse_size
 from ansible_collections.osimage.builder.plugins.module_utils.runner import says_full
 from ansible_collections.osimage.builder.plugins.module_utils.request_schema import RequestError

@@ -238,9 +238,9 @@ class LocalRepository:
             shutil.copy(path, pool)
             copied.append('pool/' + os.path.basename(path))
         first = next(iter(layout))
-        _publish(self.repo, {suite: {component: [made[n] for n in names] + (copied if (suite, component) == (
-            first, COMPONENT) else []) for component, names in components.items()} for suite, components in layout.items()},
-                 valid_until)
+        published = {suite: {component: [made[n] for n in names] + (copied if (suite, component) == (
+            first, COMPONENT) else []) for component, names in components.items()} for suite, components in layout.items()}
+        _publish(self.repo, published, valid_until)
         self._gpg('--quick-gen-key', 'osimage test repository <repo@osimage.invalid>', 'ed25519', 'sign', 'never')
         for suite in layout:
             release = os.path.join(self.repo, 'dists', suite, 'Release')
