@@ -17,6 +17,7 @@ from ansible_collections.osimage.builder.plugins.module_utils import customized_
 from ansible_collections.osimage.builder.plugins.module_utils import extends
 from ansible_collections.osimage.builder.plugins.module_utils import leftovers
 from ansible_collections.osimage.builder.plugins.module_utils import preflight
+from ansible_collections.osimage.builder.plugins.module_utils import release_index
 from ansible_collections.osimage.builder.plugins.module_utils import request as req
 from ansible_collections.osimage.builder.plugins.module_utils import request_limits
 from ansible_collections.osimage.builder.plugins.module_utils import survey
@@ -67,11 +68,14 @@ class ActionModule(ActionBase):
                 # An unchanged password keeps the crypt hash the output directory's build set
                 request = build_stamp.reuse_hashes(request, resolved['output_dir'])
                 resolved = req.resolve(request, cwd=os.getcwd(), build_id=resolved['build_id'], retrofit=retrofit)
-            preflight.check(resolved)
+            # The repositories' indexes, read once: preflight checks them, the build's fingerprint covers them
+            indexes = release_index.repositories(resolved)
+            preflight.check(resolved, indexes)
         except req.RequestError as exc:
             raise AnsibleActionFail(str(exc), result={'refused': True}) from exc
         leftovers.claim(resolved['work_dir'], resolved['build_id'], resolved['output_dir'])
-        status = build_stamp.stamp_fact(resolved, force=boolean(task_vars.get('osimage_force', False)))
+        status = build_stamp.stamp_fact(resolved, force=boolean(task_vars.get('osimage_force', False)),
+                                        indexes=indexes)
         seed = status and status['tree'] and resolved['cache_dir'] and \
             customized_tree.uuid_seed(resolved['cache_dir'], status['tree'], status['bootstrap'])
         if seed:

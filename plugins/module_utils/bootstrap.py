@@ -44,7 +44,9 @@ def _debian_args(build, packages):
     return {'suite': build['release'], 'mirror': build['mirror'], 'components': build['os']['components'],
             'keyring': build['os'].get('keyring'), 'extra_sources': build['os']['sources'] if mmdebstrap else [],
             'architecture': build['os']['arch_name'], 'tool': build['bootstrap']['tool'],
-            'variant': build['bootstrap']['variant'], 'include': packages}
+            'variant': build['bootstrap']['variant'], 'include': packages,
+            # Not among debian_inputs: reading a snapshot's expired indexes does not change the tree.
+            'apt_options': [build['os']['snapshot_config']] if build['location'].get('mirror_snapshot') else []}
 
 
 def _rpm_args(build, packages):

@@ -19,15 +19,9 @@ import functools
 import hashlib
 import os
 import time
-from urllib.error import URLError
 
-from ansible_collections.osimage.builder.plugins.module_utils import bootstrap, distros, stamp
+from ansible_collections.osimage.builder.plugins.module_utils import bootstrap, release_index, stamp
 from ansible_collections.osimage.builder.plugins.module_utils.bootstrap import TREE_CACHE_MAX_AGE, cached_tree_stamp
-
-try:
-    from ansible.module_utils.urls import open_url
-except ImportError:  # pragma: no cover - always there under Ansible
-    open_url = None
 
 try:
     from passlib.hash import sha512_crypt
@@ -88,29 +82,14 @@ def controller_files(resolved):
     return {p: _content_digest(p) for p in paths}
 
 
-def _fetch_digest(urls, proxy, timeout):
-    """sha256 of the first of ``urls`` that answers; 'unreachable' when none does."""
-    for url in urls:
-        try:
-            if url.startswith('file://'):
-                with open(url[len('file://'):], 'rb') as f:
-                    return hashlib.sha256(f.read()).hexdigest()
-            kwargs = {'http_agent': 'osimage'}
-            if proxy:
-                kwargs.update(use_proxy=True)
-            with open_url(url, timeout=timeout, **kwargs) as response:
-                return hashlib.sha256(response.read()).hexdigest()
-        except (OSError, URLError, ValueError):
-            continue
-    return 'unreachable'
-
-
-def repository_indexes(resolved, timeout=15):
-    """{repository name: [digest of its Release (or repomd.xml) per suite]}: a repository's new packages, which
-    the build installs inside the tree, make a new image."""
-    proxy = resolved.get('location', {}).get('proxy')
-    return {r['name']: [_fetch_digest(urls, proxy, timeout) for urls in distros.repository_index_urls(resolved['os'], r)]
-            for r in resolved.get('repositories', [])}
+def repository_indexes(resolved, indexes=None):
+    """{repository name: [digest of its Release (or repomd.xml) per suite, 'unreachable' when none answers]}: a
+    repository's new packages, which the build installs inside the tree, make a new image. ``indexes``:
+    release_index.repositories' answer (preflight's), read now when not given."""
+    digests = {r['name']: [] for r in resolved.get('repositories', [])}
+    for i, repo, answer in release_index.repositories(resolved) if indexes is None else indexes:
+        digests[repo['name']].append('unreachable' if answer[1] is None else hashlib.sha256(answer[1]).hexdigest())
+    return digests
 
 
 def _collect(value, key):
@@ -162,9 +141,9 @@ def tree_request(resolved):
     return {k: v for k, v in req.items() if k not in LATE_KEYS + OUTSIDE_TREE_KEYS}
 
 
-def _inputs(resolved):
+def _inputs(resolved, indexes=None):
     return {'request': image_request(resolved), 'code': code_version(), 'files': controller_files(resolved),
-            'repositories': repository_indexes(resolved)}
+            'repositories': repository_indexes(resolved, indexes)}
 
 
 def fingerprint(resolved):
@@ -222,14 +201,15 @@ def check(resolved, key, force=False, now=None):
             'reason': reason or 'up to date'}
 
 
-def stamp_fact(resolved, force=False):
+def stamp_fact(resolved, force=False, indexes=None):
     """The fact ``osimage_stamp`` of a build: check()'s answer with its ``fingerprint``, its ``tree`` key (the
     customized-tree cache's, from tree_request; None when the request cannot use that cache) and its ``bootstrap``
     fingerprint (the bootstrap cache entry's). None for a retrofit (``resolved`` has ``retrofit``): its output is no
-    stamped build, so it is never up to date and its boot test records nothing."""
+    stamped build, so it is never up to date and its boot test records nothing. ``indexes``: as
+    repository_indexes."""
     if 'retrofit' in resolved:
         return None
-    inputs = _inputs(resolved)
+    inputs = _inputs(resolved, indexes)
     key = stamp.fingerprint(inputs)
     early = tree_request(resolved)
     tree = stamp.fingerprint(dict(inputs, request=early)) if early is not None else None

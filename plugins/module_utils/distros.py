@@ -151,9 +151,15 @@ FAMILIES = {
     'debian': {
         'package_manager': 'apt',
         'package_db': 'dpkg',
-        'probes': ['{mirror}/dists/{release}/Release'],
-        # The field of a probed index that says until when apt accepts it (testing and security suites carry it).
+        # The index of each suite the bootstrap reads (the release and its extra suites), which preflight probes.
+        'suite_probe': '%(mirror)s/dists/%(suite)s/Release',
+        # The field of a probed index that says until when apt accepts it (testing, -updates and -security carry it).
         'probe_expiry': 'Valid-Until',
+        # What makes the package manager read indexes past their probe_expiry, for a mirror that is a snapshot
+        # (location.mirror_snapshot): the bootstrap passes it on (mmdebstrap's --aptopt, which debootstrap, not
+        # checking expiry, does not need) and the family's role keeps it in proxy_conf while the image is built.
+        # A family without it has no expiring indexes and refuses the key.
+        'snapshot_config': 'Acquire::Check-Valid-Until "false";',
         # variants: the package selections a bootstrap may start from, the first by default.
         'bootstrap': {'module': 'debian_bootstrap', 'tools': ['mmdebstrap', 'debootstrap'],
                       'variants': ['apt', 'minbase', 'required', 'important', 'standard']},
@@ -208,7 +214,8 @@ FAMILIES = {
         'firewall_conf': '/etc/nftables.conf',
         # What package scripts run instead of starting services in the chroot (invoke-rc.d asks it; exit 101).
         'service_policy': '/usr/sbin/policy-rc.d',
-        # The package manager's configuration file that holds the build's proxy (the hygiene role removes it),
+        # The package manager's configuration file that holds the build's own settings, its proxy and snapshot_config
+        # (the hygiene role removes it),
         # and the files in which a proxy left by the build would show.
         'proxy_conf': '/etc/apt/apt.conf.d/00osimage-build-proxy',
         'proxy_files': ['/etc/apt/apt.conf.d/*'],
@@ -602,10 +609,16 @@ def resolve(distro, release, arch, mirror, security_mirror=None, mirror_key=None
     out['arch_name'] = fields['arch']
     out['efi_arch'] = machine['efi']
     out['grub_efi_target'] = machine['grub_efi']
-    # An apt distribution's extra suites as one-line sources; an rpm distribution is probed per repository.
-    out['sources'] = [_source(s, fields, merged) for s in merged.get('suites', [])]
+    # An apt distribution's extra suites as one-line sources; preflight probes ({key: the request key of its
+    # mirror, url}) each suite's index, or each repository's of an rpm distribution.
+    suites = [_suite(s, fields, merged) for s in merged.get('suites', [])]
+    out['sources'] = ['deb %s %s %s' % (base, suite, ' '.join(merged['components'])) for key, base, suite in suites]
     if 'repositories' in out:
-        out['probes'] = [r['baseurl'].rstrip('/') + '/repodata/repomd.xml' for r in out['repositories']]
+        out['probes'] = [{'key': 'mirror', 'url': r['baseurl'].rstrip('/') + '/repodata/repomd.xml'}
+                         for r in out['repositories']]
+    else:
+        out['probes'] = [{'key': key, 'url': merged['suite_probe'] % {'mirror': base, 'suite': suite}}
+                         for key, base, suite in [('mirror', fields['mirror'], release)] + suites]
     return out
 
 
@@ -630,12 +643,12 @@ def repository_index_urls(os_entry, repo):
             for suite in repo.get('suites') or [None]]
 
 
-def _source(suite, fields, merged):
-    """A one-line apt source of an extra suite ('security:' names the security mirror)."""
-    mirror = fields['mirror']
+def _suite(suite, fields, merged):
+    """(the request key of its mirror, the mirror, the suite) of an extra suite ('security:' names the security
+    mirror)."""
     if suite.startswith('security:'):
-        suite, mirror = suite[len('security:'):], merged['security_mirror']
-    return 'deb %s %s %s' % (mirror, suite.format(**fields), ' '.join(merged['components']))
+        return 'security_mirror', merged['security_mirror'], suite[len('security:'):].format(**fields)
+    return 'mirror', fields['mirror'], suite.format(**fields)
 
 
 def packages(os_facts, needs):

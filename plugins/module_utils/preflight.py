@@ -5,14 +5,9 @@
 
 from __future__ import annotations
 
-import datetime
-import email.utils
 import os
-import re
-import urllib.request
 
-from ansible.module_utils.urls import open_url
-from ansible_collections.osimage.builder.plugins.module_utils import distros
+from ansible_collections.osimage.builder.plugins.module_utils import release_index
 from ansible_collections.osimage.builder.plugins.module_utils.disk import parse_size
 from ansible_collections.osimage.builder.plugins.module_utils.runner import says_full
 from ansible_collections.osimage.builder.plugins.module_utils.request_schema import RequestError
@@ -96,68 +91,31 @@ def out_of_space(failure, resolved, results=(), free=free_space):
     return '%s\nout of space: %s' % (failure, '; '.join('%s: %s' % e for e in short))
 
 
-def _fetch_error(url, proxy, timeout):
-    """Why ``url`` cannot be fetched (through ``proxy`` when given, as the build will); None when it can."""
+def _unreadable(url, problem):
     if url.startswith('file://'):
-        return None if os.path.isfile(url[len('file://'):]) else 'it does not exist'
-    try:
-        if proxy:
-            opener = urllib.request.build_opener(urllib.request.ProxyHandler({'http': proxy, 'https': proxy}))
-            with opener.open(urllib.request.Request(url, method='HEAD'), timeout=timeout):
-                return None
-        with open_url(url, method='HEAD', timeout=timeout):
-            return None
-    except (OSError, ValueError) as exc:
-        return str(getattr(exc, 'reason', exc))
-
-
-def _fetch(url, proxy, timeout):
-    """The text at ``url`` (through ``proxy`` when given)."""
-    if url.startswith('file://'):
-        with open(url[len('file://'):], 'rb') as f:
-            return f.read().decode('utf-8', 'replace')
-    if proxy:
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({'http': proxy, 'https': proxy}))
-        with opener.open(url, timeout=timeout) as response:
-            return response.read().decode('utf-8', 'replace')
-    with open_url(url, timeout=timeout) as response:
-        return response.read().decode('utf-8', 'replace')
-
-
-def expired(text, field, now=None):
-    """The date of ``field`` (an RFC 2822 date, as apt's Valid-Until) in index ``text`` when it is past; else None."""
-    found = re.search(r'^%s:\s*(.+?)\s*$' % re.escape(field), text, re.MULTILINE)
-    if not found:
-        return None
-    try:
-        until = email.utils.parsedate_to_datetime(found.group(1))
-    except (TypeError, ValueError):
-        return None
-    return found.group(1) if until < (now or datetime.datetime.now(datetime.timezone.utc)) else None
+        return '%s does not exist' % url
+    return 'cannot fetch %s (%s): check the URL and the network' % (url, problem)
 
 
 def mirror_errors(resolved, timeout=15):
-    """[(key, message)] when the mirror does not serve the release (the distro table's probes), or serves an index
-    that has expired (the family's ``probe_expiry`` field is past), which the package manager refuses."""
+    """[(key, message)] when a mirror does not serve an index the build reads (the distro table's probes: each suite
+    of an apt release, each repository of an rpm one), or serves one that has expired (the family's
+    ``probe_expiry`` field is past), which the package manager refuses unless the mirror is a snapshot
+    (location.mirror_snapshot). One small read of each, all at once."""
     errors = []
-    proxy = resolved.get('location', {}).get('proxy')
-    field = resolved['os'].get('probe_expiry')
-    for url in resolved['os']['probes']:
-        problem = _fetch_error(url, proxy, timeout)
-        if problem is not None and url.startswith('file://'):
-            errors.append(('mirror', '%s does not exist' % url))
-        elif problem is not None:
-            errors.append(('mirror', 'cannot fetch %s (%s): check the URL and the network' % (url, problem)))
-        elif field:
-            try:
-                until = expired(_fetch(url, proxy, timeout), field)
-            except (OSError, ValueError) as exc:
-                errors.append(('mirror', 'cannot fetch %s (%s): check the URL and the network' % (url, exc)))
-                continue
-            if until:
-                errors.append(('mirror', '%s expired on %s (its %s): %s refuses it, so this mirror is stale or a '
-                                         'snapshot; point location.mirror at a current mirror'
-                               % (url, until, field, resolved['os']['package_manager'])))
+    os_ = resolved['os']
+    field = None if resolved['location'].get('mirror_snapshot') else os_.get('probe_expiry')
+    found = release_index.fetch_all([[p['url']] for p in os_['probes']], resolved['location'].get('proxy'), timeout,
+                                    limit=release_index.HEADER)
+    for probe, (url, data, problem) in zip(os_['probes'], found):
+        key = 'location.' + probe['key']
+        until = field and data is not None and release_index.expired(data, field)
+        if data is None:
+            errors.append((key, _unreadable(url, problem)))
+        elif until:
+            errors.append((key, '%s expired on %s (its %s): %s refuses it, so this mirror is stale or a snapshot; '
+                                'point %s at a current mirror, or set location.mirror_snapshot: true to build from '
+                                'a snapshot' % (url, until, field, os_['package_manager'], key)))
     return errors
 
 
@@ -171,21 +129,27 @@ def family_errors(resolved):
              % resolved['family'])]
 
 
-def repository_errors(resolved, timeout=15):
-    """[(key, message)] for extra repositories that do not serve their index (per suite where they have suites)."""
+def repository_errors(resolved, indexes=None):
+    """[(key, message)] for extra repositories that do not serve their index (per suite where they have suites), or
+    serve one that has expired (the family's ``probe_expiry``). ``indexes``: release_index.repositories' answer,
+    read now when not given."""
     errors = []
-    proxy = resolved.get('location', {}).get('proxy')
-    for i, repo in enumerate(resolved.get('repositories', [])):
-        for urls in distros.repository_index_urls(resolved['os'], repo):
-            problem = _fetch_error(urls[0], proxy, timeout)
-            if problem and all(_fetch_error(url, proxy, timeout) for url in urls[1:]):
-                errors.append(('repositories[%d].uri' % i, 'cannot fetch %s (%s): check the URI%s and the network'
-                               % (urls[0], problem, ', the suite' if repo.get('suites') else '')))
+    field = resolved['os'].get('probe_expiry')
+    for i, repo, (url, data, problem) in release_index.repositories(resolved) if indexes is None else indexes:
+        key = 'repositories[%d].uri' % i
+        until = field and data is not None and release_index.expired(data, field)
+        if data is None:
+            errors.append((key, 'cannot fetch %s (%s): check the URI%s and the network'
+                           % (url, problem, ', the suite' if repo.get('suites') else '')))
+        elif until:
+            errors.append((key, '%s expired on %s (its %s): %s refuses it; ask for a current copy of the repository '
+                                'or remove it' % (url, until, field, resolved['os']['package_manager'])))
     return errors
 
 
-def check(resolved):
-    """Raise RequestError naming every problem of the host for this build."""
-    errors = family_errors(resolved) or space_errors(resolved) + mirror_errors(resolved) + repository_errors(resolved)
+def check(resolved, indexes=None):
+    """Raise RequestError naming every problem of the host for this build (``indexes``: as repository_errors)."""
+    errors = family_errors(resolved) or space_errors(resolved) + mirror_errors(resolved) + \
+        repository_errors(resolved, indexes)
     if errors:
         raise RequestError(errors)

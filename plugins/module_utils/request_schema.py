@@ -101,6 +101,9 @@ LOCATION_SCHEMA = {
         'mirror_key_file': {'type': 'string', 'minLength': 1,
                             'x-hint': "the path of the OpenPGP public key that signs the mirror (default: the "
                                       "distro's archive key)"},
+        'mirror_snapshot': {'type': 'boolean',
+                            'x-hint': 'true when the mirror is a snapshot (such as snapshot.debian.org) whose indexes '
+                                      'are past their Valid-Until: the build accepts them, the image does not'},
         'proxy': {'type': 'string', 'pattern': PROXY_RE,
                   'x-hint': 'an http:// proxy URL such as http://proxy.example:3128 (used during the build only)'},
         'dns': _list({'type': 'string'}, 'a list of IPv4 or IPv6 addresses', default=[], uniqueItems=True),

@@ -151,6 +151,10 @@ def _distro_errors(request):
     if facts['mirror'] is None and not request.get('mirror') and not (request.get('location') or {}).get('mirror'):
         errors.append(('mirror', '%s has no public mirror: set mirror to your installation media or RMT server '
                                  '(registration stays yours)' % facts['distro']))
+    location = request.get('location') if isinstance(request.get('location'), dict) else {}
+    if location.get('mirror_snapshot') is True and not facts.get('snapshot_config'):
+        errors.append(('location.mirror_snapshot', "%s's indexes (%s) carry no expiry date to pass over: remove "
+                                                   "location.mirror_snapshot" % (name, facts['package_manager'])))
     security = request.get('security') if isinstance(request.get('security'), dict) else {}
     if security.get('apparmor') is not None and facts['mac'] != 'apparmor':
         errors.append(('security.apparmor', '%s uses %s, not AppArmor: remove security.apparmor' % (name, facts['mac'])))

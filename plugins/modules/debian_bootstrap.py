@@ -85,6 +85,16 @@ options:
     description: Seconds a cached tree is reused before it is built afresh. V(0) turns the tree cache off.
     type: int
     default: 86400
+  apt_options:
+    description:
+      - More apt settings for the bootstrap, such as V(Acquire::Check-Valid-Until "false";) for a snapshot mirror
+        whose indexes are past their C(Valid-Until) (mmdebstrap's C(--aptopt); debootstrap does not check it).
+      - Like O(retries), they are the build's, not the image's (removed from the tree with the file mmdebstrap
+        keeps them in), and not part of the inputs that identify the tree.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.6.0
   retries:
     description:
       - How many times apt retries a download that failed (mmdebstrap's C(Acquire::Retries), passed with
@@ -176,6 +186,7 @@ def bootstrap_argv(params, target, deb_cache):
                 '--architectures=%s' % params['architecture'],
                 '--components=%s' % ','.join(params['components']),
                 '--aptopt=Acquire::Retries "%d"' % params['retries']]
+        argv += ['--aptopt=' + option for option in params['apt_options']]
         if include:
             argv.append('--include=%s' % include)
         if params['keyring']:
@@ -212,6 +223,7 @@ def main():
             proxy=dict(type='str', no_log=True),
             tree_cache_max_age=dict(type='int', default=bootstrap.TREE_CACHE_MAX_AGE),
             retries=dict(type='int', default=3),
+            apt_options=dict(type='list', elements='str', default=[]),
         ),
         supports_check_mode=True,
     )

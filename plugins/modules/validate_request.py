@@ -22,8 +22,10 @@ description:
     collection's README); relative paths resolve against the working directory of the playbook run.
   - Presets (C(preset)) are expanded into C(packages.install), and the services they name are returned as
     C(osimage.preset_services).
-  - Checks that C(work_dir), C(cache_dir) and C(output_dir) have the free space the build needs and that the
-    mirror answers, and fails early with the numbers or the reason.
+  - Checks that C(work_dir), C(cache_dir) and C(output_dir) have the free space the build needs, that the
+    mirrors serve every suite the bootstrap reads and the extra repositories their indexes, none past its
+    C(Valid-Until) (unless C(location.mirror_snapshot) says the mirror is a snapshot), and fails early with the
+    numbers or the reason (the key to change, the URL and the date).
   - For a build (not with O(retrofit)), sets the fact C(osimage_stamp), the build's fingerprint (the resolved
     request less what each build draws, the collection's code, the files the request names, extra repositories'
     Release files) with C(current), true when C(output_dir) already holds this build

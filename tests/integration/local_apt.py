@@ -62,11 +62,13 @@ def _stanza(repo, rel):
         control, rel, len(data), hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest())
 
 
-def _release(repo, suite, indexes):
+def _release(repo, suite, indexes, valid_until=None):
     components = sorted({rel.split('/')[0] for rel in indexes})
     lines = ['Origin: osimage-test', 'Label: osimage-test', 'Suite: %s' % suite, 'Codename: %s' % suite,
              'Date: %s' % email.utils.formatdate(usegmt=True), 'Architectures: amd64 all',
              'Components: %s' % ' '.join(components), 'Description: osimage test repository']
+    if valid_until:
+        lines.insert(5, 'Valid-Until: %s' % valid_until)
     for field, algo in (('MD5Sum', hashlib.md5), ('SHA256', hashlib.sha256)):
         lines.append(field + ':')
         for rel in indexes:
@@ -76,8 +78,9 @@ def _release(repo, suite, indexes):
     return '\n'.join(lines) + '\n'
 
 
-def _publish(repo, layout):
-    """Write each suite's Packages indexes and Release: ``layout`` is {suite: {component: [pool paths]}}."""
+def _publish(repo, layout, valid_until):
+    """Write each suite's Packages indexes and Release: ``layout`` is {suite: {component: [pool paths]}},
+    ``valid_until`` {suite: the RFC 2822 date its Release is valid until} (none by default)."""
     for suite, components in layout.items():
         indexes = []
         for component, debs in components.items():
@@ -87,7 +90,7 @@ def _publish(repo, layout):
                 f.write('\n'.join(_stanza(repo, rel) for rel in debs))
             indexes.append('%s/binary-amd64/Packages' % component)
         with open(os.path.join(repo, 'dists', suite, 'Release'), 'w', encoding='utf-8') as f:
-            f.write(_release(repo, suite, indexes))
+            f.write(_release(repo, suite, indexes, valid_until.get(suite)))
 
 
 def debian_closure(cache, names, suite='bookworm', mirror='http://deb.debian.org/debian'):
@@ -205,10 +208,11 @@ class LocalRepository:
 
     ``packages`` ({name: (version, files, description[, depends])}) are made with dpkg-deb and published as
     ``layout`` says ({suite: {component: [names]}}; default: all in suite osimage, component main); the real
-    ``debs`` (paths) go into the first suite's main component.
+    ``debs`` (paths) go into the first suite's main component. ``valid_until`` ({suite: date}) gives those suites'
+    Release a Valid-Until (a date past makes apt refuse it, as it refuses a stale mirror or a snapshot).
     """
 
-    def __init__(self, packages=None, layout=None, debs=()):
+    def __init__(self, packages=None, layout=None, debs=(), valid_until=None):
         self.dir = tempfile.mkdtemp(prefix='osimage-repo-')
         os.chmod(self.dir, 0o755)  # apt's sandbox user (_apt) reads file:// repositories and keys under it
         self.gnupg = os.path.join(self.dir, 'gnupg')
@@ -217,7 +221,7 @@ class LocalRepository:
         self.suite, self.component = SUITE, COMPONENT
         specs = PACKAGES if packages is None else packages
         self.packages = {name: spec[0] for name, spec in specs.items()}
-        self._build(specs, layout or {SUITE: {COMPONENT: list(specs)}}, debs)
+        self._build(specs, layout or {SUITE: {COMPONENT: list(specs)}}, debs, valid_until or {})
         self.server = _serve(functools.partial(_Mirror, directory=self.repo))
         self.uri = 'http://127.0.0.1:%d/' % self.server.server_address[1]
 
@@ -225,7 +229,7 @@ class LocalRepository:
         return _run(['gpg', '--homedir', self.gnupg, '--batch', '--yes', '--pinentry-mode', 'loopback',
                      '--passphrase', ''] + list(args))
 
-    def _build(self, specs, layout, debs):
+    def _build(self, specs, layout, debs, valid_until):
         made = {name: _deb(self.dir, name, *spec) for name, spec in specs.items()}
         pool = os.path.join(self.repo, 'pool')
         os.makedirs(pool, exist_ok=True)
@@ -234,8 +238,9 @@ class LocalRepository:
             shutil.copy(path, pool)
             copied.append('pool/' + os.path.basename(path))
         first = next(iter(layout))
-        _publish(self.repo, {suite: {component: [made[n] for n in names] + (copied if (suite, component) == (
-            first, COMPONENT) else []) for component, names in components.items()} for suite, components in layout.items()})
+        published = {suite: {component: [made[n] for n in names] + (copied if (suite, component) == (
+            first, COMPONENT) else []) for component, names in components.items()} for suite, components in layout.items()}
+        _publish(self.repo, published, valid_until)
         self._gpg('--quick-gen-key', 'osimage test repository <repo@osimage.invalid>', 'ed25519', 'sign', 'never')
         for suite in layout:
             release = os.path.join(self.repo, 'dists', suite, 'Release')

@@ -35,8 +35,14 @@ def test_debian_installs_from_the_release_its_updates_and_security_suites():
     os_facts = resolve('debian', 'trixie')['os']
     assert os_facts['sources'] == ['deb http://deb.debian.org/debian trixie-updates main',
                                    'deb http://deb.debian.org/debian-security trixie-security main']
-    assert os_facts['packages']['kernel'] == ['linux-image-amd64'] and os_facts['probes'] == [
-        'http://deb.debian.org/debian/dists/trixie/Release']
+    assert os_facts['packages']['kernel'] == ['linux-image-amd64']
+    # preflight probes every suite the bootstrap reads, each naming the request key of its mirror
+    assert os_facts['probes'] == [
+        {'key': 'mirror', 'url': 'http://deb.debian.org/debian/dists/trixie/Release'},
+        {'key': 'mirror', 'url': 'http://deb.debian.org/debian/dists/trixie-updates/Release'},
+        {'key': 'security_mirror', 'url': 'http://deb.debian.org/debian-security/dists/trixie-security/Release'}]
+    assert [p['url'] for p in resolve('debian', 'forky')['os']['probes']] == [
+        'http://deb.debian.org/debian/dists/forky/Release']
 
 
 def test_ubuntu_has_its_pockets_universe_the_virtual_kernel_and_netplan():
