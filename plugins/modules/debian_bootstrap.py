@@ -172,6 +172,17 @@ HOOK_IN = ('mkdir -p "$1/var/cache/apt/archives" && '
 HOOK_OUT = ('for f in "$1"/var/cache/apt/archives/*.deb; do [ -e "$f" ] || continue; b=${f##*/}; '
             't="$OSIMAGE_DEB_CACHE/$b.tmp-$$"; [ -e "$OSIMAGE_DEB_CACHE/$b" ] || '
             '{ cp "$f" "$t" && mv "$t" "$OSIMAGE_DEB_CACHE/$b" || rm -f "$t"; }; done')
+# The initramfs is made once, when every package is in: the kernel's postinst makes it, and packages configured
+# before the kernel (udev, zstd...) leave initramfs-tools' trigger pending, which makes it again at the end - each
+# 16 s of the default bootstrap's 60 here. So update-initramfs is diverted to a no-op once the essential packages are
+# in (dpkg's own diversion: the package's file goes to the diverted name), and when every package is in, the diversion
+# is removed and the initramfs of every installed kernel made, as the kernel's postinst would ('-c -k all').
+INITRAMFS_OFF = ('chroot "$1" dpkg-divert --quiet --local --rename --divert %(diverted)s --add %(path)s && '
+                 'printf "#!/bin/sh\\nexit 0\\n" > "$1%(path)s" && chmod 0755 "$1%(path)s"')
+INITRAMFS_ON = ('rm -f "$1%(path)s" && '
+                'chroot "$1" dpkg-divert --quiet --local --rename --divert %(diverted)s --remove %(path)s && '
+                'if [ -x "$1%(path)s" ]; then chroot "$1" %(path)s -c -k all; fi')
+INITRAMFS_PATHS = {'path': '/usr/sbin/update-initramfs', 'diverted': '/usr/sbin/update-initramfs.osimage-bootstrap'}
 HOST_COPIES = ('etc/resolv.conf', 'etc/hostname')
 # Where mmdebstrap writes the --aptopt settings in the tree (the build's own, not the image's).
 APTOPT_FILE = 'etc/apt/apt.conf.d/99mmdebstrap'
@@ -191,6 +202,8 @@ def bootstrap_argv(params, target, deb_cache):
             argv.append('--include=%s' % include)
         if params['keyring']:
             argv.append('--keyring=%s' % params['keyring'])
+        argv += ['--essential-hook=' + INITRAMFS_OFF % INITRAMFS_PATHS,
+                 '--customize-hook=' + INITRAMFS_ON % INITRAMFS_PATHS]
         if deb_cache:
             argv += ['--skip=essential/unlink', '--setup-hook=' + HOOK_IN, '--customize-hook=' + HOOK_OUT]
         return argv + [params['suite'], target, params['mirror']] + params['extra_sources']

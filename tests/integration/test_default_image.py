@@ -87,6 +87,16 @@ def test_image_hygiene_on_the_image_file(default_raw):
     assert not [name for name in lists if name.endswith('_Packages')]
 
 
+def test_the_initramfs_made_once_by_the_bootstrap_is_there_and_update_initramfs_undiverted(default_raw):
+    _table, root = root_partition(default_raw)
+    offset = root['start'] * SECTOR
+    assert [name for name in debugfs(default_raw, offset, 'ls /boot').split() if name.startswith('initrd.img-')]
+    assert 'update-initramfs' not in debugfs(default_raw, offset, 'cat /var/lib/dpkg/diversions')
+    assert 'File not found' in run(['debugfs', '-R', 'stat /usr/sbin/update-initramfs.osimage-bootstrap',
+                                    '%s?offset=%d' % (default_raw, offset)]).stderr
+    assert 'update-initramfs: Generating' in debugfs(default_raw, offset, 'cat /usr/sbin/update-initramfs')
+
+
 def test_offline_hygiene_of_the_default_image(default_raw):
     assert offline_hygiene_problems(default_raw) == []
 
