@@ -1,3 +1,3 @@
 """osimage: the thin driver of the osimage.builder collection."""
 
-__version__ = '0.5.0'
+__version__ = '0.6.0'
