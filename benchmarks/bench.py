@@ -211,8 +211,8 @@ def main():
             print('  %-6s %9.1f MiB  %6.1f s' % (image['format'], image['bytes'] / 2 ** 20, image['seconds'] or 0))
     if args.json:
         with open(args.json, 'w', encoding='utf-8') as f:
-            json.dump({'floor': base, 'results': results, 'same_seconds': same, 'customize': customize, 'parallel': together, 'formats': formats, 'peak_child_rss_mib': peak}, f,
-                      indent=2)
+            json.dump({'floor': base, 'results': results, 'same_seconds': same, 'customize': customize,
+                       'parallel': together, 'formats': formats, 'peak_child_rss_mib': peak}, f, indent=2)
 
 
 if __name__ == '__main__':
