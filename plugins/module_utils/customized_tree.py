@@ -6,14 +6,14 @@
 A build whose request differs from a cached build's only in build_stamp.LATE_KEYS and its build id restores that
 build's tree instead of bootstrapping and customizing, and keeps its disk UUIDs: an entry records the UUID seed its
 file systems' UUIDs derive from (layout.resolve), validation resolves a build that will restore it with that seed
-(``uuid_seed``), and the customize play replays only the roles that read a late key (playbooks/tasks/customize.yml). KEY is the fingerprint of the request's
-tree key (build_stamp.tree_request, with the collection's code, its controller files and repository indexes) and
-of the bootstrap cache entry the tree grew from (its fingerprint and creation time): a bootstrap from the mirror
-anew makes new entries. An entry is copied beside its place and renamed into it (or a finished build's tree,
-which the build would remove, is renamed into it) under its lock, and never changed while it is an entry (a build
-may rename it out, which makes it none, and store it back). Storing one
-removes the entries whose bootstrap entry is gone or expired and the least recently used beyond KEEP (a build
-locks an entry only while it copies it out, so removing one never harms a build).
+(``uuid_seed``), and the customize play replays only the roles that read a late key (playbooks/tasks/customize.yml).
+KEY is the fingerprint of the request's tree key (build_stamp.tree_request, with the collection's code, its
+controller files and repository indexes) and of the bootstrap cache entry the tree grew from (its fingerprint and
+creation time): a bootstrap from the mirror anew makes new entries. An entry is copied beside its place and renamed
+into it (or a finished build's tree, which the build would remove, is renamed into it) under its lock, and never
+changed while it is an entry (a build may rename it out, which makes it none, and store it back). Storing one
+removes the entries whose bootstrap entry is gone or expired and the least recently used beyond KEEP (a build locks
+an entry only while it copies it out, so removing one never harms a build).
 """
 
 from __future__ import annotations
@@ -101,7 +101,8 @@ def restore(runner, cache_dir, key, path, move=False, seed=None):
             finally:
                 bootstrap.remove_tree(runner, path + '.partial')
             os.utime(entry + '.json')  # recently used
-    stamp.write(path + RESTORED_SUFFIX, {'entry': key, 'bootstrap': data['bootstrap'], 'uuid_seed': data.get('uuid_seed')})
+    stamp.write(path + RESTORED_SUFFIX,
+                {'entry': key, 'bootstrap': data['bootstrap'], 'uuid_seed': data.get('uuid_seed')})
     return True
 
 
