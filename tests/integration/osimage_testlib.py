@@ -27,15 +27,35 @@ def playbook(path, *args, timeout=1800):
     return run([os.path.join(BIN, 'ansible-playbook'), path, *args], env=env, cwd=ROOT, timeout=timeout)
 
 
+def _signal(pids, sig):
+    for target in pids:
+        try:
+            os.kill(target, sig)
+        except ProcessLookupError:
+            pass
+
+
 def kill_everything(pid):
     """SIGKILL a process and all its descendants at once, like a lost machine would; return their pids."""
     targets = [pid] + chroot.descendants(pid)
-    for target in targets:
-        try:
-            os.kill(target, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    _signal(targets, signal.SIGKILL)
     return targets
+
+
+def stop_everything(pids):
+    """SIGSTOP processes ``pids`` and all their descendants, again until no new one appears (a stopped process
+    forks no more); return the stopped pids for continue_everything."""
+    stopped = set()
+    while True:
+        new = {p for pid in pids for p in [pid] + chroot.descendants(pid)} - stopped
+        if not new:
+            return stopped
+        _signal(new, signal.SIGSTOP)
+        stopped |= new
+
+
+def continue_everything(pids):
+    _signal(pids, signal.SIGCONT)
 
 
 def domains_of(*paths):

@@ -4,6 +4,10 @@ only the killed build's resources; the others finish with correct images; nothin
 (mounts, loop devices, processes, temporary directories, cache entries) and the cache stays consistent: a
 following build of the killed request reuses it.
 
+The moment is a stage drawn at random and a time into it, not a time since the start: builds get faster and a
+loaded machine slows them, a stage stays. The others are stopped (SIGSTOP) while the victim dies and `osimage
+clean` runs, so they are surely still building then, holding their locks, mounts and loop devices.
+
 By default three raw builds without boot test from the session's cache (the default build's tree); with
 -m matrix four, from an empty cache, two of them with a package more, so the cache is filled while they race.
 The seed of the random choice is printed (OSIMAGE_TEST_SEED replays it)."""
@@ -13,6 +17,7 @@ import json
 import os
 import pathlib
 import random
+import re
 import subprocess
 import tempfile
 import time
@@ -21,12 +26,16 @@ import pytest
 
 from ansible_collections.osimage.builder.plugins.module_utils import leftovers
 from ansible_collections.osimage.builder.plugins.module_utils.cachelock import try_lock
-from osimage_testlib import BIN, ImageFile, kill_everything, left_on_host, run
+from osimage_testlib import (BIN, ImageFile, continue_everything, kill_everything, left_on_host, run,
+                             stop_everything)
 
 pytestmark = pytest.mark.integration
 
 OSIMAGE = os.path.join(BIN, 'osimage')
 DEFAULT_CACHE = '/var/cache/osimage'
+# When the victim dies: a stage drawn at random, up to these seconds into it (or at its end, if sooner).
+MOMENTS = {'validate': 1, 'bootstrap': 3, 'customize': 8, 'assemble': 2, 'convert': 1}
+LAG = 2  # the others start this many seconds after the victim, so that they still build when it dies
 
 
 def start(tmp_path, i, request, boot_test=False):
@@ -85,32 +94,55 @@ def packages(manifest):
     return {p['name'] for p in manifest['packages']}
 
 
-def builds_at_once_one_killed(tmp_path, requests, cache, expected, latest):
-    """Start ``requests`` at once, SIGKILL one at random (5 to ``latest`` seconds in), clean, check the others and
-    the cache, rebuild the killed one; ``expected`` gives the packages each image must hold. Returns the seconds
-    the whole took."""
+def wait_into_stage(tmp_path, i, proc, stage, seconds):
+    """Return once build ``i`` is ``seconds`` into ``stage``, or has ended that stage."""
+    starts, ends = re.compile(r'stage %s$' % stage, re.M), re.compile(r'stage %s \w+ in' % stage)
+    began, deadline = None, time.monotonic() + 1800
+    while time.monotonic() < deadline:
+        log = log_of(tmp_path, i)
+        if began is None and starts.search(log):
+            began = time.monotonic()
+        if began is not None and (time.monotonic() - began >= seconds or ends.search(log)):
+            return
+        assert proc.poll() is None, 'build %d ended before stage %s:\n%s' % (i, stage, log[-3000:])
+        time.sleep(0.05)
+    raise AssertionError('build %d: stage %s never came' % (i, stage))
+
+
+def builds_at_once_one_killed(tmp_path, requests, cache, expected, moments):
+    """Start ``requests`` at once (the victim, drawn at random, ``LAG`` seconds first), SIGKILL the victim at a
+    moment drawn from ``moments`` while the others are stopped, clean, check the others and the cache, rebuild
+    the killed one; ``expected`` gives the packages each image must hold. Returns the seconds the whole took."""
     seed = int(os.environ.get('OSIMAGE_TEST_SEED', random.randrange(10 ** 6)))
     rng = random.Random(seed)
-    victim, delay = rng.randrange(len(requests)), rng.uniform(5, latest)
-    what = 'seed %d: build %d SIGKILLed after %.0f s' % (seed, victim, delay)
+    victim, stage = rng.randrange(len(requests)), rng.choice(sorted(moments))
+    into = rng.uniform(0, moments[stage])
+    what = 'seed %d: build %d SIGKILLed %.1f s into stage %s (or at its end)' % (seed, victim, into, stage)
     print(what)
     work = tmp_path / 'work'
     began = time.monotonic()
-    procs = [start(tmp_path, i, r) for i, r in enumerate(requests)]
-    time.sleep(delay)
-    assert procs[victim].poll() is None, '%s: it had already ended\n%s' % (what, log_of(tmp_path, victim)[-3000:])
-    killed = kill_everything(procs[victim].pid)
-    procs[victim].wait(60)
+    procs = {victim: start(tmp_path, victim, requests[victim])}
+    time.sleep(LAG)
+    procs.update({i: start(tmp_path, i, r) for i, r in enumerate(requests) if i != victim})
+    procs = [procs[i] for i in range(len(requests))]
+    wait_into_stage(tmp_path, victim, procs[victim], stage, into)
+    stopped = stop_everything([p.pid for p in procs])
+    try:
+        assert procs[victim].poll() is None, '%s: it had already ended\n%s' % (what, log_of(tmp_path, victim)[-3000:])
+        killed = kill_everything(procs[victim].pid)
+        procs[victim].wait(60)
+        victim_ids = owned_by(str(work), killed)
+        temp_dirs = [d for pid in killed
+                     for d in glob.glob(os.path.join(tempfile.gettempdir(), 'osimage-*-%d-*' % pid))]
+        others = [i for i in range(len(requests)) if i != victim]
+        clean = run([OSIMAGE, 'clean', '--json', '--work-dir', str(work), '--cache-dir', cache], timeout=300)
+        assert clean.returncode == 0, clean.stdout + clean.stderr
+        assert [i for i in others if procs[i].poll() is None], '%s: the others had ended before the clean' % what
+    finally:
+        continue_everything(stopped)
     stages = [line for line in log_of(tmp_path, victim).splitlines() if 'stage' in line]
     what += ' (%s)' % (stages[-1].strip() if stages else 'before its first stage')
     print(what)
-    victim_ids = owned_by(str(work), killed)
-    temp_dirs = [d for pid in killed for d in glob.glob(os.path.join(tempfile.gettempdir(), 'osimage-*-%d-*' % pid))]
-
-    others = [i for i in range(len(requests)) if i != victim]
-    clean = run([OSIMAGE, 'clean', '--json', '--work-dir', str(work), '--cache-dir', cache], timeout=300)
-    assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert [i for i in others if procs[i].poll() is None], '%s: the others had ended before the clean' % what
     released = json.loads(clean.stdout)
     # Only the victim's builds (a build killed right after claiming its id had nothing else to release).
     ids = {i for i, gone in released['released'].items() if not all(g.startswith('unfinished owner') for g in gone)}
@@ -158,7 +190,7 @@ def test_three_builds_at_once_one_killed(default_build, tmp_path):
     zones = ['UTC', 'Europe/Paris', 'America/New_York']
     requests = [request(tmp_path, i, timezone=zone) for i, zone in enumerate(zones)]
     expected = packages(default_build.manifest)
-    seconds = builds_at_once_one_killed(tmp_path, requests, DEFAULT_CACHE, [expected] * 3, latest=90)
+    seconds = builds_at_once_one_killed(tmp_path, requests, DEFAULT_CACHE, [expected] * 3, MOMENTS)
     print('3 builds at once, one killed: %.0f s' % seconds)
 
 
@@ -176,11 +208,11 @@ def test_two_builds_with_boot_tests_at_once(default_build, tmp_path):
 
 @pytest.mark.matrix
 def test_four_builds_at_once_one_killed_filling_an_empty_cache(default_build, tmp_path):
-    """Two package sets, two builds of each: the victim may die while its set's tree is made, cached or copied, or
-    later (the four end about 3 minutes in on two idle cores: killed up to 2 minutes in)."""
+    """Two package sets, two builds of each: the victim may die while its set's tree is made, cached or copied
+    (anywhere in a bootstrap of about a minute), or later."""
     cache = str(tmp_path / 'cache')
     extra = {'packages': {'install': ['tree']}}
     requests = [request(tmp_path, i, cache_dir=cache, **(extra if i >= 2 else {})) for i in range(4)]
     expected = [packages(default_build.manifest) | ({'tree'} if i >= 2 else set()) for i in range(4)]
-    seconds = builds_at_once_one_killed(tmp_path, requests, cache, expected, latest=120)
+    seconds = builds_at_once_one_killed(tmp_path, requests, cache, expected, dict(MOMENTS, bootstrap=60))
     print('4 builds at once, one killed: %.0f s' % seconds)
