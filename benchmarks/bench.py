@@ -16,6 +16,8 @@ task_seconds.py, records them).
 
 Prints one table and writes the numbers as JSON (--json). Run as root after scripts/setup-host:
     .venv/bin/python benchmarks/bench.py [--runs warm hostname] [--cache DIR] [--parallel 2] [--keep]
+A run given more than once is timed that many times, and its median printed too: after a cold build into a kept
+cache, `--cache DIR --no-floor --runs hostname hostname hostname` times only the hostname rebuild.
 """
 
 import argparse
@@ -23,6 +25,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -129,9 +132,18 @@ def every_format(workdir, cache_dir):
 VARIANTS = {'hostname': ({'hostname': 'renamed'}, False)}
 
 
-def build(workdir, cache_dir, label):
+def labels(runs):
+    """(label, run) of each build run: a run given again is labelled RUN2, RUN3... (a hostname run renames anew)."""
+    seen = {}
+    for run in runs:
+        seen[run] = seen.get(run, 0) + 1
+        yield (run if seen[run] == 1 else '%s%d' % (run, seen[run])), run
+
+
+def build(workdir, cache_dir, label, run):
     out = os.path.join(workdir, label)
-    extra, boot_test = VARIANTS.get(label, ({}, True))
+    extra, boot_test = VARIANTS.get(run, ({}, True))
+    extra = {k: v + label[len(run):] for k, v in extra.items()}
     started = time.monotonic()
     finish(start(workdir, cache_dir, label, boot_test=boot_test, extra=extra), label)
     seconds = time.monotonic() - started
@@ -143,6 +155,7 @@ def build(workdir, cache_dir, label):
             report = json.load(f)
     return {
         'run': label,
+        'of': run,
         'total_seconds': round(seconds, 1),
         'stages': {s['name']: s['seconds'] for s in manifest['stages']},
         'boot_seconds_to_login': report['seconds_to_login'],
@@ -172,8 +185,8 @@ def main():
     results = []
     try:
         base = None if args.no_floor else floor(workdir)
-        for label in [r for r in args.runs if r != 'same']:
-            results.append(build(workdir, cache, label))
+        for label, run in labels([r for r in args.runs if r != 'same']):
+            results.append(build(workdir, cache, label, run))
         same = again(workdir, results[0]['run']) if 'same' in args.runs else None
         customize = slowest_tasks(workdir, results[0]['run'])
         together = parallel(workdir, cache, args.parallel) if args.parallel else None
@@ -193,6 +206,10 @@ def main():
         print('%-5s %6.1fs  %s  %7.1fs  %7.1fs  %9.1f  %8s'
               % (r['run'], r['total_seconds'], row, r['boot_seconds_to_login'], r['prove_seconds'],
                  r['qcow2_bytes'] / 2 ** 20, '%.2fx' % r['floor_ratio'] if base else '-'))
+    medians = {run: statistics.median(r['total_seconds'] for r in results if r['of'] == run)
+               for run in args.runs if sum(r['of'] == run for r in results) > 1}
+    for run, median in medians.items():
+        print('%-5s %6.1fs  (the median of the %s runs)' % ('med', median, run))
     if same is not None:
         print('%-5s %6.1fs  (the %s run\'s request again: up to date)' % ('same', same, results[0]['run']))
     print('x floor: the build stages (bootstrap to manifest, without the boot test) against the floor; login: seconds '
@@ -211,8 +228,9 @@ def main():
             print('  %-6s %9.1f MiB  %6.1f s' % (image['format'], image['bytes'] / 2 ** 20, image['seconds'] or 0))
     if args.json:
         with open(args.json, 'w', encoding='utf-8') as f:
-            json.dump({'floor': base, 'results': results, 'same_seconds': same, 'customize': customize,
-                       'parallel': together, 'formats': formats, 'peak_child_rss_mib': peak}, f, indent=2)
+            json.dump({'floor': base, 'results': results, 'medians': medians, 'same_seconds': same,
+                       'customize': customize, 'parallel': together, 'formats': formats,
+                       'peak_child_rss_mib': peak}, f, indent=2)
 
 
 if __name__ == '__main__':
