@@ -3,10 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A valid request turned into the fully specified build, once; every later step reads what it gives.
 
-``resolve_valid`` fills the defaults, the distro table's facts for the release and arch (``os``), presets,
-repositories, the partition layout with UUIDs derived from the build id, absolute directories, the outputs and
-the boot test's firmwares. ``request_facts`` gives the table's entry for a request not yet validated.
-Runs on the controller only.
+``resolve_valid`` fills the defaults, the distro table's facts for the release and arch (``os``) and whether this
+host emulates that arch (``foreign``), presets, repositories, the partition layout with UUIDs derived from the
+build id, absolute directories, the outputs and the boot test's firmwares. ``request_facts`` gives the table's
+entry for a request not yet validated. Runs on the controller only.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import os
 import re
 import uuid
 
+from ansible_collections.osimage.builder.plugins.module_utils import binfmt
 from ansible_collections.osimage.builder.plugins.module_utils import bootstrap
 from ansible_collections.osimage.builder.plugins.module_utils import customization
 from ansible_collections.osimage.builder.plugins.module_utils import distros
@@ -137,6 +138,8 @@ def resolve_valid(request, cwd, build_id=None, uuid_seed=None):
     trusted = repositories.mirror_key(req['location'].get('mirror_key_file'), req['os'])
     if trusted:
         req['os']['mirror_key'] = trusted
+    # Whether this host runs the image's programs through qemu-user (build.yml's binfmt entry), decided once here.
+    req['foreign'] = binfmt.foreign(req['os']['machine']['machine'])
     req['family'] = req['os']['family']
     req['version'] = req['os']['version']
     req['bootstrap'].setdefault('tool', req['os']['bootstrap']['tools'][0])

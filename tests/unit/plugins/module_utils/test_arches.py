@@ -128,3 +128,9 @@ def test_aws_and_azure_take_arm64_with_their_arm64_serial_consoles():
     with pytest.raises(req.RequestError) as err:
         resolve(arch='arm64', platform='vmware')
     assert "the vmware profile is made for amd64, not arm64" in str(err.value)
+
+
+def test_the_build_says_once_whether_this_host_emulates_its_arch():
+    native, arm = resolve(arch='amd64'), resolve(arch='arm64')
+    assert (native['foreign'], arm['foreign']) == (binfmt.foreign('x86_64'), binfmt.foreign('aarch64'))
+    assert native['foreign'] or arm['foreign']  # no host runs both natively
