@@ -59,9 +59,10 @@ def sha256_file(path, chunk=4 * 1024 * 1024):
     return digest.hexdigest()
 
 
-def publish(tmp, dest):
-    """Write ``tmp``'s ``.sha256`` beside it, then rename both into place at ``dest``; return the digest."""
-    digest = sha256_file(tmp)
+def publish(tmp, dest, digest=None):
+    """Write ``tmp``'s ``.sha256`` (``digest`` when the caller computed it) beside it, then rename both into place at
+    ``dest``; return the digest."""
+    digest = digest or sha256_file(tmp)
     with open(tmp + '.sha256', 'w', encoding='utf-8') as f:
         f.write('%s  %s\n' % (digest, os.path.basename(dest)))
     os.replace(tmp, dest)

@@ -122,6 +122,7 @@ import json
 import os
 import struct
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.osimage.builder.plugins.module_utils import progress
@@ -158,7 +159,8 @@ def vhd_footer(path):
 
 
 def check(runner, params, path):
-    """Check the converted file; return the checks made, or raise ValueError naming the one that failed."""
+    """Check the converted file; return the checks made and its virtual size, or raise ValueError naming the check
+    that failed."""
     fmt, qemu = params['format'], FORMATS[params['format']]['qemu']
     checks = []
     if fmt in CHECKABLE:
@@ -188,7 +190,7 @@ def check(runner, params, path):
     if rc != 0:
         raise ValueError('qemu-img compare: the %s does not read back as the source: %s' % (fmt, (out + err).strip()))
     checks.append({'name': 'reads back identical to the source', 'detail': 'qemu-img compare'})
-    return checks
+    return checks, facts['virtual-size']
 
 
 def main():
@@ -237,12 +239,15 @@ def main():
             meter = progress.QemuImgLines(progress.Reporter('converted', 'bytes'),
                                           info(runner, params['src'], params['src_format'])['virtual-size'])
         runner.run(argv + [params['src'], tmp], what='qemu-img convert to %s' % fmt, lines=meter)
-        try:
-            checks = check(runner, params, tmp)
-        except ValueError as exc:
-            module.fail_json(msg='the converted %s failed its check: %s' % (fmt, exc))
-        virtual_size = info(runner, tmp, FORMATS[fmt]['qemu'])['virtual-size']
-        digest = stamp.publish(tmp, dest)
+        # The checksum is read on the other core while qemu-img checks the file and reads it back; it is
+        # published only once every check passed.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            hashing = pool.submit(stamp.sha256_file, tmp)
+            try:
+                checks, virtual_size = check(runner, params, tmp)
+            except ValueError as exc:
+                module.fail_json(msg='the converted %s failed its check: %s' % (fmt, exc))
+            digest = stamp.publish(tmp, dest, hashing.result())
     module.exit_json(changed=True, dest=dest, format=fmt, bytes=os.path.getsize(dest), virtual_size=virtual_size,
                      sha256=digest, cmd=argv, checks=checks, seconds=round(time.monotonic() - started, 1))
 
