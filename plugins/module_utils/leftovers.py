@@ -11,8 +11,9 @@ are released, and nothing that does not carry the osimage tag is ever touched.
 
 A killed build also leaves, in the cache directory, temporary files (``NAME.tmp-PID``) and half-made entries
 (``ENTRY.partial``, a tree without its stamp) with their lock files (``ENTRY.lock``), and private temporary
-directories (``osimage-KIND-PID-*``). Those are released only when their process is gone, and an entry's only
-while its lock is free (taken here while releasing it): never a running build's.
+directories (``osimage-KIND-PID-*``, and Ansible's ``ansible-local-PID*`` in ANSIBLE_LOCAL_DIR). Those are
+released only when their process is gone, and an entry's only while its lock is free (taken here while releasing
+it): never a running build's.
 """
 
 from __future__ import annotations
