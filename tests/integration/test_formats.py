@@ -2,8 +2,9 @@
 
 Default: the all-keys build (all_keys.py), which writes every format but the GCE tarball and raw: the checks
 after conversion, the OVA, root tarball and OCI archive read back, every disk format compared with the qcow2, and
-the vmdk (the disk of the OVA too) booted and verified by the build's own boot test. The matrix adds the GCE tarball, raw, and boots of the vhdx, vdi, vhd, OVA, GCE tarball, of the live ISO
-(from a CD-ROM under SeaBIOS and OVMF) and of each platform profile's image.
+the vmdk (the disk of the OVA too) booted and verified by the build's own boot test. The matrix adds the GCE
+tarball, raw, and boots of the vhdx, vdi, vhd, OVA, GCE tarball, of the live ISO (from a CD-ROM under SeaBIOS and
+OVMF) and of each platform profile's image.
 """
 
 import json
