@@ -58,6 +58,13 @@ def continue_everything(pids):
     _signal(pids, signal.SIGCONT)
 
 
+def ansible_local_dirs(pids):
+    """Ansible's own temporary directories in ~/.ansible/tmp (ansible-local-PID and 8 characters) of ``pids``."""
+    home, prefix = os.path.expanduser('~/.ansible/tmp'), 'ansible-local-'
+    names = os.listdir(home) if os.path.isdir(home) else []
+    return [n for n in names if n.startswith(prefix) and n[len(prefix):-8] in {str(p) for p in pids}]
+
+
 def domains_of(*paths):
     """The osimage libvirt domains whose definition names one of ``paths`` (their overlay disk, console, run
     directory): under pytest-xdist, guests of another worker's tests run beside this test's."""
