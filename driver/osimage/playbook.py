@@ -261,9 +261,7 @@ def run(playbook, extravars, console, log_path=None, json_lines=False):
     progress = Progress(console, os.path.join(private, 'stage-events.jsonl'), json_lines)
     become_subreaper()
     found = collection.locate()
-    # Ansible's local temporary files in the runner's directory: a SIGKILLed build's go with it (osimage clean).
-    env = dict(runner_env(), OSIMAGE_STAGE_EVENTS=progress.events_path, OSIMAGE_PROGRESS=progress.events_path,
-               ANSIBLE_LOCAL_TEMP=os.path.join(private, 'ansible-local'))
+    env = dict(runner_env(), OSIMAGE_STAGE_EVENTS=progress.events_path, OSIMAGE_PROGRESS=progress.events_path)
     try:
         with progress, Cancel() as cancel:
             def cancelled():  # asked by the runner about every second: new stage events are shown then too
