@@ -1,6 +1,7 @@
 """The all-keys request: one request using most keys (preset, repositories, location, the system keys, every
 default-tested output format, passwords from Ansible Vault), built once per run through the test's recording
-proxy and shared by test_all_keys, test_formats, test_secrets and test_repositories; booted with SeaBIOS only."""
+proxy and shared by test_all_keys, test_formats, test_secrets and test_repositories; its vmdk is booted, with
+SeaBIOS only."""
 
 import glob
 import os
@@ -11,8 +12,9 @@ import yaml
 
 from osimage_testlib import BIN, Built, run
 
-# Every output format the default run checks: the boot test and verify play run on the qcow2.
-FORMATS = ['qcow2', 'vmdk', 'ova', 'vhd', 'vhdx', 'vdi', 'tar', 'oci']
+# Every output format the default run checks. The boot test and verify play run on the first, the vmdk: that one
+# boot proves the converted disk a user imports (test_formats compares every disk format with the qcow2).
+FORMATS = ['vmdk', 'qcow2', 'ova', 'vhd', 'vhdx', 'vdi', 'tar', 'oci']
 VAULT_PASSWORD = 'osimage-test-vault\n'
 # slirp's resolver first, so that the guest resolves with the configured servers
 DNS = ['10.0.2.3', '2001:db8::53']

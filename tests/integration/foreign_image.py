@@ -2,16 +2,22 @@
 (packages from osimage's .deb cache when it has them), an MBR, ext4 written at its offset with ``mke2fs -d``, a
 hand-written grub.cfg and GRUB's BIOS boot code from the host's grub-mkimage, put in place with plain writes.
 No osimage module, role or marker is involved. With ``separate_boot`` /boot is a partition of its own (by LABEL
-in fstab, / by PARTUUID)."""
+in fstab, / by PARTUUID). Made images are kept between runs (KEPT) for a week: making one is a cold bootstrap
+(85 s in the suite), and retrofit only reads its input."""
 
+import fcntl
 import glob
+import hashlib
 import os
 import shutil
 import struct
 import subprocess
+import time
 import uuid
 
 MIRROR = 'http://deb.debian.org/debian'
+KEPT = '/var/cache/osimage/test-archives/golden'
+KEPT_SECONDS = 7 * 24 * 3600
 DEB_CACHE = '/var/cache/osimage/debs/bookworm-amd64'
 PACKAGES = ['linux-image-amd64', 'initramfs-tools', 'systemd-sysv', 'udev', 'dbus', 'openssh-server', 'python3',
             'iproute2', 'sudo']
@@ -94,7 +100,29 @@ def install_grub(image, core_dir, prefix):
 
 
 def make(dest_dir, separate_boot=False):
-    """Make ``dest_dir``/golden.qcow2; return its path. Needs root (mmdebstrap --mode=root)."""
+    """``dest_dir``/golden.qcow2, a copy of the kept image made by this code (made now when there is none younger
+    than KEPT_SECONDS); return its path. Needs root (mmdebstrap --mode=root)."""
+    with open(__file__, 'rb') as f:
+        code = hashlib.sha256(f.read() + bytes([separate_boot])).hexdigest()
+    kept = os.path.join(KEPT, 'golden-%s.qcow2' % code[:16])
+    image = os.path.join(dest_dir, 'golden.qcow2')
+    os.makedirs(KEPT, exist_ok=True)
+    with open(os.path.join(KEPT, 'lock'), 'w', encoding='utf-8') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for old in glob.glob(os.path.join(KEPT, 'golden-*.qcow2')):
+            if os.path.getmtime(old) < time.time() - KEPT_SECONDS:
+                os.unlink(old)
+        if os.path.exists(kept):
+            shutil.copyfile(kept, image)
+        else:
+            _make(dest_dir, image, separate_boot)
+            shutil.copyfile(image, kept + '.tmp')
+            os.replace(kept + '.tmp', kept)
+    return image
+
+
+def _make(dest_dir, qcow2, separate_boot):
+    """Make the image ``qcow2`` in ``dest_dir``."""
     work = os.path.join(dest_dir, 'work')
     tree = os.path.join(work, 'tree')
     os.makedirs(work, exist_ok=True)
@@ -127,7 +155,5 @@ def make(dest_dir, separate_boot=False):
     _run(['mke2fs', '-q', '-F', '-t', 'ext4', '-U', root_uuid, '-d', tree, '-E', 'offset=%d' % root_offset,
           image, '%dk' % ((DISK_BYTES - root_offset) // 1024)])
     install_grub(image, work, '(hd0,msdos1)/grub' if separate_boot else '(hd0,msdos1)/boot/grub')
-    qcow2 = os.path.join(dest_dir, 'golden.qcow2')
     _run(['qemu-img', 'convert', '-O', 'qcow2', image, qcow2])
     shutil.rmtree(work)
-    return qcow2

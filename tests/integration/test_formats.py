@@ -1,10 +1,10 @@
 """Output formats: one build emits every format; each is checked, read back and the disks a user imports boot.
 
-Default: the all-keys build (all_keys.py), which writes every format but the GCE tarball and raw (the boot
-test and verify play run on its qcow2): the checks after conversion, the OVA, root tarball and OCI archive read
-back, every disk format compared with the qcow2, and the vmdk (the disk of the OVA too) booted to its login
-prompt. The matrix adds the GCE tarball, raw, and boots of the vhdx, vdi, vhd, OVA, GCE tarball, of the live ISO
-(from a CD-ROM under SeaBIOS and OVMF) and of each platform profile's image.
+Default: the all-keys build (all_keys.py), which writes every format but the GCE tarball and raw: the checks
+after conversion, the OVA, root tarball and OCI archive read back, every disk format compared with the qcow2, and
+the vmdk (the disk of the OVA too) booted and verified by the build's own boot test. The matrix adds the GCE
+tarball, raw, and boots of the vhdx, vdi, vhd, OVA, GCE tarball, of the live ISO (from a CD-ROM under SeaBIOS and
+OVMF) and of each platform profile's image.
 """
 
 import json
@@ -37,7 +37,7 @@ def build(tmp_path_factory, label, request):
 @pytest.fixture(scope='session')
 def formats_build(all_keys_build):
     """The session's build that emits every default-tested format (all_keys.FORMATS); its boot test and verify
-    play run on the qcow2."""
+    play run on the vmdk."""
     return all_keys_build
 
 
@@ -73,7 +73,7 @@ def test_every_format_is_written_checked_and_in_the_manifest(formats_build):
         if fmt not in ('ova', 'tar', 'oci'):
             assert 'reads back identical to the source' in [c['name'] for c in image['checks']], fmt
     assert not [n for n in os.listdir(formats_build.dir) if '.tmp-' in n]
-    assert formats_build.report['outcome'] == 'passed' and formats_build.report['image'] == path_of(formats_build, 'qcow2')
+    assert formats_build.report['outcome'] == 'passed'
 
 
 def test_disk_formats_are_what_their_platforms_import(formats_build):
@@ -153,10 +153,12 @@ def test_the_oci_archive_is_the_tree_without_kernel_with_the_requests_labels(for
     assert os.path.isfile(os.path.join(formats_build.dir, formats_build.manifest['name'] + '.oci', 'index.json'))
 
 
-def test_vmdk_boots_to_its_login_prompt(formats_build, tmp_path):
-    vmdk = path_of(formats_build, 'vmdk')
-    report = boot_all([vmdk], str(tmp_path))[vmdk]
-    assert report['outcome'] == 'passed' and report['seconds_to_login'] > 0 and report['format'] == 'vmdk', report
+def test_vmdk_boots_to_its_login_prompt(formats_build):
+    """The build's boot test booted the vmdk, not the qcow2 beside it (the first bootable format of the request),
+    and the verify play passed in it: a boot of its own would prove nothing more."""
+    report = formats_build.report
+    assert report['outcome'] == 'passed' and report['seconds_to_login'] > 0, report
+    assert (report['image'], report['format']) == (path_of(formats_build, 'vmdk'), 'vmdk'), report
 
 
 @pytest.mark.matrix

@@ -24,7 +24,8 @@ import time
 
 import pytest
 
-from ansible_collections.osimage.builder.plugins.module_utils import leftovers
+from ansible_collections.osimage.builder.plugins.module_utils import bootstrap, leftovers
+from ansible_collections.osimage.builder.plugins.module_utils import request as req
 from ansible_collections.osimage.builder.plugins.module_utils.cachelock import try_lock
 from osimage_testlib import (BIN, ImageFile, ansible_local_dirs, continue_everything, kill_everything, left_on_host,
                              run, stop_everything)
@@ -50,11 +51,13 @@ def log_of(tmp_path, i):
     return (tmp_path / ('log%d' % i)).read_text(encoding='utf-8', errors='replace')
 
 
-def cache_problems(cache):
-    """What makes the tree cache inconsistent: an entry without its stamp, a partial or temporary file, a held
-    or orphaned lock; [] when none."""
+def cache_problems(cache, used):
+    """What makes the tree cache entries ``used`` (from used_entries) inconsistent: an entry without its stamp, a
+    partial or temporary file, a held or orphaned lock, a temporary file in its debs/SUITE-ARCH; [] when none.
+    Only those entries: on the other pytest-xdist worker, another test's build holds its own entry's lock."""
+    fingerprints, debs = used
     trees = os.path.join(cache, 'trees')
-    names = os.listdir(trees) if os.path.isdir(trees) else []
+    names = [n for n in (os.listdir(trees) if os.path.isdir(trees) else []) if n.split('.')[0] in fingerprints]
     problems = ['%s left' % n for n in names if n.endswith('.partial') or '.tmp-' in n]
     for name in names:
         path = os.path.join(trees, name)
@@ -68,13 +71,26 @@ def cache_problems(cache):
                 os.close(fd)
             if name[:-len('.lock')] not in names:
                 problems.append('lock %s without its entry' % name)
-    debs = glob.glob(os.path.join(glob.escape(cache), 'debs', '*', '*.tmp-*'))
-    return problems + ['%s left' % d for d in debs]
+    temporary = [d for suite in debs for d in glob.glob(os.path.join(glob.escape(cache), 'debs', suite, '*.tmp-*'))]
+    return problems + ['%s left' % d for d in temporary]
 
 
-def stamps(cache):
-    """{path: content} of the cache's tree stamps: a tree made again has a new one."""
-    return {str(p): p.read_text(encoding='utf-8') for p in pathlib.Path(cache, 'trees').glob('*.json')}
+def used_entries(requests):
+    """The bootstrap cache entries (fingerprints) and debs/SUITE-ARCH directories the builds of ``requests`` use."""
+    resolved = [req.resolve(r, cwd='/tmp', build_id='0123456789ab') for r in requests]
+    return ({bootstrap.request_fingerprint(r) for r in resolved},
+            {'%(suite)s-%(architecture)s' % r['bootstrap']['args'] for r in resolved})
+
+
+def entry_of(out):
+    """The bootstrap cache entry the build in ``out`` used, from its build stamp."""
+    return json.loads((out / '.osimage-build.json').read_text())['bootstrap']['fingerprint']
+
+
+def stamps(cache, fingerprints):
+    """{path: content} of the tree stamps of the cache entries ``fingerprints``: a tree made again has a new one."""
+    return {str(p): p.read_text(encoding='utf-8') for p in pathlib.Path(cache, 'trees').glob('*.json')
+            if p.name[:-len('.json')] in fingerprints}
 
 
 def owned_by(work, pids):
@@ -167,17 +183,20 @@ def builds_at_once_one_killed(tmp_path, requests, cache, expected, moments):
     assert [e for e in os.listdir(work) if e != 'owners'] == [] and os.listdir(work / 'owners') == [], what
     victim_out = tmp_path / ('out%d' % victim)
     assert not [n for n in os.listdir(victim_out) if '.tmp-' in n] if victim_out.exists() else True
-    assert cache_problems(cache) == [], what
+    used = used_entries(requests)
+    assert {entry_of(tmp_path / ('out%d' % i)) for i in others} <= used[0], what
+    assert cache_problems(cache, used) == [], what
 
-    before = stamps(cache)
+    before = stamps(cache, used[0])
     assert before, 'the builds left no tree in the cache'
     rerun = run([OSIMAGE, 'build', str(tmp_path / ('r%d.json' % victim)), '-o', str(tmp_path / 'again'),
                  '--no-boot-test'], timeout=1800)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     again = json.loads((tmp_path / 'again' / 'manifest.json').read_text())
     assert expected[victim] <= packages(again) and again['request']['hostname'] == requests[victim]['hostname']
-    assert stamps(cache) == before, 'the rebuild made its tree again instead of copying the cached one'
-    assert cache_problems(cache) == [] and left_on_host(tmp_path, work) == []
+    assert entry_of(tmp_path / 'again') in used[0], what
+    assert stamps(cache, used[0]) == before, 'the rebuild made its tree again instead of copying the cached one'
+    assert cache_problems(cache, used) == [] and left_on_host(tmp_path, work) == []
     return seconds
 
 

@@ -1,9 +1,8 @@
-"""examples/: one request per distribution and release, each valid and shown with its family's packages."""
+"""examples/: one request per distribution and release, each valid and shown with its family's packages (by the
+command's main() in this process, the osimage_main fixture)."""
 
 import glob
 import os
-import subprocess
-import sys
 
 import pytest
 import yaml
@@ -11,7 +10,6 @@ import yaml
 from ansible_collections.osimage.builder.plugins.module_utils import distros
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-OSIMAGE = os.path.join(os.path.dirname(sys.executable), 'osimage')
 EXAMPLES = sorted(glob.glob(os.path.join(ROOT, 'examples', '*.yml')))
 
 
@@ -25,9 +23,11 @@ def test_there_is_an_example_for_every_distribution_and_release():
 
 
 @pytest.mark.parametrize('path', EXAMPLES, ids=[os.path.basename(p) for p in EXAMPLES])
-def test_each_example_validates_and_shows_its_familys_kernel_and_network(path):
-    subprocess.run([OSIMAGE, 'validate', path], capture_output=True, text=True, check=True)
-    shown = subprocess.run([OSIMAGE, 'show', path], capture_output=True, text=True, check=True).stdout
+def test_each_example_validates_and_shows_its_familys_kernel_and_network(path, osimage_main):
+    code, _out, err = osimage_main('validate', path)
+    assert code == 0, err
+    code, shown, err = osimage_main('show', path)
+    assert code == 0, err
     request = yaml.safe_load(shown)
     os_facts = distros.resolve(request['distro'], request['release'], request['arch'], request['mirror'])
     assert '#   kernel: [%s]' % ', '.join(os_facts['packages']['kernel']) in shown
