@@ -4,7 +4,8 @@
 """Find and release what a build left on the host, by the build id recorded on each resource.
 
 Mounts carry the source name ``osimage-<id>``, boot tests run the domain ``osimage-<id>`` with the run
-directory ``<work_dir>/boot-osimage-<id>`` (and another firmware's side boot ``osimage-<id>-<firmware>``), a foreign architecture's binfmt_misc entry is ``osimage-<id>``, and
+directory ``<work_dir>/boot-osimage-<id>`` (another firmware's side boot ``osimage-<id>-<firmware>`` with
+``<work_dir>/boot-osimage-<id>-<firmware>``), a foreign architecture's binfmt_misc entry is ``osimage-<id>``, and
 the build directory is ``<work_dir>/<id>`` (a retrofit's loop devices are over its copy of the image in it).
 Each id has an owner record (``<work_dir>/owners/<id>``) naming the process that runs it; only ids whose owner is gone
 are released, and nothing that does not carry the osimage tag is ever touched.
