@@ -12,8 +12,9 @@ are released, and nothing that does not carry the osimage tag is ever touched.
 
 A killed build also leaves, in the cache directory, temporary files (``NAME.tmp-PID``) and half-made entries
 (``ENTRY.partial``, a tree without its stamp) with their lock files (``ENTRY.lock``), and private temporary
-directories (``osimage-KIND-PID-*``). Those are released only when their process is gone, and an entry's only
-while its lock is free (taken here while releasing it): never a running build's.
+directories (``osimage-KIND-PID-*``, and Ansible's ``ansible-local-PID*`` in ANSIBLE_LOCAL_DIR). Those are
+released only when their process is gone, and an entry's only while its lock is free (taken here while releasing
+it): never a running build's.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ OWNER_NAMES = ('ansible-playbook', 'osimage', 'ansible-runner', 'molecule')
 ID_RE = re.compile(r'^[a-z0-9][a-z0-9-]{3,40}$')
 TEMP_RE = re.compile(r'\.tmp-([0-9]+)$')  # atomic.temp_name
 TEMP_DIR_RE = re.compile(r'^osimage-[a-z-]+?-([0-9]+)-[^/]+$')  # atomic.temp_dir_prefix
+# The driver's ANSIBLE_LOCAL_TEMP (driver/osimage/__init__.py), in the temporary directory: Ansible makes its own
+# temporary directory there in each process that loads its configuration, ansible-local-PID and 8 characters.
+ANSIBLE_LOCAL_DIR = 'osimage-ansible-local'
+ANSIBLE_LOCAL_RE = re.compile(r'^ansible-local-([0-9]+).{8}$')
 
 
 def _cmdline(pid):
@@ -208,15 +213,18 @@ def release_temp_files(directory):
 
 
 def release_temp_dirs(tmp_dir=None):
-    """Remove the private temporary directories (osimage-KIND-PID-*) of processes that are gone."""
+    """Remove the private temporary directories of processes that are gone: osimage-KIND-PID-*, and Ansible's
+    ansible-local-PID* in ANSIBLE_LOCAL_DIR."""
     tmp_dir = tmp_dir or tempfile.gettempdir()
+    ansible_local = os.path.join(tmp_dir, ANSIBLE_LOCAL_DIR)
     released = []
-    for name in sorted(os.listdir(tmp_dir)):
-        match = TEMP_DIR_RE.match(name)
-        path = os.path.join(tmp_dir, name)
-        if match and gone(match.group(1)) and os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-            released.append('temporary directory ' + path)
+    for directory, pattern in ((tmp_dir, TEMP_DIR_RE), (ansible_local, ANSIBLE_LOCAL_RE)):
+        for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+            match = pattern.match(name)
+            path = os.path.join(directory, name)
+            if match and gone(match.group(1)) and os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+                released.append('temporary directory ' + path)
     return released
 
 

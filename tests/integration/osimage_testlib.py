@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 
 from ansible_collections.osimage.builder.plugins.module_utils import chroot
 
@@ -56,6 +57,17 @@ def stop_everything(pids):
 
 def continue_everything(pids):
     _signal(pids, signal.SIGCONT)
+
+
+def ansible_local_dirs(pids):
+    """Ansible's own temporary directories (ansible-local-PID and 8 characters) of ``pids``, in its default place
+    and in the driver's."""
+    found = []
+    for place in (os.path.expanduser('~/.ansible/tmp'), os.path.join(tempfile.gettempdir(), 'osimage-ansible-local')):
+        names = os.listdir(place) if os.path.isdir(place) else []
+        found += [os.path.join(place, n) for n in names
+                  if n.startswith('ansible-local-') and n[len('ansible-local-'):-8] in {str(p) for p in pids}]
+    return found
 
 
 def domains_of(*paths):

@@ -19,7 +19,7 @@ import time
 import pytest
 
 from ansible_collections.osimage.builder.plugins.module_utils import chroot
-from osimage_testlib import BIN, kill_everything, left_on_host, run, sha256
+from osimage_testlib import BIN, ansible_local_dirs, kill_everything, left_on_host, run, sha256
 
 pytestmark = pytest.mark.integration
 
@@ -59,11 +59,12 @@ def interrupt(proc, stage, sig, work):
         seen.append(proc.communicate(timeout=300)[0])
         assert proc.returncode != 0, ''.join(seen)
     else:
-        kill_everything(proc.pid)
+        killed = kill_everything(proc.pid)
         proc.communicate(timeout=60)
         clean = run([os.path.join(BIN, 'osimage'), 'clean', '--work-dir', str(work)], timeout=300)
         assert clean.returncode == 0, clean.stdout + clean.stderr
         assert 'released' in clean.stdout
+        assert ansible_local_dirs(killed) == []
 
 
 @pytest.mark.parametrize('stage,sig', CASES)

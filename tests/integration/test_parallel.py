@@ -26,8 +26,8 @@ import pytest
 
 from ansible_collections.osimage.builder.plugins.module_utils import leftovers
 from ansible_collections.osimage.builder.plugins.module_utils.cachelock import try_lock
-from osimage_testlib import (BIN, ImageFile, continue_everything, kill_everything, left_on_host, run,
-                             stop_everything)
+from osimage_testlib import (BIN, ImageFile, ansible_local_dirs, continue_everything, kill_everything, left_on_host,
+                             run, stop_everything)
 
 pytestmark = pytest.mark.integration
 
@@ -150,6 +150,7 @@ def builds_at_once_one_killed(tmp_path, requests, cache, expected, moments):
     assert {'temporary directory ' + d for d in temp_dirs} <= set(released['temp_dirs']), (what, released)
     assert not [d for pid in killed for d in glob.glob(os.path.join(tempfile.gettempdir(), 'osimage-*-%d-*' % pid))]
     assert all(leftovers.gone(pid) for pid in killed)
+    assert ansible_local_dirs(killed) == [], what
 
     for i in others:
         assert procs[i].wait(2400) == 0, '%s; build %d:\n%s' % (what, i, log_of(tmp_path, i)[-4000:])

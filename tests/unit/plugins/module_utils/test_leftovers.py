@@ -94,11 +94,16 @@ def test_a_killed_builds_cache_leftovers_are_released_and_a_running_builds_are_n
 
 def test_temporary_directories_and_owner_records_of_gone_processes_are_released(tmp_path):
     dead, live = dead_pid(), os.getpid()
-    gone = [tmp_path / ('osimage-runner-%d-abc_1' % dead), tmp_path / ('osimage-kvm-probe-%d-xyz' % dead)]
-    kept = [tmp_path / ('osimage-runner-%d-abc_2' % live), tmp_path / 'osimage-runner-abc', tmp_path / 'other-1-x']
+    ansible_local = tmp_path / leftovers.ANSIBLE_LOCAL_DIR
+    gone = [tmp_path / ('osimage-runner-%d-abc_1' % dead), tmp_path / ('osimage-kvm-probe-%d-xyz' % dead),
+            ansible_local / ('ansible-local-%d1a2b3c4d' % dead)]
+    kept = [tmp_path / ('osimage-runner-%d-abc_2' % live), tmp_path / 'osimage-runner-abc', tmp_path / 'other-1-x',
+            ansible_local / ('ansible-local-%dabcd_efg' % live), ansible_local / 'ansible-local-x']
+    ansible_local.mkdir()
     for path in gone + kept:
         path.mkdir()
-    assert leftovers.release_temp_dirs(str(tmp_path)) == ['temporary directory %s' % p for p in sorted(map(str, gone))]
+    released = sorted(leftovers.release_temp_dirs(str(tmp_path)))
+    assert released == ['temporary directory %s' % p for p in sorted(map(str, gone))]
     assert all(p.exists() for p in kept)
     work = tmp_path / 'work'
     half = touch(work / 'owners' / ('abcd1234.tmp-%d' % dead), '{"pi')
