@@ -30,11 +30,23 @@ def junit(suite, results, seconds):
     return ElementTree.tostring(root, encoding='unicode', xml_declaration=True) + '\n'
 
 
+# The part of verify_seconds that no step in ``steps`` names.
+OTHER_STEPS = 'the rest: tasks over SSH and the checks'
+
+
+def step_seconds(steps, seconds):
+    """``steps`` (name: seconds) to a tenth of a second, with the rest of ``seconds`` as OTHER_STEPS; {} for none."""
+    rounded = {name: round(float(value), 1) for name, value in (steps or {}).items()}
+    if rounded:
+        rounded[OTHER_STEPS] = round(seconds - sum(float(v) for v in steps.values()), 1)
+    return rounded
+
+
 class ActionModule(ActionBase):
     """Action plugin for osimage.builder.checks."""
 
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(('checks', 'junit', 'report', 'suite', 'started'))
+    _VALID_ARGS = frozenset(('checks', 'junit', 'report', 'suite', 'started', 'steps'))
 
     def evaluate(self, check):
         name = check.get('name')
@@ -75,6 +87,7 @@ class ActionModule(ActionBase):
         results = [self.evaluate(c) for c in checks]
         started = float(args.get('started') or time.time())
         seconds = time.time() - started
+        steps = step_seconds(args.get('steps'), seconds)
         suite = args.get('suite', 'osimage.verify')
         if args.get('junit'):
             atomic.write_text(args['junit'], junit(suite, results, seconds))
@@ -85,12 +98,13 @@ class ActionModule(ActionBase):
             except (OSError, ValueError):
                 report = {}
             failed = [r for r in results if r['outcome'] == 'failed']
-            report.update(checks=results, verify_seconds=round(seconds, 1),
+            report.update(checks=results, verify_seconds=round(seconds, 1), verify_steps=steps,
                           outcome='failed' if failed else report.get('outcome', 'passed').replace('running',
                                                                                                   'passed'))
             atomic.write_text(args['report'], json.dumps(report, indent=2, sort_keys=True) + '\n')
         failed = [r for r in results if r['outcome'] == 'failed']
-        result.update(changed=False, checks=results, verify_seconds=round(seconds, 1), _ansible_verbose_always=True)
+        result.update(changed=False, checks=results, verify_seconds=round(seconds, 1), verify_steps=steps,
+                      _ansible_verbose_always=True)
         if failed:
             result['failed'] = True
             result['msg'] = '%d of %d checks failed:\n' % (len(failed), len(results)) + '\n'.join(

@@ -4,7 +4,8 @@
 """Find and release what a build left on the host, by the build id recorded on each resource.
 
 Mounts carry the source name ``osimage-<id>``, boot tests run the domain ``osimage-<id>`` with the run
-directory ``<work_dir>/boot-osimage-<id>``, a foreign architecture's binfmt_misc entry is ``osimage-<id>``, and
+directory ``<work_dir>/boot-osimage-<id>`` (another firmware's side boot ``osimage-<id>-<firmware>`` with
+``<work_dir>/boot-osimage-<id>-<firmware>``), a foreign architecture's binfmt_misc entry is ``osimage-<id>``, and
 the build directory is ``<work_dir>/<id>`` (a retrofit's loop devices are over its copy of the image in it).
 Each id has an owner record (``<work_dir>/owners/<id>``) naming the process that runs it; only ids whose owner is gone
 are released, and nothing that does not carry the osimage tag is ever touched.
@@ -98,7 +99,7 @@ def build_ids(work_dir):
             conn = libvirt_boot.connect()
             try:
                 # A domain belongs to this work directory through its boot run directory (made before it starts).
-                ids.update(d.name()[len(chroot.TAG):] for d in conn.listAllDomains()
+                ids.update(libvirt_boot.main_name(d.name())[len(chroot.TAG):] for d in conn.listAllDomains()
                            if d.name().startswith(chroot.TAG) and os.path.isdir(os.path.join(work_dir, 'boot-' + d.name())))
             finally:
                 conn.close()
@@ -106,7 +107,8 @@ def build_ids(work_dir):
             pass
     if os.path.isdir(work_dir):
         # A directory is ours only through its owner record or the boot run directory's prefix.
-        ids.update(e[len('boot-' + chroot.TAG):] for e in os.listdir(work_dir) if e.startswith('boot-' + chroot.TAG))
+        ids.update(libvirt_boot.main_name(e)[len('boot-' + chroot.TAG):] for e in os.listdir(work_dir)
+                   if e.startswith('boot-' + chroot.TAG))
         if os.path.isdir(os.path.join(work_dir, 'owners')):
             ids.update(os.listdir(os.path.join(work_dir, 'owners')))
     return sorted(i for i in ids if ID_RE.match(i))
@@ -119,11 +121,13 @@ def release(build_id, work_dir):
     owner = _owner(work_dir, build_id)
     released = []
     if libvirt_boot.HAS_LIBVIRT:
-        try:
-            if libvirt_boot.stop(tag, os.path.join(work_dir, 'boot-' + tag)):
-                released.append('domain ' + tag)
-        except libvirt_boot.BootError:
-            pass
+        # The boot test's domain and those of its side boots (other firmwares at the same time).
+        for name in [tag] + [libvirt_boot.side_name(tag, firmware) for firmware in libvirt_boot.FIRMWARES]:
+            try:
+                if libvirt_boot.stop(name, os.path.join(work_dir, 'boot-' + name)):
+                    released.append('domain ' + name)
+            except libvirt_boot.BootError:
+                pass
     # Our tagged mounts, and (for an owned build) any mount in its directory, such as mmdebstrap's own.
     # Processes may still hold them or mount again while they die, so repeat until nothing is left.
     for _attempt in range(5):

@@ -52,6 +52,9 @@ LOGIN_PROMPT = r'^\S+ login:'
 # to stop for good in the kernel's early init (after "pnp: PnP ACPI: found 5 devices"); a healthy one prints
 # every few seconds until its login prompt.
 STALL = 120
+# Guest CPUs when none are asked for, by accelerator. Under TCG each vCPU is a host thread: a second one
+# hardly shortens a boot (MEASURED), while two firmwares' guests of one vCPU each boot side by side on two cores.
+VCPUS = {'kvm': 2, 'tcg': 1}
 # Formats libvirt names as a qcow2 overlay's backing file; others (vhdx) it opens as raw.
 BACKING_FORMATS = ('raw', 'qcow2', 'vmdk', 'vdi', 'vpc')
 # Machine type -> the PCI root bus, the target and bus of an extra CD-ROM (the NoCloud seed) and the model of
@@ -337,10 +340,25 @@ def nocloud_seed(run_dir, instance_id):
     return iso
 
 
-def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2, probe_kernel=None, ssh=False,
-          firmware='bios', ovmf_dir=None, grow=0, nocloud=False, forward_ports=(), arch='amd64', interactive=False):
+def accelerator(accel, probe_kernel=None, arch='amd64', conn=None):
+    """(use KVM?, why) for the requested ``accel``: ``auto`` asks probe_kvm."""
+    if accel != 'auto':
+        return accel == 'kvm', 'requested'
+    own = conn is None
+    conn = conn or connect()
+    try:
+        return probe_kvm(conn, probe_kernel, arch=arch)
+    finally:
+        if own:
+            conn.close()
+
+
+def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=None, probe_kernel=None, ssh=False,
+          firmware='bios', ovmf_dir=None, grow=0, nocloud=False, forward_ports=(), arch='amd64', interactive=False,
+          verdict=None):
     """Start ``image`` on an overlay in ``run_dir`` with ``firmware``; return the facts of the running domain.
     ``interactive`` puts the serial console on a pty too (``virsh console``), still logged to ``console``.
+    ``verdict`` is the accelerator() answer when it was already asked; ``vcpus`` defaults to VCPUS by accelerator.
 
     ``nocloud`` attaches a NoCloud seed for cloud-init; ``forward_ports`` are guest TCP ports reached on
     free ports of 127.0.0.1 (facts ``forwarded_ports``).
@@ -376,13 +394,11 @@ def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2,
         oem.append('io.systemd.credential:ssh.authorized_keys.root=%s' % public)
     conn = connect()
     try:
-        if accel == 'auto':
-            use_kvm, why = probe_kvm(conn, probe_kernel, arch=arch)
-        else:
-            use_kvm, why = accel == 'kvm', 'requested'
+        use_kvm, why = verdict or accelerator(accel, probe_kernel, arch, conn)
         facts.update(accel='kvm' if use_kvm else 'tcg', accel_reason=why)
+        facts['vcpus'] = vcpus or VCPUS[facts['accel']]
         for attempt in range(3):
-            xml = domain_xml(name, 'kvm' if use_kvm else 'qemu', os.path.abspath(console), memory_mib, vcpus,
+            xml = domain_xml(name, 'kvm' if use_kvm else 'qemu', os.path.abspath(console), memory_mib, facts['vcpus'],
                              disk=overlay, disk_format='qcow2', ssh_port=facts.get('ssh_port'), oem_strings=oem,
                              firmware=firmware, loader=loader, nvram=nvram, cdrom=seed,
                              forwards=facts['forwarded_ports'], boot_cdrom=cdrom, arch=arch, interactive=interactive)
@@ -400,6 +416,19 @@ def start(image, console, name, run_dir, accel='auto', memory_mib=1024, vcpus=2,
     finally:
         conn.close()
     return facts
+
+
+def side_name(name, firmware):
+    """The domain (or run directory) of the boot with ``firmware`` beside the boot ``name``, at the same time."""
+    return '%s-%s' % (name, firmware)
+
+
+def main_name(name):
+    """The boot a side boot's domain or run directory (side_name) belongs to; any other name is its own."""
+    for firmware in FIRMWARES:
+        if name.endswith('-' + firmware):
+            return name[:-len(firmware) - 1]
+    return name
 
 
 def _active(conn, name):

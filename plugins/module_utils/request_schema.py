@@ -200,7 +200,8 @@ SCHEMA = {
                             'x-hint': 'seconds from 10 to 7200'},
                 'accel': {'enum': ['auto', 'kvm', 'tcg'], 'default': 'auto'},
                 'memory_mib': {'type': 'integer', 'minimum': 256, 'maximum': 65536, 'default': 1024},
-                'vcpus': {'type': 'integer', 'minimum': 1, 'maximum': 64, 'default': 2},
+                # None by default: the boot test's guests get libvirt_boot.VCPUS by accelerator
+                'vcpus': {'type': 'integer', 'minimum': 1, 'maximum': 64},
                 'verify': {'type': 'boolean', 'default': True},
                 'grow': dict(SIZE_SCHEMA, **{'x-hint': 'a size such as 1GiB added to the disk the guest boots on'}),
                 'firmware': {'enum': ['auto', 'bios', 'uefi', 'both'], 'default': 'auto',

@@ -73,9 +73,10 @@ options:
     type: int
     default: 1024
   vcpus:
-    description: Guest CPUs.
+    description:
+      - Guest CPUs. By default 2 under KVM and 1 under TCG, where each one is a host thread, a second one hardly
+        shortens a boot, and side boots (O(also_firmwares)) of one each share the host's cores.
     type: int
-    default: 2
   arch:
     description:
       - The image's architecture (a key of the distro table's ARCHES), which picks the emulator, machine type,
@@ -129,6 +130,20 @@ options:
     type: int
     default: 120
     version_added: 0.5.0
+  also_firmwares:
+    description:
+      - Further firmwares to boot the image with at the same time, side by side, each in a domain of its own
+        (C(NAME-FIRMWARE), run directory C(RUN_DIR-FIRMWARE)) and only to its login prompt, with its console and
+        report beside O(console_log) and O(report) (C(console-uefi.log), C(boot-report-uefi.json)). It never
+        grows its disk or forwards O(forward_ports). A side boot's domain is destroyed as soon as it is done.
+      - When a side boot fails, the module fails naming it, and the main domain is stopped even with
+        O(state=running).
+      - The accelerator (O(accel)) is chosen once, for all of them.
+    type: list
+    elements: str
+    choices: [bios, uefi, uefi_secure]
+    default: []
+    version_added: 0.7.0
 notes:
   - Needs a running libvirtd reachable at C(qemu:///system).
 requirements:
@@ -160,6 +175,13 @@ EXAMPLES = r'''
     firmware: uefi
     console_log: /srv/images/debian/console-uefi.log
     report: /srv/images/debian/boot-report-uefi.json
+
+- name: Prove a hybrid image boots with SeaBIOS and with OVMF, side by side (console-uefi.log, boot-report-uefi.json)
+  osimage.builder.boot_test:
+    image: /srv/images/debian/debian-bookworm.qcow2
+    also_firmwares: [uefi]
+    console_log: /srv/images/debian/console.log
+    report: /srv/images/debian/boot-report.json
 
 - name: Boot it and keep it running for a verify play
   osimage.builder.boot_test:
@@ -219,6 +241,19 @@ accel_reason:
   description: Why that accelerator was used.
   returned: when the guest started
   type: str
+vcpus:
+  description: The guest's CPUs.
+  returned: when the guest started
+  type: int
+  version_added: 0.7.0
+side_boots:
+  description: Each side boot (O(also_firmwares)) by firmware, with its C(outcome), C(seconds_to_login),
+    C(console_log), C(vcpus) and any C(message).
+  returned: with O(also_firmwares)
+  type: dict
+  sample: {uefi: {outcome: passed, seconds_to_login: 33.1, vcpus: 1,
+                  console_log: /srv/images/debian/console-uefi.log}}
+  version_added: 0.7.0
 stalled:
   description: Why the first boot was taken for hung and where its console is kept; the result is the second
     boot's.
@@ -235,6 +270,7 @@ console_tail:
 import json
 import os
 import tarfile
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.osimage.builder.plugins.module_utils import atomic
@@ -245,7 +281,9 @@ from ansible_collections.osimage.builder.plugins.module_utils import libvirt_boo
 
 PUBLIC = ('outcome', 'message', 'seconds_to_login', 'seconds_to_ssh', 'accel', 'accel_reason', 'arch', 'console_log',
           'console_tail', 'firmware', 'ssh_port', 'ssh_private_key', 'ssh_user', 'domain', 'run_dir',
-          'forwarded_ports', 'stalled')
+          'forwarded_ports', 'stalled', 'vcpus', 'side_boots')
+# What the report keeps of each side boot (another firmware's, at the same time).
+SIDE = ('outcome', 'message', 'seconds_to_login', 'console_log', 'vcpus')
 
 
 def write_report(path, report):
@@ -253,7 +291,7 @@ def write_report(path, report):
                                        sort_keys=True))
 
 
-def start_and_wait(params, run_dir, report):
+def start_and_wait(params, run_dir, report, verdict):
     """Start the domain on the image (an archive's disk unpacked into ``run_dir``) and wait for its login prompt
     (and SSH when it is to keep running); the facts go to ``report``."""
     disk = disk_archive.bootable_disk(params['image'], run_dir)
@@ -262,7 +300,7 @@ def start_and_wait(params, run_dir, report):
                                      vcpus=params['vcpus'], probe_kernel=params['probe_kernel'],
                                      ssh=params['state'] == 'running', firmware=params['firmware'],
                                      ovmf_dir=params['ovmf_dir'], grow=params['grow'], nocloud=params['nocloud_seed'],
-                                     forward_ports=params['forward_ports'], arch=params['arch']))
+                                     forward_ports=params['forward_ports'], arch=params['arch'], verdict=verdict))
     if disk != params['image']:
         report.update(image=params['image'], unpacked_disk=disk)
     report['seconds_to_login'] = libvirt_boot.wait_console(report, params['expect'], params['timeout'],
@@ -271,29 +309,25 @@ def start_and_wait(params, run_dir, report):
         report['seconds_to_ssh'] = libvirt_boot.wait_ssh(report, params['timeout'])
 
 
-def stalled_log(console_log):
-    """Where the console of a boot that stalled is kept: CONSOLE-stalled.log beside CONSOLE.log."""
-    root, ext = os.path.splitext(console_log)
-    return root + '-stalled' + ext
+def beside(path, tag):
+    """PATH-TAG.EXT beside PATH.EXT: a stalled boot's console, a side boot's console and report."""
+    root, ext = os.path.splitext(path)
+    return '%s-%s%s' % (root, tag, ext)
 
 
-def boot(params, run_dir):
+def boot(params, run_dir, verdict=None):
     """Start the domain and wait; return the report. The domain is gone again unless it is running. A boot whose
     console stalls is destroyed and started once more; the report's ``stalled`` keeps why."""
     report = {'image': params['image'], 'accel': params['accel'], 'timeout': params['timeout'],
               'firmware': params['firmware'], 'arch': params['arch']}
-    build_id, work_dir = params['name'][len('osimage-'):], os.path.dirname(run_dir)
-    if params['name'].startswith('osimage-') and not leftovers.alive(work_dir, build_id):
-        # Owned by this ansible-playbook, so that osimage.builder.clean stops it only if the run was killed.
-        leftovers.claim(work_dir, build_id)
     try:
         try:
-            start_and_wait(params, run_dir, report)
+            start_and_wait(params, run_dir, report, verdict)
         except libvirt_boot.Stalled as exc:
             libvirt_boot.stop(params['name'], run_dir)
-            os.replace(params['console_log'], stalled_log(params['console_log']))
-            report['stalled'] = {'message': str(exc), 'console_log': stalled_log(params['console_log'])}
-            start_and_wait(params, run_dir, report)
+            os.replace(params['console_log'], beside(params['console_log'], 'stalled'))
+            report['stalled'] = {'message': str(exc), 'console_log': beside(params['console_log'], 'stalled')}
+            start_and_wait(params, run_dir, report, verdict)
         report['outcome'] = 'running' if params['state'] == 'running' else 'passed'
     except TimeoutError as exc:
         report.update(outcome='timeout', message=str(exc))
@@ -305,6 +339,37 @@ def boot(params, run_dir):
         if report.get('outcome') != 'running':
             libvirt_boot.stop(params['name'], run_dir)
     report['console_tail'] = libvirt_boot.console_tail(params['console_log'])
+    return report
+
+
+def side_boot(params, run_dir, firmware):
+    """The params and run directory of the boot with ``firmware`` beside the main one: its own domain, run
+    directory, console and report (libvirt_boot.side_name), only to its login prompt."""
+    return (dict(params, state='tested', firmware=firmware, name=libvirt_boot.side_name(params['name'], firmware),
+                 console_log=beside(params['console_log'], firmware), report=beside(params['report'], firmware),
+                 grow=0, forward_ports=[]),
+            libvirt_boot.side_name(run_dir, firmware))
+
+
+def boot_side_by_side(params, run_dir):
+    """Boot with the main firmware and each of ``also_firmwares`` at once, the accelerator chosen once; write
+    each side boot's report and return the main one, which fails (its domain stopped) when a side boot failed."""
+    try:
+        verdict = libvirt_boot.accelerator(params['accel'], params['probe_kernel'], params['arch'])
+    except libvirt_boot.BootError:
+        verdict = None  # each boot meets the error itself, and reports it
+    sides = [side_boot(params, run_dir, firmware) for firmware in params['also_firmwares']]
+    with ThreadPoolExecutor(max_workers=1 + len(sides)) as pool:
+        futures = [pool.submit(boot, p, d, verdict) for p, d in [(params, run_dir)] + sides]
+        report, *others = [f.result() for f in futures]
+    for (side, _dir), other in zip(sides, others):
+        write_report(side['report'], other)
+    report['side_boots'] = {o['firmware']: {k: o[k] for k in SIDE if k in o} for o in others}
+    failed = [o for o in others if o['outcome'] != 'passed']
+    if failed and report['outcome'] in ('passed', 'running'):
+        libvirt_boot.stop(params['name'], run_dir)
+        report.update(outcome=failed[0]['outcome'], console_tail=failed[0]['console_tail'],
+                      message='the boot with %s firmware: %s' % (failed[0]['firmware'], failed[0].get('message')))
     return report
 
 
@@ -321,7 +386,7 @@ def main():
             probe_kernel=dict(type='path'),
             timeout=dict(type='int', default=300),
             memory_mib=dict(type='int', default=1024),
-            vcpus=dict(type='int', default=2),
+            vcpus=dict(type='int'),
             arch=dict(type='str', default='amd64', choices=sorted(distros.ARCHES)),
             firmware=dict(type='str', default='bios', choices=libvirt_boot.FIRMWARES),
             ovmf_dir=dict(type='path'),
@@ -330,6 +395,7 @@ def main():
             forward_ports=dict(type='list', elements='int', default=[]),
             expect=dict(type='str', default=libvirt_boot.LOGIN_PROMPT),
             stall=dict(type='int', default=libvirt_boot.STALL),
+            also_firmwares=dict(type='list', elements='str', default=[], choices=libvirt_boot.FIRMWARES),
         ),
         required_if=[('state', 'tested', ('image', 'console_log', 'report')),
                      ('state', 'running', ('image', 'console_log', 'report'))],
@@ -344,7 +410,12 @@ def main():
         module.exit_json(changed=changed)
     if module.check_mode:
         module.exit_json(changed=False, outcome='skipped', console_tail='')
-    report = boot(params, run_dir)
+    build_id, work_dir = params['name'][len('osimage-'):], os.path.dirname(run_dir)
+    if params['name'].startswith('osimage-') and not leftovers.alive(work_dir, build_id):
+        # Owned by this ansible-playbook, so that osimage.builder.clean stops it (and its side boots' domains)
+        # only if the run was killed.
+        leftovers.claim(work_dir, build_id)
+    report = boot_side_by_side(params, run_dir) if params['also_firmwares'] else boot(params, run_dir)
     write_report(params['report'], report)
     result = {k: v for k, v in report.items() if k in PUBLIC}
     if report['outcome'] not in ('passed', 'running'):

@@ -56,7 +56,9 @@ options:
     description: JUnit XML file to write on the controller.
     type: path
   report:
-    description: JSON file on the controller to merge the results into (keys C(checks), C(verify_seconds), C(outcome)).
+    description:
+      - JSON file on the controller to merge the results into (keys C(checks), C(verify_seconds), C(verify_steps),
+        C(outcome)).
     type: path
   suite:
     description: Name of the JUnit test suite.
@@ -65,6 +67,13 @@ options:
   started:
     description: UNIX time the verification started, for its duration.
     type: float
+  steps:
+    description:
+      - Seconds that steps of the verification took, by name (the verify role's are the groups of facts that
+        C(gather_state.py) gathers in the guest, waiting for the end of start-up first). Reported as
+        RV(verify_steps), with the rest of the time since O(started) under its own name.
+    type: dict
+    version_added: 0.7.0
 attributes:
   check_mode:
     support: partial
@@ -103,4 +112,11 @@ verify_seconds:
   description: Seconds since O(started).
   returned: always
   type: float
+verify_steps:
+  description: O(steps), each rounded to a tenth of a second, and the rest of RV(verify_seconds).
+  returned: always
+  type: dict
+  sample: {start-up: 0.4, units: 0.3, files: 0.2, network: 0.0, layout: 0.6, probes: 1.1, settings: 1.9,
+           'the rest: tasks over SSH and the checks': 2.2}
+  version_added: 0.7.0
 '''

@@ -9,6 +9,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+from ansible_collections.osimage.builder.plugins.module_utils import libvirt_boot
 from osimage_testlib import domains_of, loops_of, offline_hygiene_problems, run
 
 pytestmark = pytest.mark.integration
@@ -39,6 +40,10 @@ def test_the_image_boots_to_a_login_prompt(default_build):
 def test_the_verify_play_checked_the_running_image(default_build):
     report = default_build.report
     assert report['seconds_to_login'] <= report['seconds_to_ssh'] and report['verify_seconds'] > 0
+    # The verify play's time by step: each group of facts gathered in the guest, and the rest.
+    steps = report['verify_steps']
+    assert {'start-up', 'units', 'files', 'layout', 'settings'} <= set(steps) and min(steps.values()) >= 0
+    assert abs(sum(steps.values()) - report['verify_seconds']) < 1
     outcomes = {c['name']: c['outcome'] for c in report['checks']}
     for name in ('system reached the running state', 'no failed units', 'network is up with a default route',
                  'root file system is mounted read-write as fstab names it', 'machine id was made on this boot',
@@ -132,10 +137,18 @@ def test_nothing_is_left_on_the_host(default_build):
     assert not glob.glob(os.path.join(default_build.dir, '*.tmp*'))
 
 
-def test_the_hybrid_image_boots_with_seabios_and_with_ovmf(default_build):
-    assert default_build.report['firmware'] == 'bios'
+def test_the_hybrid_image_boots_with_seabios_and_with_ovmf_side_by_side(default_build):
+    report = default_build.report
+    assert report['firmware'] == 'bios'
     uefi = default_build.json('boot-report-uefi.json')
     assert uefi['outcome'] == 'passed' and uefi['firmware'] == 'uefi' and 0 < uefi['seconds_to_login']
+    assert report['side_boots']['uefi']['seconds_to_login'] == uefi['seconds_to_login']
+    # At the same time: each guest started before the other reached its login prompt; with one vCPU each under
+    # TCG (the default by accelerator), two at once fit the two cores.
+    assert uefi['started'] < report['started'] + report['seconds_to_login']
+    assert report['started'] < uefi['started'] + uefi['seconds_to_login']
+    assert report['vcpus'] == uefi['vcpus'] == libvirt_boot.VCPUS[report['accel']]
+    assert uefi['domain'] == report['domain'] + '-uefi'
     with open(os.path.join(default_build.dir, 'console-uefi.log'), 'rb') as f:
         console = f.read()
     assert b'BdsDxe' in console and b'login:' in console

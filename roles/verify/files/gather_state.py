@@ -8,6 +8,7 @@ udev starts it). What differs per family comes from the distro table as argument
 (files where a build proxy would show), ``--leftover-glob=G`` (downloaded packages or lists),
 ``--keyboard-file=P``, ``--read-glob=NAME=G`` (the files' text as ``read[NAME]``) and
 ``--probe=NAME=ARGV`` (a JSON argv whose rc, stdout and stderr are ``probes[NAME]``).
+It first waits for the end of start-up; ``seconds`` says how long that and each group of facts took.
 """
 import glob
 import grp
@@ -19,6 +20,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 
 def out(argv, timeout=120):
@@ -196,35 +198,47 @@ def system_settings(keyboard_file):
     }
 
 
+def timed(seconds, group, gather):
+    """What ``gather()`` returns; the seconds it took go to ``seconds[group]``."""
+    started = time.monotonic()
+    found = gather()
+    seconds[group] = round(time.monotonic() - started, 2)
+    return found
+
+
 def main(args):
     units = [a for a in args if not a.startswith('--')]
     reads = dict(v.split('=', 1) for v in values(args, 'read-glob'))
     probes = dict(v.split('=', 1) for v in values(args, 'probe'))
-    root = json.loads(out(['findmnt', '--json', '--output', 'SOURCE,FSTYPE,OPTIONS,UUID,PARTUUID,LABEL,PARTLABEL',
-                           '--mountpoint', '/'])
-                      or '{"filesystems": [{}]}')['filesystems'][0]
-    routes = json.loads(out(['ip', '-j', 'route', 'show', 'default']) or '[]')
-    state = {
-        'state': out(['systemctl', 'is-system-running']),
+    seconds = {}
+    # Waits for the end of start-up first (no module does); the state it ends in, or the one it is in after 240 s.
+    state = {'state': timed(seconds, 'start-up', lambda: out(['systemctl', 'is-system-running', '--wait'], timeout=240)
+                            or out(['systemctl', 'is-system-running']))}
+    state.update(timed(seconds, 'units', lambda: {
         'failed_units': out(['systemctl', '--failed', '--no-legend', '--plain']).splitlines(),
-        'root': root,
+        'enabled': dict(zip(units, out(['systemctl', 'is-enabled'] + units).splitlines())) if units else {},
+        'units': units_state(values(args, 'unit')),
+        'agent_units': units_state(values(args, 'agent')),
+    }))
+    state.update(timed(seconds, 'files', lambda: {
+        'root': json.loads(out(['findmnt', '--json', '--output', 'SOURCE,FSTYPE,OPTIONS,UUID,PARTUUID,LABEL,PARTLABEL',
+                                '--mountpoint', '/']) or '{"filesystems": [{}]}')['filesystems'][0],
         'files': {p: read(p) for p in ('/etc/fstab', '/etc/machine-id', '/etc/resolv.conf')},
         'btime': btime(),
         'host_keys': {p: os.stat(p).st_mtime for p in glob.glob('/etc/ssh/ssh_host_*_key')},
         'proxy_files': proxy_files(values(args, 'proxy-glob')),
         'package_leftovers': globbed(values(args, 'leftover-glob')),
-        'enabled': dict(zip(units, out(['systemctl', 'is-enabled'] + units).splitlines())) if units else {},
-        'units': units_state(values(args, 'unit')),
         'paths': {p: path_state(p) for p in values(args, 'path')},
         'hostname': socket.gethostname(),
-        'default_routes': [r.get('dev') for r in routes],
-        'layout': layout(),
         'read': {name: {p: read(p) for p in globbed([pattern])} for name, pattern in reads.items()},
-        'probes': {name: probe(json.loads(argv)) for name, argv in probes.items()},
         'cmdline': read('/proc/cmdline').split(),
-        'agent_units': units_state(values(args, 'agent')),
-    }
-    state.update(system_settings((values(args, 'keyboard-file') or [''])[-1]))
+    }))
+    state['default_routes'] = timed(seconds, 'network', lambda: [
+        r.get('dev') for r in json.loads(out(['ip', '-j', 'route', 'show', 'default']) or '[]')])
+    state['layout'] = timed(seconds, 'layout', layout)
+    state['probes'] = timed(seconds, 'probes', lambda: {name: probe(json.loads(argv)) for name, argv in probes.items()})
+    state.update(timed(seconds, 'settings', lambda: system_settings((values(args, 'keyboard-file') or [''])[-1])))
+    state['seconds'] = seconds
     json.dump(state, sys.stdout)
 
 

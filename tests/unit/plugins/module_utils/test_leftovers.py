@@ -37,6 +37,23 @@ def test_builds_of_another_work_directory_are_not_ours(tmp_path, monkeypatch):
     assert leftovers.build_ids(str(theirs)) == ['bbbb2222', 'dddd4444']
 
 
+def test_a_side_boots_domain_belongs_to_its_build_and_is_released_with_it(tmp_path, monkeypatch):
+    """Another firmware's boot beside the boot test (osimage-ID-uefi_secure, boot-osimage-ID-uefi) is build ID's,
+    not a build of its own, and releasing ID stops it and removes its run directory."""
+    (tmp_path / 'boot-osimage-aaaa1111-uefi').mkdir()
+    (tmp_path / 'boot-osimage-bbbb2222-uefi_secure').mkdir()
+    monkeypatch.setattr(leftovers.chroot, 'mounts', lambda: [])
+    monkeypatch.setattr(leftovers.libvirt_boot, 'HAS_LIBVIRT', True)
+    monkeypatch.setattr(leftovers.libvirt_boot, 'connect', Conn)
+    assert leftovers.build_ids(str(tmp_path)) == ['aaaa1111', 'bbbb2222']
+    stopped = []
+    monkeypatch.setattr(leftovers.libvirt_boot, 'stop',
+                        lambda name, run_dir: stopped.append(name) or os.path.isdir(run_dir))
+    assert leftovers.release('aaaa1111', str(tmp_path)) == ['domain osimage-aaaa1111-uefi']
+    assert {'osimage-aaaa1111', 'osimage-aaaa1111-bios', 'osimage-aaaa1111-uefi',
+            'osimage-aaaa1111-uefi_secure'} == set(stopped)
+
+
 def dead_pid():
     proc = subprocess.Popen(['true'])
     proc.wait()
