@@ -4,7 +4,7 @@ import os
 import tempfile
 import warnings
 
-__version__ = '0.6.0'
+__version__ = '0.7.0'
 
 # Each process that loads Ansible's configuration (the driver, ansible-playbook and its workers) makes a temporary
 # directory of its own, removed when it exits: they go to one directory, where `osimage clean` releases those of
