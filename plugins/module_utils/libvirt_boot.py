@@ -40,8 +40,9 @@ except ImportError:
 
 URI = 'qemu:///system'
 KVM_DEVICE = '/dev/kvm'
-# The KVM probe's verdict, beside the probe kernel (cache_dir/kvm-probe/), trusted for this many seconds.
-PROBE_VERDICT = 'kvm-verdict.json'
+# The KVM probe's verdict is the host's, whatever the cache directory: kept in /run (gone when the host restarts)
+# and trusted for this many seconds.
+PROBE_VERDICT = '/run/osimage/kvm-verdict.json'
 PROBE_LIFETIME = 3600
 PROBE_TEXT = b'Linux version'
 QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0'
@@ -239,22 +240,21 @@ def probe_kvm(conn, kernel, timeout=15, arch='amd64'):
     ``/dev/kvm`` existing proves nothing: a nested software hypervisor can expose one that runs a BIOS,
     a boot loader and even long-mode code, yet resets the machine when a normal kernel starts. So the
     probe direct-boots ``kernel`` (the kernel of the last built image) and waits for its first line.
-    Without a probe kernel nothing proves KVM, and TCG is used. The verdict is kept beside the kernel
-    (PROBE_VERDICT) for PROBE_LIFETIME seconds, for this host kernel, /dev/kvm node and QEMU version.
-    A foreign architecture (``arch`` not the host's) is never accelerated.
+    Without a probe kernel nothing proves KVM, and TCG is used. The verdict is the host's (PROBE_VERDICT, any
+    cache directory's builds read it) for PROBE_LIFETIME seconds, for this host kernel, /dev/kvm node and QEMU
+    version. A foreign architecture (``arch`` not the host's) is never accelerated.
     """
     machine = distros.ARCHES[arch]['machine']
     if binfmt.foreign(machine):
         return False, 'KVM cannot run %s guests on this %s host' % (machine, os.uname().machine)
     if not os.path.exists(KVM_DEVICE):
         return False, 'no /dev/kvm'
-    if not kernel or not os.path.isfile(kernel):
-        return False, 'KVM unproven: no probe kernel yet (one is kept after the first build)'
     host = probe_host(conn)
-    verdict_path = os.path.join(os.path.dirname(kernel), PROBE_VERDICT)
-    cached = _cached_verdict(verdict_path, host)
+    cached = _cached_verdict(PROBE_VERDICT, host)
     if cached:
         return cached
+    if not kernel or not os.path.isfile(kernel):
+        return False, 'KVM unproven: no probe kernel yet (one is kept after the first build)'
     ok = False
     with tempfile.TemporaryDirectory(prefix=atomic.temp_dir_prefix('kvm-probe')) as tmp:
         console = os.path.join(tmp, 'console.log')
@@ -273,7 +273,8 @@ def probe_kvm(conn, kernel, timeout=15, arch='amd64'):
                 _destroy(dom)
     why = ('a Linux kernel ran under KVM' if ok else
            'KVM present but a Linux kernel did not start under it within %d s' % timeout)
-    atomic.write_text(verdict_path, json.dumps({'host': host, 'time': time.time(), 'kvm': ok, 'why': why}))
+    os.makedirs(os.path.dirname(PROBE_VERDICT), exist_ok=True)
+    atomic.write_text(PROBE_VERDICT, json.dumps({'host': host, 'time': time.time(), 'kvm': ok, 'why': why}))
     return ok, why
 
 

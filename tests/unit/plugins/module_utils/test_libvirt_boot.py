@@ -138,6 +138,7 @@ def fixture_probe_kernel(tmp_path, monkeypatch):
     device = tmp_path / 'kvm'
     device.write_text('')
     monkeypatch.setattr(libvirt_boot, 'KVM_DEVICE', str(device))
+    monkeypatch.setattr(libvirt_boot, 'PROBE_VERDICT', str(tmp_path / 'run' / 'kvm-verdict.json'))
     (tmp_path / 'kvm-probe').mkdir()
     kernel = tmp_path / 'kvm-probe' / 'vmlinuz-amd64'
     kernel.write_bytes(b'kernel')
@@ -150,9 +151,12 @@ def test_the_second_kvm_probe_reads_the_cached_verdict(probe_kernel):
     first = libvirt_boot.probe_kvm(conn, probe_kernel, timeout=1)
     assert first == (False, 'KVM present but a Linux kernel did not start under it within 1 s') and conn.probes == 1
     assert libvirt_boot.probe_kvm(conn, probe_kernel, timeout=1) == first and conn.probes == 1
-    with open(os.path.join(os.path.dirname(probe_kernel), libvirt_boot.PROBE_VERDICT), encoding='utf-8') as f:
+    with open(libvirt_boot.PROBE_VERDICT, encoding='utf-8') as f:
         verdict = json.load(f)
     assert verdict['host']['kernel'] == os.uname().release and verdict['host']['qemu'] == 8002002
+    # The host's verdict: a build from another cache directory, without a probe kernel yet, reads it too.
+    assert libvirt_boot.probe_kvm(conn, '/nonexistent/kvm-probe/vmlinuz-amd64', timeout=1) == first
+    assert conn.probes == 1
 
 
 @pytest.mark.skipif(not libvirt_boot.HAS_LIBVIRT, reason='libvirt-python is not installed')
