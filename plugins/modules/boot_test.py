@@ -26,9 +26,9 @@ description:
   - The domain is destroyed and the overlay removed whenever the boot fails. O(report) is written either way.
   - With O(accel=auto), KVM is used only when a real Linux kernel (O(probe_kernel)) starts under it within
     seconds; a C(/dev/kvm) node alone proves nothing. Otherwise the boot runs under TCG. The report says
-    which accelerator ran and why. The probe's answer is kept beside O(probe_kernel) for an hour, for the host
-    kernel, C(/dev/kvm) node and QEMU version it was probed with. An O(arch) the host does not run natively is
-    never accelerated.
+    which accelerator ran and why. The probe's answer is the host's, kept in C(/run/osimage/kvm-verdict.json)
+    for an hour, for the host kernel, C(/dev/kvm) node and QEMU version it was probed with. An O(arch) the host
+    does not run natively is never accelerated.
   - O(firmware) picks SeaBIOS or OVMF (UEFI, optionally with Secure Boot) for amd64, AAVMF for arm64. The UEFI
     variable store is a fresh copy of its template in O(run_dir) for every boot.
 author: osimage developers (@osimage)
