@@ -53,8 +53,9 @@ LOGIN_PROMPT = r'^\S+ login:'
 # to stop for good in the kernel's early init (after "pnp: PnP ACPI: found 5 devices"); a healthy one prints
 # every few seconds until its login prompt.
 STALL = 120
-# Guest CPUs when none are asked for, by accelerator. Under TCG each vCPU is a host thread: a second one
-# hardly shortens a boot (MEASURED), while two firmwares' guests of one vCPU each boot side by side on two cores.
+# Guest CPUs when none are asked for, by accelerator. Under TCG each vCPU is a host thread: a second one does not
+# shorten a boot (the default image reached login in 51 s with two, 40 s with one), while two firmwares' guests of
+# one vCPU each boot side by side on two cores.
 VCPUS = {'kvm': 2, 'tcg': 1}
 # Formats libvirt names as a qcow2 overlay's backing file; others (vhdx) it opens as raw.
 BACKING_FORMATS = ('raw', 'qcow2', 'vmdk', 'vdi', 'vpc')
